@@ -1,0 +1,35 @@
+# The whole set-up on a fresh Debian machine: `make demo` and `make test`.
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+# Capture needs root; outside root, the demo asks sudo for exactly that step.
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+DEMO_OUT ?= runs/seed
+
+.PHONY: install system-deps demo test samples bench clean
+
+install: system-deps $(VENV)/.installed
+
+system-deps:
+	@tools/install-system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: install
+	$(SUDO) $(BIN)/abortscope run --out $(DEMO_OUT)
+
+test: install
+	$(BIN)/python -m pytest -ra
+
+samples: install
+	$(SUDO) $(BIN)/python -m capture.samples sample_pcaps
+
+bench: install
+	$(SUDO) $(BIN)/python bench/run_bench.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,3 @@
+from abortscope.cli import app
+
+app()

@@ -1,0 +1,82 @@
+"""The run bundle: the directory one `abortscope run` writes and the analyzer reads.
+
+Layout (file names are the contract; see README "Run bundle"):
+
+    capture.pcap   packets on lo, BPF-filtered on the server port, ns timestamps
+    app.jsonl      one JSON object per application event (servers and clients)
+    strace.txt     `strace -f -ttt -T -yy` of the server
+    kernel.txt     tracefs text of the TCP/sock tracepoints (trace clock, see meta)
+    meta.json      scenario, ports, pids, versions, clock offsets, recorder status
+    timeline.csv, timeline.png, ladder.svg   written by the analyzer after the run
+
+app.jsonl lines (all servers and clients write the same keys):
+    {"ts_ns": int, "actor": "server"|"client", "impl": "go"|"python"|..., "pid": int,
+     "event": "write"|"write_error"|"request"|"response"|"abort"|"accept"|"read_eof"|"log"|...,
+     "asked": int|null, "written": int|null, "error": str|null, "errno": "EPIPE"|null,
+     "local": "ip:port"|null, "remote": "ip:port"|null, "detail": str|null}
+
+meta.json keys the analyzer uses:
+    meta["clocks"]["trace_clock"]            tracefs clock name ("boot", "mono", ...)
+    meta["clocks"]["trace_to_realtime_ns"]   add to a tracefs timestamp (ns) to get epoch ns
+    meta["server"]["host"], meta["server"]["port"], meta["server"]["pid"], meta["server"]["impl"]
+    meta["client"]["impl"], meta["scenario"]  (size, abort_after_s, handler_delay_s, ...)
+    meta["recorders"][name] = {"ran": bool, "why": str|null, ...counts}
+    meta["interrupted"]                      true when the run was cut short (Ctrl-C, failure)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.errors import BundleError
+
+CAPTURE = "capture.pcap"
+APP_EVENTS = "app.jsonl"
+STRACE = "strace.txt"
+KERNEL = "kernel.txt"
+META = "meta.json"
+TIMELINE_CSV = "timeline.csv"
+TIMELINE_PNG = "timeline.png"
+LADDER_SVG = "ladder.svg"
+
+
+@dataclass(frozen=True)
+class BundlePaths:
+    root: Path
+
+    @property
+    def capture(self) -> Path:
+        return self.root / CAPTURE
+
+    @property
+    def app(self) -> Path:
+        return self.root / APP_EVENTS
+
+    @property
+    def strace(self) -> Path:
+        return self.root / STRACE
+
+    @property
+    def kernel(self) -> Path:
+        return self.root / KERNEL
+
+    @property
+    def meta(self) -> Path:
+        return self.root / META
+
+
+def is_bundle(path: Path) -> bool:
+    return path.is_dir() and (path / META).is_file()
+
+
+def read_meta(path: Path) -> dict:
+    """meta.json of a bundle directory, or {} when the directory has none."""
+    meta_file = Path(path) / META
+    if not meta_file.exists():
+        return {}
+    try:
+        return json.loads(meta_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{meta_file}: unreadable meta.json ({exc})") from exc

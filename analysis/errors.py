@@ -1,0 +1,17 @@
+"""The error tree. Library code raises these; the CLI turns them into one-line messages."""
+
+
+class AbortscopeError(Exception):
+    """Base of every error abortscope raises on purpose."""
+
+
+class CaptureFormatError(AbortscopeError):
+    """The file is not a capture we can read (bad magic, broken header, no packets at all)."""
+
+
+class BundleError(AbortscopeError):
+    """A run bundle directory is missing files or has an unreadable meta.json."""
+
+
+class EventParseError(AbortscopeError):
+    """An event log (strace, tracefs, app log) could not be parsed at all."""

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages abortscope drives (only those missing).
+# As root it runs apt-get; otherwise it prints the exact command to run and fails.
+set -euo pipefail
+# command -> Debian package
+declare -A PACKAGE_OF=(
+  [tshark]=tshark
+  [dumpcap]=tshark
+  [tcpdump]=tcpdump
+  [go]=golang-go
+  [curl]=curl
+  [strace]=strace
+  [node]=nodejs
+  [chromium]=chromium
+)
+missing=()
+for cmd in "${!PACKAGE_OF[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$cmd]}")
+done
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+[ ${#missing[@]} -eq 0 ] && exit 0
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "abortscope needs these Debian packages: ${missing[*]}" >&2
+  echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer for it (no stdin in CI).
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
