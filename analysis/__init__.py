@@ -11,3 +11,18 @@ Layers, bottom up:
 It never imports `capture` and never needs root. Apart from the pyshark
 engine (which drives tshark), it starts no process.
 """
+
+__all__ = ["load", "Timeline"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `import analysis.schema` stays cheap and import cycles cannot form.
+    if name == "load":
+        from analysis.api import load
+
+        return load
+    if name == "Timeline":
+        from analysis.timeline import Timeline
+
+        return Timeline
+    raise AttributeError(f"module 'analysis' has no attribute {name!r}")

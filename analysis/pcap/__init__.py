@@ -1,0 +1,49 @@
+"""Capture files -> the packet table (table.py), by one of three engines.
+
+    read_packets(path, engine="fast", progress=None) -> (DataFrame, ReadReport)
+    iter_packet_chunks(path, chunk_records=...) -> DataFrames, chunk by chunk (bounded memory; fast engine)
+
+Engines (ENGINES): "fast" (numpy, streaming; the default), "scapy" (scapy's
+readers and layers), "pyshark" (tshark through pyshark; the only module here
+that starts a process). They are tested to give identical tables. Damaged
+input follows damage.py: CaptureFormatError when nothing can be read,
+otherwise the rows before the damage plus a warning with the byte offset.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from .table import PACKET_COLUMNS, ReadReport, empty_packets
+
+Progress = Callable[[int, int], None]
+
+#: engine name -> module with `read(path, progress=None) -> (DataFrame, ReadReport)`.
+ENGINES: dict[str, str] = {
+    "fast": "analysis.pcap.fast",
+    "scapy": "analysis.pcap.scapy_engine",
+    "pyshark": "analysis.pcap.pyshark_engine",
+}
+DEFAULT_ENGINE = "fast"
+
+
+def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progress | None = None) -> tuple[pd.DataFrame, ReadReport]:
+    """The packet table of one pcap/pcapng file, and what else the reader saw."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown capture engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    module = importlib.import_module(ENGINES[engine])  # lazy: scapy and pyshark are slow to import
+    return module.read(Path(path), progress=progress)
+
+
+def iter_packet_chunks(path: str | Path, chunk_records: int = 1 << 18, progress: Progress | None = None, report: ReadReport | None = None) -> Iterator[pd.DataFrame]:
+    """The fast engine's table in pieces of about `chunk_records` records (memory stays bounded)."""
+    from . import fast
+
+    yield from fast.iter_chunks(Path(path), chunk_records=chunk_records, progress=progress, report=report)
+
+
+__all__ = ["ENGINES", "PACKET_COLUMNS", "ReadReport", "empty_packets", "iter_packet_chunks", "read_packets"]

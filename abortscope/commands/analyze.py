@@ -1,0 +1,168 @@
+"""`abortscope analyze`: read a capture or run bundle (plus logs), print the diagnosis or export the timeline."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from abortscope.console import err, fail, out, warn
+from analysis.errors import AbortscopeError
+
+BIG_FILE_BYTES = 50 * 1024 * 1024  # show a progress bar above this
+MAX_DETAILED_FLOWS = 10
+MAX_TIMELINE_ROWS = 40
+
+
+class Engine(str, Enum):
+    fast = "fast"
+    scapy = "scapy"
+    pyshark = "pyshark"
+
+
+class Format(str, Enum):
+    text = "text"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def analyze(
+    path: Path = typer.Argument(..., help="A pcap/pcapng file or a run bundle directory."),
+    app: Optional[Path] = typer.Option(None, "--app", help="app.jsonl events (default: the bundle's)."),
+    strace: Optional[Path] = typer.Option(None, "--strace", help="strace -f -ttt -T -yy output (default: the bundle's)."),
+    kernel: Optional[Path] = typer.Option(None, "--kernel", help="tracefs text (default: the bundle's; needs its meta.json clock offset)."),
+    applog: Optional[Path] = typer.Option(None, "--applog", help="Application log lines in Go's log format."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps (default: local)."),
+    flow: Optional[str] = typer.Option(None, "--flow", help="Keep one connection: client_ip:port>server_ip:port."),
+    port: Optional[int] = typer.Option(None, "--port", help="Keep connections with this port on either side."),
+    engine: Engine = typer.Option(Engine.fast, "--engine", help="Capture reader."),
+    format: Format = typer.Option(Format.text, "--format", help="text: diagnosis + compact timeline; others export the timeline."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the export here (default: stdout; required for parquet)."),
+) -> None:
+    """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
+    from analysis import load
+
+    if flow is not None and port is not None:
+        raise fail("give --flow or --port, not both")
+    if format is Format.parquet and output is None:
+        raise fail("--format parquet needs -o FILE")
+    try:
+        with _progress(path) as progress:
+            timeline = load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port,
+                            engine=engine.value, progress=progress, tz=tz)
+    except AbortscopeError as exc:
+        raise fail(str(exc))
+    for message in timeline.report.warnings:
+        warn(message)
+    for linktype, count in timeline.report.skipped_linktypes.items():
+        warn(f"skipped {count} records with unsupported link type {linktype}")
+    if len(timeline.events) == 0:
+        raise fail(f"nothing read from {path}: no TCP packet and no event")
+    if format is Format.text:
+        _print_text(timeline)
+    else:
+        _export(timeline.events, format, output)
+
+
+class _progress:
+    """Context manager giving a (done, total) callback with a bar for big files, None otherwise."""
+
+    def __init__(self, path: Path):
+        capture = path / "capture.pcap" if path.is_dir() else path
+        self.enabled = capture.is_file() and capture.stat().st_size >= BIG_FILE_BYTES
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        self.bar = Progress("reading", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("read", total=None)
+
+        def update(done: int, total: int) -> None:
+            self.bar.update(task, completed=done, total=total)
+
+        return update
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
+
+
+def _export(events, format: Format, output: Optional[Path]) -> None:
+    frame = events.copy()
+    for column in ("source", "actor", "kind"):
+        frame[column] = frame[column].astype("string")
+    if format is Format.parquet:
+        frame.to_parquet(output, index=False)
+    elif format is Format.csv:
+        text = frame.to_csv(index=False)
+        output.write_text(text) if output else out.file.write(text)
+    else:
+        text = frame.to_json(orient="records", lines=True)
+        output.write_text(text) if output else out.file.write(text)
+
+
+def _print_text(timeline) -> None:
+    diagnoses = timeline.diagnose()
+    out.print(f"[bold]{len(timeline.flows)} connection(s)[/], {len(timeline.packets)} packets; "
+              f"sources: {', '.join(timeline.sources)}")
+    if len(diagnoses) > MAX_DETAILED_FLOWS:
+        counts = Table("verdict", "connections", title="verdicts")
+        for verdict, n in _count(d.verdict.value for d in diagnoses):
+            counts.add_row(verdict, str(n))
+        out.print(counts)
+        boring = {"NORMAL_CLOSE", "OPEN", "HALF_CLOSE_CLEAN"}
+        diagnoses = [d for d in diagnoses if d.verdict.value not in boring][:MAX_DETAILED_FLOWS]
+        out.print(f"details for the first {len(diagnoses)} connections that did not close cleanly:")
+    for d in diagnoses:
+        out.print()
+        out.print(f"[bold cyan]{d.flow}[/]  [bold]{d.verdict.value}[/]  [dim]{d.conn_state} {d.history}"
+                  f"{' (roles guessed)' if d.role_guessed else ''}[/]")
+        out.print(f"  {d.summary}")
+        for sentence in d.sentences:
+            out.print(f"  • {sentence}")
+        out.print(_timeline_table(timeline.flow_events(d.flow), set(d.frames)))
+
+
+def _count(values):
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
+def _timeline_table(events, evidence_frames: set[int]) -> Table:
+    rows = events
+    if len(rows) > MAX_TIMELINE_ROWS:
+        keep = (rows["source"] != "packet") | ~rows["kind"].isin(["ACK", "DATA"]) | rows["frame"].isin(list(evidence_frames))
+        rows = rows[keep.fillna(True)]
+    table = Table("t_rel", "source", "actor", "kind", "frame", "flags", "seq", "ack", "len", "errno", "detail",
+                  box=None, pad_edge=False, show_edge=False)
+    for r in rows.head(MAX_TIMELINE_ROWS * 2).itertuples(index=False):
+        mark = "bold" if (r.frame is not None and r.frame in evidence_frames) or isinstance(r.errno, str) else ""
+        table.add_row(f"{r.t_rel:+.6f}", str(r.source), _s(r.actor), str(r.kind), _s(r.frame), _s(r.flags), _s(r.seq),
+                      _s(r.ack), _s(r.len), _s(r.errno), _short(r.detail), style=mark)
+    return table
+
+
+def _s(value) -> str:
+    try:
+        import pandas as pd
+
+        if value is None or pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _short(detail, width: int = 70) -> str:
+    text = _s(detail)
+    return text if len(text) <= width else text[: width - 1] + "…"

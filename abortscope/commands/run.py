@@ -1,0 +1,132 @@
+"""`abortscope run`: reproduce the abort scenario and record every layer into a run bundle."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from abortscope.console import err, fail, out, warn
+from analysis.errors import AbortscopeError
+from capture.privileges import MissingToolError, NeedsRootError
+from capture.scenario import RunInterrupted, RunResult, ScenarioParams, run_scenario
+
+EXIT_INTERRUPTED = 130
+
+
+class Server(str, Enum):
+    go = "go"
+    python = "python"
+    python_raw = "python-raw"
+    node = "node"
+
+
+class Client(str, Enum):
+    curl = "curl"
+    socket_fin = "socket-fin"
+    socket_rst = "socket-rst"
+    half_close = "half-close"
+
+
+class Backend(str, Enum):
+    tcpdump = "tcpdump"
+    scapy = "scapy"
+    dumpcap = "dumpcap"
+
+
+PHASE_TEXT = {
+    "server": "starting the server",
+    "recorders": "starting the recorders (capture, kernel, strace)",
+    "client": "client connected, waiting for its abort",
+    "handler": "waiting for the server's handler",
+    "drain": "draining the recorders",
+    "done": "writing the bundle",
+}
+
+
+def analyze_into_bundle(bundle_dir: Path) -> list[str]:
+    """Hook for the analyzer: write its timeline and plot into the finished bundle.
+
+    Called by run_scenario (as root, before the bundle is handed to the invoking user)
+    with the bundle directory; returns the file names it wrote. The analyzer is wired
+    here once analysis/ offers it; until then the run ends with the raw bundle.
+    """
+    return []
+
+
+def run(
+    out_dir: Path = typer.Option(..., "--out", help="Bundle directory to write (created if missing)."),
+    server: Server = typer.Option(Server.go, help="Server implementation."),
+    client: Client = typer.Option(Client.curl, help="Client, and how it aborts."),
+    size: int = typer.Option(8061, min=0, help="Response body bytes the handler writes."),
+    host: str = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1."),
+    abort_after: float = typer.Option(0.3, "--abort-after", min=0.0, help="Seconds before the client aborts."),
+    handler_delay: float = typer.Option(1.0, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
+    capture: Backend = typer.Option(Backend.tcpdump, help="Packet capture backend."),
+    no_strace: bool = typer.Option(False, "--no-strace", help="Do not strace the server."),
+    no_kernel: bool = typer.Option(False, "--no-kernel", help="Do not record kernel TCP tracepoints."),
+    content_length: bool = typer.Option(False, "--content-length", help="go: send Content-Length (not chunked)."),
+    ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go: check r.Context() before writing (the fix)."),
+    flush: bool = typer.Option(False, "--flush", help="go: flush after each write."),
+    write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
+) -> None:
+    """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
+    if host not in ("127.0.0.1", "::1"):
+        raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
+    params = ScenarioParams(
+        out_dir=out_dir,
+        server=server.value,
+        client=client.value,
+        size=size,
+        host=host,
+        abort_after_s=abort_after,
+        handler_delay_s=handler_delay,
+        capture=capture.value,
+        strace=not no_strace,
+        kernel=not no_kernel,
+        content_length=content_length,
+        ctx_aware=ctx_aware,
+        flush=flush,
+        write_size=write_size,
+        port=port,
+    )
+    try:
+        with err.status("preflight") as status:
+            result = run_scenario(
+                params,
+                on_phase=lambda phase: status.update(PHASE_TEXT.get(phase, phase)),
+                argv=sys.argv,
+                after_run=analyze_into_bundle,
+            )
+    except (NeedsRootError, MissingToolError) as exc:
+        raise fail(str(exc))
+    except RunInterrupted as exc:
+        raise fail(f"interrupted: {exc}", code=EXIT_INTERRUPTED)
+    except AbortscopeError as exc:
+        raise fail(f"run failed: {exc} (partial bundle in {out_dir})")
+    _report(result)
+
+
+def _report(result: RunResult) -> None:
+    meta = result.meta
+    scenario = meta["scenario"]
+    out.print(
+        f"[bold]{scenario['server']}[/] server, [bold]{scenario['client']}[/] client, "
+        f"{scenario['size']} bytes, abort after {scenario['abort_after_s']} s, "
+        f"port {meta['server']['port']} -> {result.out_dir}",
+        soft_wrap=True,
+    )
+    for line in result.summary.lines() if result.summary else meta.get("summary", []):
+        out.print(f"  {line}", soft_wrap=True)
+    for name, status in meta["recorders"].items():
+        if not status.get("ran"):
+            warn(f"{name} not recorded: {status.get('why')}")
+        for key in ("warning", "drain_error"):
+            if status.get(key):
+                warn(f"{name}: {status[key]}")
+        if status.get("dropped_by_kernel"):
+            warn(f"{name}: the kernel dropped {status['dropped_by_kernel']} packets")

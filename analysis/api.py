@@ -1,0 +1,124 @@
+"""`analysis.load(path, ...) -> Timeline` (exported from analysis/__init__.py): the notebook/CLI entry point.
+
+``path`` is a capture (pcap/pcapng) or a run bundle directory
+(analysis/bundle.py); in a bundle, ``app.jsonl``, ``strace.txt`` and
+``kernel.txt`` are picked up unless given explicitly, and ``meta.json``
+supplies the trace clock offset and which side was traced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import bundle, clock
+from analysis.errors import AbortscopeError, BundleError, EventParseError
+from analysis.events import app_jsonl, applog, jsonl, kernel, packets, strace
+from analysis.pcap import read_packets
+from analysis.tcp import build_flows
+from analysis.timeline import Timeline, merge
+
+PathLike = str | Path
+
+
+def _text(path: PathLike, what: str) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError as exc:
+        raise EventParseError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from exc
+
+
+def _pick(explicit: PathLike | None, default: Path | None) -> Path | None:
+    if explicit is not None:
+        return Path(explicit)
+    if default is not None and default.is_file() and default.stat().st_size > 0:
+        return default
+    return None
+
+
+def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
+         applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
+         progress=None, jsonl: PathLike | None = None, tz: str | None = None,
+         trace_to_realtime_ns: int | None = None) -> Timeline:
+    """Read a capture or bundle plus optional event logs into one :class:`Timeline`.
+
+    ``flow`` keeps one connection (its id, as in ``Timeline.flows.flow``);
+    ``port`` keeps connections with that port on either side. ``tz`` is the
+    zone of ``applog`` timestamps (default: local). ``trace_to_realtime_ns``
+    overrides the bundle's clock offset for ``kernel``.
+    """
+    path = Path(path)
+    meta: dict = {}
+    defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
+    if path.is_dir():
+        if not bundle.is_bundle(path):
+            raise BundleError(f"{path}: a directory but not a run bundle (no {bundle.META})")
+        meta = bundle.read_meta(path)
+        paths = bundle.BundlePaths(path)
+        capture = paths.capture
+        if not capture.exists():
+            raise BundleError(f"{path}: the bundle has no {bundle.CAPTURE}")
+        defaults = {"app": paths.app, "strace": paths.strace, "kernel": paths.kernel}
+    elif path.exists():
+        capture = path
+    else:
+        raise AbortscopeError(f"{path}: no such file or directory")
+
+    table, report = read_packets(capture, engine=engine, progress=progress)
+    if port is not None:
+        table = table[(table["sport"] == port) | (table["dport"] == port)]
+    pk, flows = build_flows(table)
+    if flow is not None:
+        if flow not in set(flows["flow"].astype(str)):
+            known = ", ".join(flows["flow"].astype(str).head(5))
+            raise AbortscopeError(f"no connection {flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
+        keep = flows.loc[flows["flow"] == flow, "conn"].to_numpy()
+        pk = pk[pk["conn"].isin(keep)]
+    frames = [packets.parse(pk, flows)]
+    sources = ["packets"]
+    warnings: list[str] = []
+
+    traced_side = (meta.get("strace") or {}).get("side", "server") if isinstance(meta.get("strace"), dict) else "server"
+    strace_rows = None
+    if (p := _pick(strace, defaults["strace"])) is not None:
+        strace_rows = strace_mod_parse(_text(p, "strace"), flows, traced_side)
+        frames.append(strace_rows.drop(columns=["pid"]))
+        sources.append("strace")
+    if (p := _pick(kernel, defaults["kernel"])) is not None:
+        offset = trace_to_realtime_ns if trace_to_realtime_ns is not None else clock.trace_offset_from_meta(meta)
+        frames.append(_kernel_parse(_text(p, "kernel trace"), offset, flows, strace_rows))
+        sources.append("kernel")
+    if (p := _pick(app, defaults["app"])) is not None:
+        frames.append(app_jsonl.parse(_text(p, "app events"), flows=flows))
+        sources.append("app")
+    if applog is not None:
+        frames.append(_applog_parse(_text(applog, "application log"), flows, tz))
+        sources.append("applog")
+    if jsonl is not None:
+        frames.append(_jsonl_parse(_text(jsonl, "JSON lines"), flows))
+        sources.append("jsonl")
+
+    if flow is not None or port is not None:
+        wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
+        frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]
+        flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
+    events = merge(frames, flows)
+    return Timeline(events=events, flows=flows, packets=pk, report=report, meta=meta, sources=tuple(sources),
+                    warnings=tuple(warnings))
+
+
+def strace_mod_parse(text: str, flows: pd.DataFrame, side: str) -> pd.DataFrame:
+    return strace.parse(text, flows=flows, actor=side, with_pid=True)
+
+
+def _kernel_parse(text: str, offset: int | None, flows: pd.DataFrame, syscalls: pd.DataFrame | None) -> pd.DataFrame:
+    return kernel.parse(text, trace_to_realtime_ns=offset, flows=flows, syscalls=syscalls)
+
+
+def _applog_parse(text: str, flows: pd.DataFrame, tz: str | None) -> pd.DataFrame:
+    return applog.parse(text, flows=flows, tz=tz)
+
+
+def _jsonl_parse(text: str, flows: pd.DataFrame) -> pd.DataFrame:
+    return jsonl.parse(text, flows=flows)

@@ -1,0 +1,57 @@
+"""Application log lines in Go's ``log`` format -> timeline rows (source ``app``).
+
+    2026/11/23 18:38:46.173734 write tcp 127.0.0.1:3000->127.0.0.1:59004: write: broken pipe
+    2026/11/23 18:38:46 http: superfluous response.WriteHeader call ...
+
+The date has no zone: ``tz`` names it (IANA name; default this machine's
+zone). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
+connection (Go prints the local address first) and its errno comes from the
+strerror text at the end via the errno table; such lines are
+``write_error``/``read_error``, every other line is ``log``. Lines without
+the date prefix continue the previous line (multi-line messages) and are
+dropped from the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import clock, errnos
+from analysis.events._tie import tie
+from analysis.schema import EventKind, Source, conform
+
+_LINE = r"^(?P<date>\d{4}/\d{2}/\d{2}) (?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<msg>.*)$"
+_OP_ERROR = (
+    r"(?P<op>write|read|dial|accept|close)\s+(?P<net>tcp[46]?)\s+"
+    r"(?:(?P<local>\[?[0-9a-fA-F:.]+\]?:\d+)->)?(?P<remote>\[?[0-9a-fA-F:.]+\]?:\d+):\s*(?P<err>.*)$"
+)
+#: net.OpError op -> timeline kind
+OP_KINDS = {"write": EventKind.WRITE_ERROR, "read": EventKind.READ_ERROR, "close": EventKind.CLOSE,
+            "dial": EventKind.CONNECT, "accept": EventKind.ACCEPT}
+
+
+def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None, actor: str = "server") -> pd.DataFrame:
+    lines = pd.Series(text.splitlines(), dtype="string")
+    head = lines.str.extract(_LINE).dropna(subset=["date"])
+    if head.empty:
+        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+    ts_ns = clock.local_wall_to_ns(head["date"] + " " + head["time"], tz)
+    op = head["msg"].str.extract(_OP_ERROR)
+    is_op = op["op"].notna()
+    kind = op["op"].map({k: v.value for k, v in OP_KINDS.items()}).where(is_op, EventKind.LOG.value)
+    errno = op["err"].map(errnos.from_message, na_action="ignore")
+    rows = pd.DataFrame({
+        "ts_ns": ts_ns,
+        "kind": kind.to_numpy(),
+        "errno": errno.to_numpy(),
+        "detail": head["msg"].to_numpy(),
+    })
+    valid = ts_ns != np.iinfo(np.int64).min
+    rows = rows[valid].reset_index(drop=True)
+    op = op[valid]
+    flow, side = tie(rows["ts_ns"].to_numpy(), op["local"].reset_index(drop=True), op["remote"].reset_index(drop=True), flows)
+    rows["flow"] = flow
+    rows["actor"] = np.where(pd.notna(side), side, actor)
+    rows["source"] = Source.APP.value
+    return conform(rows)

@@ -1,0 +1,179 @@
+"""tracefs text (the ``trace`` file of an instance) -> timeline rows (source ``kernel``).
+
+Line shape (kernel 6.x, default trace options):
+
+    gosrv-7201    [001] .....  2801.230766: tcp_send_reset: skbaddr=... skaddr=... src=127.0.0.1:51850 dest=127.0.0.1:3917 state=TCP_TIME_WAIT reason=TCP_TIMEWAIT_SOCKET
+
+The task name may contain spaces and dashes; the ``(tgid)`` column and the
+irq-flags column are optional. Timestamps are seconds on the trace clock;
+:func:`analysis.clock.trace_to_ns` adds the offset from meta.json.
+
+The actor is the side whose *socket* the event is about (the local endpoint
+of the event), not the task that happened to run: on loopback the client's
+RST is traced in the server's softirq context. ``sock_send_length`` has no
+addresses: it is tied through the latest strace write of the same thread
+(within 5 ms), else to the only connection when there is one; its actor is
+the traced side when strace saw that thread, else the other side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import clock, errnos
+from analysis.errors import EventParseError
+from analysis.events._tie import tie
+from analysis.schema import EventKind, Source, conform
+
+
+@dataclass(frozen=True)
+class Tracepoint:
+    """How one tracepoint's fields map to the timeline."""
+
+    kind: EventKind
+    local: tuple[str, str] | str | None  # (addr field, port field), or one 'ip:port' field
+    remote: tuple[str, str] | str | None
+    detail: tuple[str, ...]  # fields kept in `detail` as name=value
+    errno_field: str | None = None
+
+
+#: Tracepoint name -> field mapping (formats: /sys/kernel/tracing/events/{tcp,sock}/*/format).
+TRACEPOINTS: dict[str, Tracepoint] = {
+    "inet_sock_set_state": Tracepoint(EventKind.STATE, ("saddr", "sport"), ("daddr", "dport"), ("oldstate", "newstate")),
+    "tcp_send_reset": Tracepoint(EventKind.RST_SENT, "src", "dest", ("reason", "state")),
+    "tcp_receive_reset": Tracepoint(EventKind.RST_RECEIVED, ("saddr", "sport"), ("daddr", "dport"), ("sock_cookie",)),
+    "inet_sk_error_report": Tracepoint(EventKind.SK_ERROR, ("saddr", "sport"), ("daddr", "dport"), ("error",), "error"),
+    "sock_send_length": Tracepoint(EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error"),
+}
+
+_LINE = (
+    r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?:(?P<irq>[.\w]{4,6})\s+)?"
+    r"(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<body>.*?)\s*$"
+)
+_FIELD = r"(?P<key>[a-z_][a-z0-9_ ]*?)\s*=\s*(?P<value>[^,\s]+)"
+
+
+def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | None = None,
+          syscalls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Timeline rows from tracefs text; ``trace_to_realtime_ns`` is meta["clocks"]["trace_to_realtime_ns"]."""
+    lines = pd.Series(text.splitlines(), dtype="string")
+    head = lines.str.extract(_LINE)
+    head = head[head["event"].isin(list(TRACEPOINTS))]
+    if head.empty:
+        body = lines[~lines.str.startswith("#").fillna(True) & (lines.str.strip() != "")]
+        if len(body) and not lines.str.extract(_LINE)["event"].notna().any():
+            raise EventParseError("no tracefs event line found (expected the `trace` file of a tracefs instance)")
+        return _empty()
+    if trace_to_realtime_ns is None:
+        raise EventParseError(
+            "kernel trace given without a clock offset: the tracefs clock cannot be placed on the timeline "
+            "(a run bundle's meta.json has clocks.trace_to_realtime_ns)")
+    fields = head["body"].str.extractall(_FIELD).reset_index()
+    fields["key"] = fields["key"].str.strip()
+    wide = fields.pivot_table(index="level_0", columns="key", values="value", aggfunc="first")
+    head = head.join(wide)
+    head = head[_is_tcp(head)]
+    if head.empty:
+        return _empty()
+
+    spec = head["event"].map(TRACEPOINTS)
+    v6 = head.get("family", pd.Series("", index=head.index)).fillna("") == "AF_INET6"
+    local = _endpoint(head, spec, "local", v6)
+    remote = _endpoint(head, spec, "remote", v6)
+    ts_ns = clock.trace_to_ns(head["ts"], trace_to_realtime_ns)
+    errno_raw = pd.Series([None] * len(head), index=head.index, dtype=object)
+    for event, tp in TRACEPOINTS.items():
+        if tp.errno_field and tp.errno_field in head:
+            mask = head["event"] == event
+            errno_raw[mask] = pd.to_numeric(head.loc[mask, tp.errno_field], errors="coerce").map(
+                lambda v: errnos.name_of(int(v)) if pd.notna(v) else None)
+    rows = pd.DataFrame({
+        "ts_ns": ts_ns,
+        "kind": spec.map(lambda tp: tp.kind.value).to_numpy(),
+        "errno": errno_raw.to_numpy(),
+        "len": pd.to_numeric(head.get("length", pd.Series(index=head.index, dtype=object)), errors="coerce").astype("Int64").to_numpy(),
+        "detail": _details(head, spec).to_numpy(),
+        "pid": head["pid"].astype("int64").to_numpy(),
+    })
+    rows["flow"], rows["actor"] = tie(ts_ns, local.reset_index(drop=True), remote.reset_index(drop=True), flows)
+    _tie_send_length(rows, flows, syscalls)
+    rows["source"] = Source.KERNEL.value
+    return conform(rows)
+
+
+def _empty() -> pd.DataFrame:
+    return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+
+
+def _is_tcp(head: pd.DataFrame) -> pd.Series:
+    protocol = head.get("protocol", pd.Series(None, index=head.index, dtype=object))
+    family = head.get("family", pd.Series(None, index=head.index, dtype=object))
+    tcp_proto = protocol.isna() | (protocol == "IPPROTO_TCP")
+    inet = family.isna() | family.isin(["AF_INET", "AF_INET6"])
+    return tcp_proto & inet
+
+
+def _endpoint(head: pd.DataFrame, spec: pd.Series, which: str, v6: pd.Series) -> pd.Series:
+    out = pd.Series("", index=head.index, dtype=object)
+    for event, tp in TRACEPOINTS.items():
+        mask = head["event"] == event
+        field = tp.local if which == "local" else tp.remote
+        if not mask.any() or field is None:
+            continue
+        if isinstance(field, str):
+            out[mask] = head.loc[mask, field].fillna("")
+            continue
+        addr_field, port_field = field
+        addr = head.loc[mask, addr_field].fillna("")
+        if addr_field + "v6" in head:
+            addr = addr.where(~v6[mask], head.loc[mask, addr_field + "v6"])
+        port = head.loc[mask, port_field].fillna("0")
+        text = np.where(addr.str.contains(":"), "[" + addr + "]:" + port, addr + ":" + port)
+        out[mask] = np.where(port == "0", "", text)  # a socket without its port yet (SYN_SENT, LISTEN) names no connection
+    return out
+
+
+def _details(head: pd.DataFrame, spec: pd.Series) -> pd.Series:
+    out = pd.Series("", index=head.index, dtype=object)
+    for event, tp in TRACEPOINTS.items():
+        mask = head["event"] == event
+        if not mask.any():
+            continue
+        if tp.kind is EventKind.STATE:
+            old = head.loc[mask, "oldstate"].str.removeprefix("TCP_")
+            new = head.loc[mask, "newstate"].str.removeprefix("TCP_")
+            out[mask] = old + "->" + new
+            continue
+        parts = [f + "=" + head.loc[mask, f].fillna("?") for f in tp.detail if f in head]
+        text = parts[0] if parts else pd.Series("", index=head.index[mask])
+        for p in parts[1:]:
+            text = text + " " + p
+        out[mask] = (event + " " + text).str.replace("state=TCP_", "state=", regex=False)
+    return out
+
+
+def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: pd.DataFrame | None) -> None:
+    """sock_send_length carries no address: tie it through the enclosing write syscall, else the only flow."""
+    mask = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "")
+    if not mask.any():
+        return
+    if syscalls is not None and len(syscalls) and "pid" in syscalls:
+        writes = syscalls[syscalls["kind"].isin([EventKind.WRITE.value, EventKind.WRITE_ERROR.value]) & (syscalls["flow"] != "")]
+        writes = writes[["ts_ns", "pid", "flow", "actor"]].sort_values("ts_ns")
+        events = rows.loc[mask, ["ts_ns", "pid"]].reset_index().sort_values("ts_ns")
+        hit = pd.merge_asof(events, writes, on="ts_ns", by="pid", direction="backward", tolerance=5_000_000)
+        hit = hit[hit["flow"].notna()]
+        rows.loc[hit["index"].to_numpy(), "flow"] = hit["flow"].to_numpy()
+        rows.loc[hit["index"].to_numpy(), "actor"] = hit["actor"].to_numpy()
+        traced = rows["pid"].isin(set(syscalls["pid"]))  # threads strace saw belong to the traced side
+        rows.loc[mask & ~traced & (rows["flow"] != ""), "actor"] = "client"
+        mask = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "")
+    if flows is not None and len(flows) == 1 and mask.any():
+        rows.loc[mask, "flow"] = flows["flow"].iloc[0]
+        if syscalls is not None and len(syscalls) and "pid" in syscalls:
+            traced = rows["pid"].isin(set(syscalls["pid"]))
+            rows.loc[mask & traced, "actor"] = "server"
+            rows.loc[mask & ~traced, "actor"] = "client"

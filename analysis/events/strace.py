@@ -1,0 +1,244 @@
+"""strace text (`strace -f -ttt -T -yy`) -> timeline rows (source ``syscall``).
+
+Accepted line shapes (one event per line, any mix):
+
+    7201  1795472646.650393 write(4<TCP:[127.0.0.1:3917->127.0.0.1:51850]>, "HTTP"..., 4096) = 4096 <0.000173>
+    [pid  7201] 1795472646.650645 write(4<TCPv6:[[::1]:3000->[::1]:5555]>, ""..., 4096) = -1 EPIPE (Broken pipe) <0.000036>
+    1795472646.650393 read(4, "", 1) = 0 <0.000030>                    (no -f, or no -yy)
+    7204  1795472645.649480 read(4<TCP:[...]>,  <unfinished ...>
+    7204  1795472645.649537 <... read resumed>0xc000072041, 1) = -1 EAGAIN (...) <0.000035>
+    7201  1795472646.650735 --- SIGPIPE {si_signo=SIGPIPE, si_code=SI_USER, ...} ---
+    7201  1795472646.700000 +++ exited with 0 +++
+
+An ``<unfinished ...>`` call and its ``<... resumed>`` tail (same pid: strace
+prints nothing else for that thread in between) become one row at the
+*entry* time. Syscalls not in :data:`SYSCALL_KINDS` are dropped, as are
+calls on fds that ``-yy`` shows are not TCP sockets (pipes, files).
+
+Connection: with ``-yy`` the fd's 4-tuple (local->remote) names it. Without
+``-yy`` (bare fds) the fd+timing heuristic applies: the calls on one fd
+between two ``close`` of it form one socket lifetime, and that lifetime goes
+to the connection that started most recently before its first call and is
+not already taken by another lifetime (accept follows the SYN). fds 0-2 are
+never tied. This can tie a pipe's fd to a connection: prefer ``-yy``.
+A SIGPIPE goes to the connection of the EPIPE that the same thread got just
+before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import clock
+from analysis.errors import EventParseError
+from analysis.events._tie import normalise_endpoints, tie
+from analysis.schema import EventKind, Source, conform
+
+
+@dataclass(frozen=True)
+class SyscallKind:
+    ok: EventKind
+    error: EventKind
+    zero: EventKind | None = None  # kind when the call returns 0 (EOF for reads)
+
+
+_WRITE = SyscallKind(EventKind.WRITE, EventKind.WRITE_ERROR)
+_READ = SyscallKind(EventKind.READ, EventKind.READ_ERROR, EventKind.READ_EOF)
+SYSCALL_KINDS: dict[str, SyscallKind] = {
+    **{name: _WRITE for name in ("write", "writev", "pwrite64", "pwritev", "pwritev2", "send", "sendto", "sendmsg", "sendmmsg")},
+    **{name: _READ for name in ("read", "readv", "pread64", "preadv", "preadv2", "recv", "recvfrom", "recvmsg", "recvmmsg")},
+    "close": SyscallKind(EventKind.CLOSE, EventKind.CLOSE),
+    "shutdown": SyscallKind(EventKind.SHUTDOWN, EventKind.SHUTDOWN),
+    "accept": SyscallKind(EventKind.ACCEPT, EventKind.ACCEPT),
+    "accept4": SyscallKind(EventKind.ACCEPT, EventKind.ACCEPT),
+    "connect": SyscallKind(EventKind.CONNECT, EventKind.CONNECT),
+}
+
+_LINE = (
+    r"^\s*(?:\[pid\s+(?P<pid_a>\d+)\]\s+|(?P<pid_b>\d+)\s+)?(?P<ts>\d+\.\d+)\s+(?P<rest>.*?)\s*$"
+)
+_CALL = r"^(?P<name>\w+)\((?P<args>.*)$"
+_RESUMED = r"^<\.\.\.\s+(?P<name>\w+)\s+resumed>\s?(?P<args>.*)$"
+_RESULT = (
+    r"^(?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-fA-F]+)(?P<retdeco><[^>]*(?:->[^>]*)?>)?"
+    r"(?:\s+(?P<errno>E[A-Z0-9]+)\s+\((?P<errdesc>[^)]*)\))?.*?(?:\s+<(?P<dur>\d+\.\d+)>)?$"
+)
+_FD = r"^\s*(?P<fd>\d+)(?:<(?P<deco>.*?)>)?(?:,|$)"
+_ENDPOINT = r"(?:\[[^\]]*\]|[^:\[\]>-]+):\d+"  # 1.2.3.4:80 or [::1]:80
+_SOCKET_DECO = rf"^(?P<proto>TCP|TCPv6):\[(?P<local>{_ENDPOINT})->(?P<remote>{_ENDPOINT})\]"
+_SIGNAL = r"^---\s+(?P<sig>SIG\w+)\s*(?P<info>\{.*\})?\s*---$"
+_EXIT = r"^\+\+\+\s+(?P<what>.*?)\s+\+\+\+$"
+_UNFINISHED = "<unfinished ...>"
+
+
+def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "server",
+          with_pid: bool = False) -> pd.DataFrame:
+    """Timeline rows from strace output. ``actor`` is the side that was traced (used when no flow matches).
+
+    ``with_pid`` appends the thread id column ``pid`` after the schema's
+    columns (the kernel parser uses it to tie ``sock_send_length``).
+    """
+    lines = pd.Series(text.splitlines(), dtype="string")
+    head = lines.str.extract(_LINE)
+    head = head[head["ts"].notna()].copy()
+    if head.empty:
+        if lines.str.strip().str.len().fillna(0).sum() > 0:
+            raise EventParseError("no strace line with a -ttt timestamp found (expected `strace -f -ttt -T -yy` output)")
+        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+    head["pid"] = head["pid_a"].fillna(head["pid_b"]).fillna("0").astype("int64")
+    head["line"] = lines[head.index]
+    head["ts_ns"] = clock.strace_to_ns(head["ts"])
+    rest = head["rest"]
+
+    calls = _calls(head, rest)
+    signals = _signals(head, rest)
+    frames = [f for f in (calls, signals) if not f.empty]
+    if not frames:
+        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+    rows = pd.concat(frames).sort_values("order", kind="stable").reset_index(drop=True)
+
+    flow, side = tie(rows["ts_ns"].to_numpy(), rows["local"], rows["remote"], flows)
+    rows["flow"] = flow
+    rows["actor"] = side
+    if flows is not None and len(flows):
+        _tie_bare_fds(rows, flows)
+    _tie_sigpipe(rows)
+    rows["actor"] = rows["actor"].where(rows["actor"].notna(), actor)
+    rows["source"] = Source.SYSCALL.value
+    out = conform(rows)
+    if with_pid:
+        out["pid"] = rows["pid"].astype("int64").to_numpy()
+    return out
+
+
+def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    start = rest.str.extract(_CALL)
+    resumed = rest.str.extract(_RESUMED)
+    is_resumed = resumed["name"].notna()
+    is_call = start["name"].notna() & ~is_resumed
+    unfinished = is_call & rest.str.endswith(_UNFINISHED)
+    frame = pd.DataFrame({
+        "order": np.arange(len(head)),
+        "pid": head["pid"],
+        "ts_ns": head["ts_ns"],
+        "line": head["line"],
+        "name": start["name"].where(is_call, resumed["name"]),
+        "body": start["args"].where(is_call, resumed["args"]),
+        "unfinished": unfinished,
+        "resumed": is_resumed,
+    })
+    frame = frame[is_call | is_resumed]
+    frame = frame[frame["name"].isin(list(SYSCALL_KINDS))]
+    if frame.empty:
+        return frame
+    # pair each resumed tail with the unfinished head just before it on the same pid
+    frame["position"] = np.arange(len(frame))
+    prev = frame.groupby("pid", sort=False)[["unfinished", "body", "line", "order", "name", "position"]].shift(1)
+    paired = frame["resumed"] & prev["unfinished"].fillna(False).astype(bool) & (prev["name"] == frame["name"])
+    frame.loc[paired, "body"] = prev.loc[paired, "body"].str.replace(_UNFINISHED, "", regex=False).str.rstrip() + " " + frame.loc[paired, "body"]
+    entry_positions = prev.loc[paired, "position"].to_numpy(np.int64)
+    frame.loc[paired, "ts_ns"] = frame["ts_ns"].to_numpy(np.int64)[entry_positions]
+    frame.loc[paired, "line"] = prev.loc[paired, "line"] + " ... " + frame.loc[paired, "line"]
+    frame.loc[paired, "order"] = prev.loc[paired, "order"]
+    complete = (~frame["unfinished"] & ~frame["resumed"]) | paired
+    frame = frame[complete].copy()
+
+    result = frame["body"].str.extract(_RESULT)
+    frame = frame[result["ret"].notna()].copy()
+    result = result[result["ret"].notna()]
+    fd = result["args"].str.extract(_FD)
+    deco = fd["deco"].fillna("")
+    sock = deco.str.extract(_SOCKET_DECO)
+    retsock = result["retdeco"].fillna("").str.strip("<>").str.extract(_SOCKET_DECO)
+    is_accept = frame["name"].isin(["accept", "accept4"])
+    sock = sock.where(~is_accept | retsock["proto"].isna(), retsock)
+    not_tcp = (deco != "") & sock["proto"].isna() & ~is_accept
+    keep = ~not_tcp.to_numpy()
+    frame, result, fd, sock = frame[keep], result[keep], fd[keep], sock[keep]
+
+    ret = pd.to_numeric(result["ret"], errors="coerce")
+    errno = result["errno"]
+    kinds = frame["name"].map(SYSCALL_KINDS)
+    failed = ret < 0
+    zero = ret == 0
+    kind = np.where(failed, kinds.map(lambda k: k.error.value),
+                    np.where(zero & kinds.map(lambda k: k.zero is not None), kinds.map(lambda k: (k.zero or k.ok).value),
+                             kinds.map(lambda k: k.ok.value)))
+    is_rw = kinds.map(lambda k: k.ok in (EventKind.WRITE, EventKind.READ))
+    return pd.DataFrame({
+        "order": frame["order"],
+        "pid": frame["pid"],
+        "ts_ns": frame["ts_ns"],
+        "kind": kind,
+        "len": ret.where(is_rw & ~failed).astype("Int64"),
+        "errno": errno.where(failed, None),
+        "detail": (frame["name"] + "(" + frame["body"].str.replace(r"\s+", " ", regex=True)).str.slice(0, 300),
+        "fd": pd.to_numeric(fd["fd"], errors="coerce"),
+        "local": sock["local"].fillna(""),
+        "remote": sock["remote"].fillna(""),
+        "decorated": fd["deco"].notna(),
+    })
+
+
+def _signals(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    sig = rest.str.extract(_SIGNAL)
+    ext = rest.str.extract(_EXIT)
+    is_sig = sig["sig"].notna()
+    is_exit = ext["what"].notna()
+    mask = is_sig | is_exit
+    if not mask.any():
+        return pd.DataFrame()
+    killed = ext["what"].fillna("").str.startswith("killed")
+    kind = np.where(is_sig | killed, EventKind.SIGNAL.value, EventKind.LOG.value)
+    detail = rest
+    return pd.DataFrame({
+        "order": np.arange(len(head))[mask.to_numpy()],
+        "pid": head["pid"][mask],
+        "ts_ns": head["ts_ns"][mask],
+        "kind": kind[mask.to_numpy()],
+        "detail": detail[mask],
+        "signal": sig["sig"][mask],
+        "local": "",
+        "remote": "",
+        "decorated": False,
+    })
+
+
+def _tie_bare_fds(rows: pd.DataFrame, flows: pd.DataFrame) -> None:
+    """The fd+timing heuristic (module docstring) for calls without -yy decoration."""
+    if "fd" not in rows:
+        return
+    bare = (rows["flow"] == "") & rows["fd"].notna() & (rows["fd"] > 2) & ~rows["decorated"].fillna(False).astype(bool)
+    if not bare.any():
+        return
+    sub = rows[bare]
+    closes = (sub["kind"] == EventKind.CLOSE.value).astype(int)
+    lifetime = closes.groupby(sub["fd"]).cumsum() - closes  # the close belongs to the lifetime it ends
+    segments = (sub.assign(life=lifetime).groupby(["fd", "life"], sort=False)["ts_ns"].min().sort_values())
+    starts = flows[["flow", "first_ts_ns"]].sort_values("first_ts_ns")
+    taken: set[str] = set()
+    chosen = {}
+    for (fd, life), t0 in segments.items():  # one iteration per socket lifetime, not per packet
+        candidates = starts[(starts["first_ts_ns"] <= t0) & ~starts["flow"].isin(taken)]
+        if candidates.empty:
+            continue
+        fid = candidates["flow"].iloc[-1]
+        taken.add(fid)
+        chosen[(fd, life)] = fid
+    keys = list(zip(sub["fd"], lifetime))
+    rows.loc[bare, "flow"] = [chosen.get(k, "") for k in keys]
+    server = dict(zip(flows["flow"], ["server"] * len(flows)))
+    rows.loc[bare & (rows["flow"] != ""), "actor"] = rows.loc[bare & (rows["flow"] != ""), "flow"].map(server)
+
+
+def _tie_sigpipe(rows: pd.DataFrame) -> None:
+    if "signal" not in rows:
+        return
+    epipe_flow = rows["flow"].where((rows["errno"] == "EPIPE") & (rows["flow"] != ""))
+    last = epipe_flow.groupby(rows["pid"]).ffill()
+    sigpipe = rows["signal"] == "SIGPIPE"
+    rows.loc[sigpipe, "flow"] = last[sigpipe].fillna("")
+    rows["detail"] = rows["detail"].astype(object)

@@ -1,0 +1,118 @@
+"""The fast engine: stream the file through scan.py, decode with decode.py, build the table once.
+
+Per-packet work is numpy only; Python runs once per record header (the
+sequential walk in scan.py) and once per distinct address or VLAN stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import damage
+from .addresses import AddressBook
+from .columns import packet_frame
+from .decode import VLAN_BITS, Decoded, decode
+from .formats import PCAP_MAGICS, PCAPNG_SHB_MAGIC
+from .scan import CHUNK_BYTES, ScanState, scan_pcap, scan_pcapng
+from .table import ReadReport, empty_packets
+
+Progress = Callable[[int, int], None]
+
+
+def _decoded_batches(path: Path, report: ReadReport, progress: Progress | None, chunk_bytes: int) -> Iterator[Decoded]:
+    total = path.stat().st_size
+    state = ScanState()
+    header_cut = 0
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(0)
+        if head in PCAP_MAGICS:
+            batches = scan_pcap(f, total, state, chunk_bytes, str(path))
+        elif head == PCAPNG_SHB_MAGIC:
+            batches = scan_pcapng(f, total, state, chunk_bytes, str(path))
+        else:
+            raise damage.not_a_capture(path, head)
+        for batch in batches:
+            decoded = decode(batch)
+            report.records = state.records
+            report.non_tcp += decoded.non_tcp + decoded.header_cut
+            report.tcp_packets += len(decoded.frame)
+            for name, count in decoded.skipped.items():
+                report.skipped_linktypes[name] = report.skipped_linktypes.get(name, 0) + count
+            header_cut += decoded.header_cut
+            yield decoded
+            if progress is not None:
+                progress(state.bytes_read, total)
+    report.records = state.records
+    report.bytes_read = state.bytes_read
+    report.warnings.extend(state.warnings)
+    if header_cut:
+        report.warnings.append(f"{header_cut} TCP segments had their 20-byte TCP header cut by the snaplen; not listed")
+    if state.bad_ts_count:
+        report.warnings.append(damage.bad_timestamps(state.bad_ts_count, state.bad_ts_first_frame))
+    if progress is not None:
+        progress(total, total)
+    damage.finish(path, report)
+
+
+def _vlan_strings(keys: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """'10;20' per row from the packed VLAN keys, formatted once per distinct stack."""
+    codes, uniques = pd.factorize(keys)
+    texts = [";".join(str((key >> (4 + VLAN_BITS * d)) & 0xFFF) for d in range(key & 0xF)) for key in uniques.tolist()]
+    return pd.array(pa.array(texts, pa.string()).take(pa.array(codes)), dtype="string")
+
+
+#: Columns kept per batch until the table is built (addresses as AddressBook codes).
+_KEPT = ("frame", "ts_ns", "iface", "vlan_key", "ip_version", "src", "dst", "sport", "dport",
+         "flags", "seq_raw", "ack_raw", "len", "win", "truncated")
+
+
+def _compact(decoded: Decoded, book: AddressBook) -> dict[str, np.ndarray]:
+    """The batch's columns, with the 16-byte raw addresses replaced by int32 codes."""
+    n = len(decoded.frame)
+    codes = book.codes(np.concatenate([decoded.ip_version] * 2), np.concatenate([decoded.src, decoded.dst]))
+    kept = {name: getattr(decoded, name) for name in _KEPT}
+    kept["src"], kept["dst"] = codes[:n], codes[n:]
+    return kept
+
+
+def _frame_of(parts: list[dict[str, np.ndarray]], book: AddressBook) -> pd.DataFrame:
+    """Concatenate column by column, dropping each column's pieces as soon as they are joined."""
+    if not parts or not sum(len(p["frame"]) for p in parts):
+        return empty_packets()
+    columns: dict[str, object] = {}
+    for name in _KEPT:
+        columns[name] = np.concatenate([p.pop(name) for p in parts])
+    parts.clear()
+    columns["src"] = book.column(columns["src"])
+    columns["dst"] = book.column(columns["dst"])
+    columns["vlan"] = _vlan_strings(columns.pop("vlan_key"))
+    return packet_frame(columns)
+
+
+def read(path: str | Path, progress: Progress | None = None, chunk_bytes: int = CHUNK_BYTES) -> tuple[pd.DataFrame, ReadReport]:
+    report = ReadReport()
+    book = AddressBook()
+    parts = [_compact(d, book) for d in _decoded_batches(Path(path), report, progress, chunk_bytes)]
+    return _frame_of(parts, book), report
+
+
+def iter_chunks(path: str | Path, chunk_records: int = 1 << 18, progress: Progress | None = None, report: ReadReport | None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pd.DataFrame]:
+    """Tables of about `chunk_records` rows each; `report` (if given) is filled as reading goes."""
+    report = report if report is not None else ReadReport()
+    book = AddressBook()
+    pending: list[dict[str, np.ndarray]] = []
+    rows = 0
+    for decoded in _decoded_batches(Path(path), report, progress, chunk_bytes):
+        pending.append(_compact(decoded, book))
+        rows += len(decoded.frame)
+        if rows >= chunk_records:
+            yield _frame_of(pending, book)
+            pending, rows = [], 0
+    if pending:
+        yield _frame_of(pending, book)

@@ -1,0 +1,408 @@
+"""Record boundaries and record headers, streamed through a fixed-size window.
+
+The file is read with readinto() into one reused buffer of CHUNK_BYTES (no
+mmap, so the resident set stays bounded whatever the file size). Each
+header says where the next record starts, so the walk over record headers
+is a tight sequential loop that only collects offsets; every other header
+field is then gathered for all records of the window at once with numpy.
+A RecordBatch is a view of the window: decode it before asking for the next.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import damage
+from .formats import (
+    MAX_CAPLEN,
+    PCAP_FILE_HEADER,
+    PCAP_MAGICS,
+    PCAP_RECORD_HEADER,
+    PCAPNG_EPB,
+    PCAPNG_IDB,
+    PCAPNG_OPB,
+    PCAPNG_SHB_TYPE,
+    PCAPNG_SPB,
+    TsResolution,
+    dtype,
+    interface_clock,
+    parse_options,
+    size,
+)
+
+CHUNK_BYTES = 32 << 20
+SLACK = 64
+PCAP_RECORD_LEN = size(PCAP_RECORD_HEADER)
+PCAP_HEADER_LEN = size(PCAP_FILE_HEADER)
+
+
+@dataclass
+class RecordBatch:
+    """Records of one window: offsets into `data` and per-record header fields."""
+
+    data: np.ndarray  # uint8 view of the window (valid until the next batch)
+    first_frame: int
+    data_off: np.ndarray  # int64: where each record's captured bytes start in `data`
+    caplen: np.ndarray  # int64
+    origlen: np.ndarray  # int64
+    ts_ns: np.ndarray  # int64
+    iface: np.ndarray  # int32
+    linktype: np.ndarray  # int32
+
+
+@dataclass
+class ScanState:
+    """What the scan learned besides the records (goes into the ReadReport)."""
+
+    warnings: list[str] = field(default_factory=list)
+    bad_ts_count: int = 0
+    bad_ts_first_frame: int = 0
+    bytes_read: int = 0
+    records: int = 0
+
+
+class _Window:
+    """A sliding window over the file; a refill keeps the unread tail."""
+
+    def __init__(self, f: BinaryIO, file_size: int, chunk_bytes: int):
+        self.f = f
+        self.file_size = file_size
+        self.chunk_bytes = chunk_bytes
+        self.buf = bytearray(chunk_bytes + SLACK)  # slack: fixed-width gathers near the end stay in bounds
+        self.mv = memoryview(self.buf)
+        self.base = 0  # file offset of buf[0]
+        self.start = 0  # first unread byte in buf
+        self.end = 0  # end of valid bytes in buf
+        self.eof = False
+
+    def refill(self) -> None:
+        tail = self.end - self.start
+        if self.start:
+            self.buf[0:tail] = self.buf[self.start : self.end]
+        self.base += self.start
+        self.start, self.end = 0, tail
+        while self.end < self.chunk_bytes and not self.eof:
+            n = self.f.readinto(self.mv[self.end : self.chunk_bytes])
+            if not n:
+                self.eof = True
+            self.end += n or 0
+
+    def skip_to(self, file_offset: int) -> None:
+        self.f.seek(file_offset)
+        self.base, self.start, self.end, self.eof = file_offset, 0, 0, False
+        self.refill()
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.start
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.buf, dtype=np.uint8)
+
+
+def gather(data: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) bytes starting at each position (callers guarantee bounds).
+
+    Indexing a sliding-window view copies `width` bytes per row from one index,
+    about 3x faster than a (n, width) index matrix.
+    """
+    return sliding_window_view(data, width)[pos]
+
+
+def _walk_pcap(mv: memoryview, off: int, end: int, order: str) -> tuple[list[int], int]:
+    """Offsets of the whole records in mv[off:end], and where the walk stopped."""
+    unpack = struct.Struct(order + "I").unpack_from
+    offsets: list[int] = []
+    append = offsets.append
+    try:
+        while True:
+            nxt = off + PCAP_RECORD_LEN + unpack(mv, off + 8)[0]
+            if nxt > end:
+                break
+            append(off)
+            off = nxt
+    except struct.error:  # fewer than 12 bytes left
+        pass
+    return offsets, off
+
+
+def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
+    head = f.read(PCAP_HEADER_LEN)
+    variant = PCAP_MAGICS[head[:4]]
+    if len(head) < PCAP_HEADER_LEN:
+        raise damage.header_cut_short(path, "pcap file header", len(head), PCAP_HEADER_LEN)
+    header = np.frombuffer(head, dtype=dtype(PCAP_FILE_HEADER, variant.order))[0]
+    linktype = int(header["linktype"]) & 0xFFFF
+    window = _Window(f, file_size, chunk_bytes)
+    window.base = PCAP_HEADER_LEN
+    record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
+    frame = 1
+    while True:
+        window.refill()
+        mv = window.mv[: window.end]
+        offsets, stop = _walk_pcap(mv, window.start, window.end, variant.order)
+        data = window.array()
+        off = np.array(offsets, dtype=np.int64)
+        hdr = gather(data, off, PCAP_RECORD_LEN).view(record_dtype)[:, 0]
+        caplen = hdr["caplen"].astype(np.int64)
+        too_big = np.flatnonzero(caplen > MAX_CAPLEN)
+        problem = None
+        if len(too_big):  # a bogus length that happened to land inside the window
+            k = int(too_big[0])
+            off, hdr, caplen = off[:k], hdr[:k], caplen[:k]
+            problem = damage.record_too_big(window.base + int(offsets[k]), int(hdr_caplen(data, offsets[k], record_dtype)))
+        elif stop + 12 <= window.end and (claimed := struct.unpack_from(variant.order + "I", mv, stop + 8)[0]) > MAX_CAPLEN:
+            problem = damage.record_too_big(window.base + stop, claimed)
+        elif window.eof and stop < window.end:
+            need = PCAP_RECORD_LEN + (struct.unpack_from(variant.order + "I", mv, stop + 8)[0] if stop + 12 <= window.end else 0)
+            problem = damage.record_cut_short(window.base + stop, window.end - stop, need)
+        if len(off):
+            ticks = hdr["ts_frac"].astype(np.int64) * variant.ns_per_tick
+            bad = np.flatnonzero(ticks >= 10**9)
+            if len(bad):
+                if not state.bad_ts_count:
+                    state.bad_ts_first_frame = frame + int(bad[0])
+                state.bad_ts_count += len(bad)
+            n = len(off)
+            yield RecordBatch(
+                data=data,
+                first_frame=frame,
+                data_off=off + PCAP_RECORD_LEN,
+                caplen=caplen,
+                origlen=hdr["origlen"].astype(np.int64),
+                ts_ns=hdr["ts_sec"].astype(np.int64) * 10**9 + ticks,
+                iface=np.zeros(n, dtype=np.int32),
+                linktype=np.full(n, linktype, dtype=np.int32),
+            )
+            frame += n
+        state.records = frame - 1
+        if problem:
+            state.warnings.append(problem)
+            state.bytes_read = window.base + (int(off[-1]) + PCAP_RECORD_LEN + int(caplen[-1]) if len(off) else window.start)
+            return
+        window.start = stop
+        state.bytes_read = window.offset
+        if window.eof and window.start >= window.end:
+            return
+
+
+def hdr_caplen(data: np.ndarray, record_off: int, record_dtype: np.dtype) -> int:
+    return int(np.frombuffer(data[record_off : record_off + PCAP_RECORD_LEN].tobytes(), dtype=record_dtype)[0]["caplen"])
+
+
+# --- pcapng ------------------------------------------------------------------
+
+
+@dataclass
+class _Interface:
+    linktype: int
+    snaplen: int
+    resol: TsResolution
+    offset_ns: int
+
+
+@dataclass
+class _Section:
+    order: str = "<"
+    iface_base: int = 0
+    interfaces: list[_Interface] = field(default_factory=list)
+
+
+def _walk_pcapng(mv: memoryview, off: int, end: int, order: str) -> tuple[list[int], int]:
+    """Offsets of whole packet blocks; stops at the end, a bad length, or a block that changes state."""
+    unpack = struct.Struct(order + "II").unpack_from
+    offsets: list[int] = []
+    append = offsets.append
+    try:
+        while True:
+            btype, blen = unpack(mv, off)
+            nxt = off + blen
+            if nxt > end or blen < 12 or blen & 3:
+                break
+            if btype == PCAPNG_EPB or btype == PCAPNG_SPB or btype == PCAPNG_OPB:
+                append(off)
+            elif btype == PCAPNG_IDB or btype == PCAPNG_SHB_TYPE:
+                break
+            off = nxt
+    except struct.error:
+        pass
+    return offsets, off
+
+
+def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
+    window = _Window(f, file_size, chunk_bytes)
+    section = _Section()
+    frame = 1
+    first = True
+    while True:
+        window.refill()
+        mv = window.mv[: window.end]
+        if first:
+            problem = _control_block(window, mv, section)
+            if problem:
+                raise damage.CaptureFormatError(f"{path}: not a readable pcapng file: {problem}")
+            first = False
+            continue
+        offsets, stop = _walk_pcapng(mv, window.start, window.end, section.order)
+        data = window.array()
+        batch, problem = _packet_batch(data, offsets, section, frame, window.base)
+        if batch is not None:
+            yield batch
+            frame += len(batch.data_off)
+            state.records = frame - 1
+        if problem:
+            state.warnings.append(problem)
+            state.bytes_read = window.base + (batch_end if (batch_end := _batch_end(data, offsets, batch, section.order)) else stop)
+            return
+        window.start = stop
+        state.bytes_read = window.offset
+        if window.eof and window.start >= window.end:
+            return
+        # The walk stopped: a state-changing block, a bad length, or the end of the window.
+        if stop + 8 > window.end:
+            if window.eof:
+                state.warnings.append(damage.bad_block(window.offset, "block header cut short"))
+                return
+            continue
+        btype, blen = struct.unpack_from(section.order + "II", mv, stop)
+        if btype == PCAPNG_SHB_TYPE and stop + 12 <= window.end:
+            blen = _shb_length(mv, stop) or blen
+        if blen < 12 or blen % 4:
+            state.warnings.append(damage.bad_block(window.offset, f"block length {blen}"))
+            return
+        if stop + blen > window.end:
+            if window.offset + blen > file_size:
+                state.warnings.append(damage.record_cut_short(window.offset, file_size - window.offset, blen))
+                return
+            if blen > window.chunk_bytes:  # a huge non-packet block (a packet block is at most MAX_CAPLEN + options)
+                if btype in (PCAPNG_EPB, PCAPNG_SPB, PCAPNG_OPB, PCAPNG_IDB, PCAPNG_SHB_TYPE):
+                    state.warnings.append(damage.bad_block(window.offset, f"block length {blen} for a block of type {btype}"))
+                    return
+                window.skip_to(window.offset + blen)
+                window.start = 0
+            continue
+        problem = _control_block(window, mv, section)
+        if problem:
+            state.warnings.append(problem)
+            return
+
+
+def _batch_end(data, offsets, batch, order) -> int:
+    if batch is None or not len(batch.data_off):
+        return 0
+    last = offsets[len(batch.data_off) - 1]
+    return last + struct.unpack_from(order + "I", data, last + 4)[0]
+
+
+def _shb_length(mv: memoryview, off: int) -> int | None:
+    bom = bytes(mv[off + 8 : off + 12])
+    order = ">" if bom == b"\x1a\x2b\x3c\x4d" else "<" if bom == b"\x4d\x3c\x2b\x1a" else None
+    return struct.unpack_from(order + "I", mv, off + 4)[0] if order else None
+
+
+def _control_block(window: _Window, mv: memoryview, section: _Section) -> str | None:
+    """Handle the SHB or IDB at window.start; advance past it. A message on damage."""
+    off, end = window.start, window.end
+    where = window.offset
+    if off + 12 > end:
+        return damage.bad_block(where, "block header cut short")
+    btype = struct.unpack_from(section.order + "I", mv, off)[0]
+    if btype == PCAPNG_SHB_TYPE:
+        bom = bytes(mv[off + 8 : off + 12])
+        order = ">" if bom == b"\x1a\x2b\x3c\x4d" else "<" if bom == b"\x4d\x3c\x2b\x1a" else None
+        if order is None:
+            return damage.bad_block(where, "bad byte-order magic in section header")
+        blen = struct.unpack_from(order + "I", mv, off + 4)[0]
+        if blen < 28 or blen % 4 or off + blen > end:
+            return damage.bad_block(where, f"section header length {blen}")
+        if struct.unpack_from(order + "I", mv, off + blen - 4)[0] != blen:
+            return damage.bad_block(where, "section header trailer length mismatch")
+        if parse_options(mv[off + 8 : off + blen - 4], 16, order) is None:
+            return damage.bad_block(where, "section header option runs past its block")
+        section.iface_base += len(section.interfaces)
+        section.order, section.interfaces = order, []
+    elif btype == PCAPNG_IDB:
+        blen = struct.unpack_from(section.order + "I", mv, off + 4)[0]
+        if blen < 20 or blen % 4 or off + blen > end:
+            return damage.bad_block(where, f"interface description length {blen}")
+        if struct.unpack_from(section.order + "I", mv, off + blen - 4)[0] != blen:
+            return damage.bad_block(where, "trailer length mismatch")
+        body = mv[off + 8 : off + blen - 4]
+        options = parse_options(body, 8, section.order)
+        if options is None:
+            return damage.bad_block(where, "interface description too short or option past its block")
+        linktype, _, snaplen = struct.unpack_from(section.order + "HHI", body, 0)
+        resol, offset_ns = interface_clock(options, section.order)
+        section.interfaces.append(_Interface(linktype, snaplen, resol, offset_ns))
+    else:
+        return damage.bad_block(where, f"expected a section header, found block type {btype:#x}")
+    window.start = off + blen
+    return None
+
+
+def _packet_batch(data: np.ndarray, offsets: list[int], section: _Section, frame: int, base: int) -> tuple[RecordBatch | None, str | None]:
+    """Gather EPB/SPB/OPB headers; cut at the first bad block (returned as a message)."""
+    if not offsets:
+        return None, None
+    order = section.order
+    off = np.array(offsets, dtype=np.int64)
+    words = gather(data, off, 28).view(order + "u4")  # type, len, then 5 body words (EPB/OPB)
+    btype, blen = words[:, 0].astype(np.int64), words[:, 1].astype(np.int64)
+    is_spb, is_opb = btype == PCAPNG_SPB, btype == PCAPNG_OPB
+    iface = words[:, 2].astype(np.int64)
+    if is_opb.any():
+        halves = gather(data, off[is_opb] + 8, 2).view(order + "u2")[:, 0]
+        iface[is_opb] = halves
+    iface[is_spb] = 0
+    caplen = words[:, 5].astype(np.int64)
+    origlen = words[:, 6].astype(np.int64)
+    origlen[is_spb] = words[is_spb, 2]
+    ticks = (words[:, 3].astype(np.uint64) << np.uint64(32)) | words[:, 4].astype(np.uint64)
+    data_off = off + 28
+    data_off[is_spb] = off[is_spb] + 12
+    n_ifaces = len(section.interfaces)
+    snap0 = section.interfaces[0].snaplen if n_ifaces else 0
+    caplen[is_spb] = np.minimum.reduce([origlen[is_spb], blen[is_spb] - 16, np.full(int(is_spb.sum()), snap0 or MAX_CAPLEN), np.full(int(is_spb.sum()), MAX_CAPLEN)])
+    short = np.where(is_spb, blen < 16, blen < 32)
+    bad_iface = iface >= n_ifaces
+    too_big = caplen > MAX_CAPLEN
+    overrun = ~is_spb & (caplen > blen - 32)
+    bad = short | bad_iface | too_big | overrun
+    problem = None
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        where = base + offsets[k]
+        if too_big[k] and not short[k]:
+            problem = damage.record_too_big(where, int(caplen[k]))
+        elif bad_iface[k]:
+            problem = damage.bad_block(where, f"unknown interface id {int(iface[k])}" if n_ifaces else "packet before any interface description")
+        else:
+            problem = damage.bad_block(where, "packet block shorter than its captured length")
+        off, data_off, caplen, origlen, iface, ticks, is_spb = off[:k], data_off[:k], caplen[:k], origlen[:k], iface[:k], ticks[:k], is_spb[:k]
+    if not len(off):
+        return None, problem
+    ts_ns = np.zeros(len(off), dtype=np.int64)
+    linktype = np.zeros(len(off), dtype=np.int32)
+    for i in np.unique(iface).tolist():
+        m = iface == i
+        itf = section.interfaces[i]
+        ts_ns[m] = itf.resol.ticks_to_ns(ticks[m]) + np.int64(itf.offset_ns)
+        linktype[m] = itf.linktype
+    ts_ns[is_spb] = 0  # a Simple Packet Block has no timestamp
+    batch = RecordBatch(
+        data=data,
+        first_frame=frame,
+        data_off=data_off,
+        caplen=caplen,
+        origlen=origlen,
+        ts_ns=ts_ns,
+        iface=(iface + section.iface_base).astype(np.int32),
+        linktype=linktype,
+    )
+    return batch, problem

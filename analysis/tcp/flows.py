@@ -1,0 +1,225 @@
+"""Packet table -> connections: ids, client/server roles, relative seq/ack, byte counts.
+
+Rules (applied to whole columns; no per-packet Python):
+
+1. **Same connection** = same unordered pair of endpoints (ip, port). VLAN
+   stacks split a pair only when one *direction* of that pair shows several
+   stacks: the same 4-tuple seen untagged, on VLAN 42 and on QinQ 10/20 is
+   three connections (zeek vlan-collisions), while one connection whose two
+   directions ride different VLANs (c->s on 81, s->c on 80) stays one.
+   Interfaces (pcapng IDB) never split a pair.
+2. **Reuse**: a SYN without ACK starts a new connection on the same key when
+   an earlier packet of that key had FIN or RST since the previous SYN and
+   the new SYN's sequence number differs from that SYN's (a retransmitted
+   SYN, same ISN, stays in its connection; tshark does the same).
+3. **Roles**: the client is the sender of the first SYN (no ACK); failing
+   that, the receiver of the first SYN-ACK. With neither, it is a guess
+   (``role_guessed``): the server is the side on a well-known port (< 1024),
+   else the lower port, else the first receiver.
+4. **Relative numbers**: seq is relative to the sender's ISN (its SYN = 0),
+   ack to the peer's ISN; raw when that side's SYN was not captured (the
+   schema's contract). Arithmetic is modulo 2**32; a transfer of more than
+   4 GiB in one direction wraps (documented limit).
+5. **Ids**: ``client_ip:port>server_ip:port`` (IPv6 in brackets). When
+   several connections share that text (VLAN split, reused 4-tuple), the
+   later ones get ``#2``, ``#3``... in order of their first packet.
+
+The flows table has one row per connection, indexed by ``conn`` (0..n-1, in
+order of first packet); :func:`analysis.tcp.facts.add_facts` and
+:mod:`analysis.tcp.history` add further columns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import pandas as pd
+
+from analysis.tcp import flags as F
+
+SEQ_MOD = 1 << 32
+WELL_KNOWN_PORT_LIMIT = 1024
+
+
+def endpoint_text(ip: str, port: int) -> str:
+    """`ip:port`, IPv6 in brackets; v4-mapped IPv6 (::ffff:a.b.c.d) written as IPv4."""
+    ip = normalise_ip(ip)
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def normalise_ip(ip: str) -> str:
+    try:
+        addr = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return ip
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def flow_id(client: str, server: str) -> str:
+    return f"{client}>{server}"
+
+
+def _group_first(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int, fill) -> np.ndarray:
+    """For each key 0..n-1, ``values`` at the first row (in row order) where mask holds; ``fill`` where none."""
+    out = np.full(n, fill, dtype=values.dtype)
+    rows = np.flatnonzero(mask)
+    k = keys[rows]
+    uniq, first = np.unique(k, return_index=True)
+    out[uniq] = values[rows[first]]
+    return out
+
+
+def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Annotate packets with ``conn``, ``from_client``, ``seq``, ``ack``, ``kind``; return (packets, flows).
+
+    ``packets`` is a packet table (analysis.pcap.table.PACKET_COLUMNS). The
+    returned packet frame is sorted by frame and keeps every input column.
+    """
+    pk = packets.sort_values("frame", kind="stable").reset_index(drop=True)
+    n = len(pk)
+    flags = pk["flags"].to_numpy(np.int64)
+    length = pk["len"].to_numpy(np.int64)
+    seq_raw = pk["seq_raw"].to_numpy(np.int64)
+    ack_raw = pk["ack_raw"].to_numpy(np.int64)
+
+    # -- endpoints as small integers -------------------------------------------------
+    addr_codes, addrs = pd.factorize(np.concatenate([pk["src"].to_numpy(object), pk["dst"].to_numpy(object)]))
+    src_addr, dst_addr = addr_codes[:n].astype(np.int64), addr_codes[n:].astype(np.int64)
+    sport = pk["sport"].to_numpy(np.int64)
+    dport = pk["dport"].to_numpy(np.int64)
+    ep_codes, ep_values = pd.factorize(np.concatenate([src_addr * 65536 + sport, dst_addr * 65536 + dport]))
+    ep_src, ep_dst = ep_codes[:n].astype(np.int64), ep_codes[n:].astype(np.int64)
+    n_ep = max(len(ep_values), 1)
+    lo = np.minimum(ep_src, ep_dst)
+    hi = np.maximum(ep_src, ep_dst)
+    pair = lo * n_ep + hi
+    direction = (ep_src == lo).astype(np.int64)
+
+    # -- VLAN split (rule 1) -----------------------------------------------------------
+    vlan_codes, _ = pd.factorize(pk["vlan"].fillna("").to_numpy(object))
+    vlan_codes = vlan_codes.astype(np.int64)
+    pair_codes, _ = pd.factorize(pair)
+    pair_codes = pair_codes.astype(np.int64)
+    stacks = pd.DataFrame({"p": pair_codes, "d": direction, "v": vlan_codes})
+    per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
+    split_pairs = np.zeros(pair_codes.max() + 1 if n else 0, dtype=bool)
+    split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
+    key = pair_codes * (vlan_codes.max() + 1 if n else 1) + np.where(split_pairs[pair_codes], vlan_codes, 0)
+    key, _ = pd.factorize(key)
+    key = key.astype(np.int64)
+
+    # -- reuse after close (rule 2) ----------------------------------------------------
+    pure_syn = ((flags & F.SYN) != 0) & ((flags & F.ACK) == 0)
+    closing = ((flags & (F.FIN | F.RST)) != 0).astype(np.int64)
+    frame_df = pd.DataFrame({"key": key, "closing": closing})
+    cum_closing_before = frame_df.groupby("key", sort=False)["closing"].cumsum().to_numpy() - closing
+    first_in_key = frame_df.groupby("key", sort=False).cumcount().to_numpy() == 0
+    syn_rows = np.flatnonzero(pure_syn)
+    syn_df = pd.DataFrame({"key": key[syn_rows], "seq": seq_raw[syn_rows], "cc": cum_closing_before[syn_rows]})
+    prev = syn_df.groupby("key", sort=False)[["seq", "cc"]].shift(1)
+    prev_seq = prev["seq"].to_numpy(float)
+    prev_cc = prev["cc"].fillna(0).to_numpy(float)
+    reopen = (syn_df["cc"].to_numpy() > prev_cc) & (syn_df["seq"].to_numpy(float) != prev_seq)
+    new_conn = first_in_key.copy()
+    new_conn[syn_rows] |= reopen
+    start_number = np.cumsum(new_conn) - 1  # conn number of each start row, in frame order
+    marks = pd.Series(np.where(new_conn, start_number, np.nan))
+    conn = marks.groupby(key, sort=False).ffill().to_numpy().astype(np.int64)
+    n_conn = int(new_conn.sum())
+
+    # -- roles (rule 3) --------------------------------------------------------------
+    synack = ((flags & (F.SYN | F.ACK)) == (F.SYN | F.ACK))
+    syn_client = _group_first(conn, ep_src, pure_syn, n_conn, -1)
+    synack_client = _group_first(conn, ep_dst, synack, n_conn, -1)
+    first_src = _group_first(conn, ep_src, np.ones(n, bool), n_conn, -1)
+    first_dst = _group_first(conn, ep_dst, np.ones(n, bool), n_conn, -1)
+    ep_port = (ep_values.astype(np.int64) % 65536) if len(ep_values) else np.zeros(0, np.int64)
+    src_port_first, dst_port_first = ep_port[first_src], ep_port[first_dst]
+    # guess: the server is the side on a well-known port, else the lower port, else the first receiver
+    src_wk = src_port_first < WELL_KNOWN_PORT_LIMIT
+    dst_wk = dst_port_first < WELL_KNOWN_PORT_LIMIT
+    server_is_src = np.where(src_wk != dst_wk, src_wk, src_port_first < dst_port_first)
+    guessed_client = np.where(server_is_src, first_dst, first_src)
+    role_guessed = (syn_client < 0) & (synack_client < 0)
+    client_ep = np.where(syn_client >= 0, syn_client, np.where(synack_client >= 0, synack_client, guessed_client))
+    from_client = ep_src == client_ep[conn]
+
+    # -- relative numbers (rule 4) ---------------------------------------------------
+    side = conn * 2 + (~from_client).astype(np.int64)  # 2c: client->server, 2c+1: server->client
+    has_syn = (flags & F.SYN) != 0
+    isn = _group_first(side, seq_raw, has_syn, 2 * n_conn, -1)
+    own_isn = isn[side]
+    peer_isn = isn[side ^ 1]
+    seq_rel = np.where(own_isn >= 0, (seq_raw - own_isn) % SEQ_MOD, seq_raw)
+    ack_rel = np.where(peer_isn >= 0, (ack_raw - peer_isn) % SEQ_MOD, ack_raw)
+    has_ack = (flags & F.ACK) != 0
+
+    pk["conn"] = conn
+    pk["from_client"] = from_client
+    pk["seq"] = seq_rel
+    pk["ack"] = pd.array(np.where(has_ack, ack_rel, 0), dtype="Int64")
+    pk.loc[~has_ack, "ack"] = pd.NA
+    pk["kind"] = F.packet_kinds(flags, length)
+
+    # -- flows table ------------------------------------------------------------------
+    ep_text = _endpoint_texts(ep_values, addrs)
+    first_rows = _first_rows(conn, n_conn)
+    server_ep = np.where(lo[first_rows] == client_ep, hi[first_rows], lo[first_rows])
+    last_rows = _last_rows(conn, n_conn)
+    client_text = ep_text[client_ep] if n_conn else np.array([], object)
+    server_text = ep_text[server_ep] if n_conn else np.array([], object)
+    c2s = from_client
+    counts = np.bincount(conn, minlength=n_conn)
+    ts = pk["ts_ns"].to_numpy(np.int64)
+    flows = pd.DataFrame({
+        "conn": np.arange(n_conn),
+        "flow": pd.array(_unique_ids([flow_id(c, s) for c, s in zip(client_text, server_text)]), dtype="string"),
+        "client": pd.array(client_text, dtype="string"),
+        "server": pd.array(server_text, dtype="string"),
+        "role_guessed": role_guessed,
+        "ip_version": pk["ip_version"].to_numpy()[first_rows] if n_conn else np.array([], np.int8),
+        "vlan": pk["vlan"].to_numpy(object)[first_rows] if n_conn else np.array([], object),
+        "packets": counts,
+        "packets_c2s": np.bincount(conn[c2s], minlength=n_conn),
+        "packets_s2c": np.bincount(conn[~c2s], minlength=n_conn),
+        "bytes_c2s": np.bincount(conn[c2s], weights=length[c2s], minlength=n_conn).astype(np.int64),
+        "bytes_s2c": np.bincount(conn[~c2s], weights=length[~c2s], minlength=n_conn).astype(np.int64),
+        "first_frame": pk["frame"].to_numpy()[first_rows] if n_conn else np.array([], np.int64),
+        "last_frame": pk["frame"].to_numpy()[last_rows] if n_conn else np.array([], np.int64),
+        "first_ts_ns": ts[first_rows] if n_conn else np.array([], np.int64),
+        "last_ts_ns": ts[last_rows] if n_conn else np.array([], np.int64),
+        "client_isn": isn[0::2] if n_conn else np.array([], np.int64),
+        "server_isn": isn[1::2] if n_conn else np.array([], np.int64),
+    })
+    flows["duration_s"] = (flows["last_ts_ns"] - flows["first_ts_ns"]) / 1e9
+    flows["vlan"] = flows["vlan"].astype("string")
+    return pk, flows
+
+
+def _unique_ids(ids: list[str]) -> list[str]:
+    """Suffix ``#2``, ``#3``... to later connections that share an id (VLAN split, reused 4-tuple)."""
+    seen: dict[str, int] = {}
+    out = []
+    for fid in ids:
+        seen[fid] = seen.get(fid, 0) + 1
+        out.append(fid if seen[fid] == 1 else f"{fid}#{seen[fid]}")
+    return out
+
+
+def _first_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
+    _, first = np.unique(conn, return_index=True)
+    return first if len(first) == n_conn else np.zeros(n_conn, np.int64)
+
+
+def _last_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
+    rev = conn[::-1]
+    _, first = np.unique(rev, return_index=True)
+    return len(conn) - 1 - first
+
+
+def _endpoint_texts(ep_values: np.ndarray, addrs: np.ndarray) -> np.ndarray:
+    ep_values = np.asarray(ep_values, dtype=np.int64)
+    return np.array([endpoint_text(str(addrs[v // 65536]), int(v % 65536)) for v in ep_values], dtype=object)

@@ -1,0 +1,136 @@
+"""Benchmark results -> markdown (ready for the README) and machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+from importlib import metadata
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out.strip().splitlines()[0] if out.strip() else "?"
+
+
+def _tshark_version() -> str:
+    found = re.search(r"\d+\.\d+\.\d+", _first_line(["tshark", "-v"]))
+    return f"tshark {found.group(0)}" if found else "tshark ?"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _mem_total_gb() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict:
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "mem_total_gb": _mem_total_gb(),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "tshark": _tshark_version(),
+        "scapy": _version("scapy"),
+        "dpkt": _version("dpkt"),
+        "pyshark": _version("pyshark"),
+        "git_commit": _first_line(["git", "-C", os.path.dirname(__file__), "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def _fmt_rate(packets_per_s: float | None) -> str:
+    if not packets_per_s:
+        return "–"
+    if packets_per_s >= 1e6:
+        return f"{packets_per_s / 1e6:.2f} M"
+    return f"{packets_per_s / 1e3:.0f} k"
+
+
+def _fmt_ratio(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.1f}x" if x >= 1 else f"{x:.2f}x"
+
+
+def markdown(results: dict) -> str:
+    f, m = results["file"], results["machine"]
+    lines = [
+        f"File: `{f['path']}`, {f['packets']:,} packets, {f['file_bytes'] / 1e9:.2f} GB "
+        f"({f['how']}).",
+        f"Machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_total_gb']} GB RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}, {m['tshark']}, scapy {m['scapy']}, dpkt {m['dpkt']}. "
+        f"{results['date']}, commit {m['git_commit']}.",
+        f"Whole processes, {results['reps']} alternating repetitions (warm page cache), median wall time; "
+        f"peak RSS by {results['rss_method']}.",
+        "",
+        "| tool | wall s | packets/s | x vs tshark | peak RSS MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    notes = []
+    for leg in results["legs"]:
+        if leg.get("skipped"):
+            notes.append(f"- {leg['label']}: not run: {leg['skipped']}.")
+            continue
+        wall = f"{leg['wall_s']:.2f}" if leg["wall_s"] < 100 else f"{leg['wall_s']:.0f}"
+        if leg["extrapolated"]:
+            wall = f"~{wall} (extrapolated)"
+        rss = f"{leg['peak_rss_mb']:.0f}" + (" (slice)" if leg["extrapolated"] else "")
+        lines.append(
+            f"| {leg['label']} | {wall} | {_fmt_rate(leg['packets_per_s'])} | {_fmt_ratio(leg['x_vs_tshark'])} | {rss} |"
+        )
+        if leg.get("problem"):
+            notes.append(f"- {leg['label']}: {leg['problem']}")
+    lines.append("")
+    lines.append(
+        "x vs tshark = tshark's wall time / the tool's (higher is faster). Extrapolated rows ran on the first "
+        f"{results['slice']['packets']:,} packets and are scaled by "
+        f"{f['packets'] / max(results['slice']['packets'], 1):.0f}; their RSS is the slice's."
+    )
+    if results.get("analysis_rate"):
+        rate = results["analysis_rate"]
+        lines.append(
+            f"Start-up aside (abortscope minus the `import numpy, pandas` baseline: {rate['net_s']:.2f} s), "
+            f"the analysis runs at {_fmt_rate(rate['packets_per_s'])} packets/s."
+        )
+    if results.get("scaling"):
+        s = results["scaling"]
+        if s.get("skipped"):
+            notes.append(f"- scaling check: not run: {s['skipped']}.")
+        else:
+            lines.append(
+                f"Scaling: {s['scale']}x the packets ({s['packets_1x']:,} -> {s['packets_kx']:,}) took "
+                f"{s['ratio']:.2f}x the time ({s['wall_1x_s']:.2f} s -> {s['wall_kx_s']:.2f} s; "
+                f"{s['ratio_net']:.2f}x start-up aside), peak RSS {s['rss_1x_mb']:.0f} -> {s['rss_kx_mb']:.0f} MB."
+            )
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""Writing a run bundle: the directory, meta.json, and handing the files to the invoking user.
+
+The layout and meta keys the analyzer relies on are documented in
+analysis/bundle.py. meta.json is written atomically (temp file + rename), so
+a reader never sees half of it, and rewritten at the end of every run,
+interrupted or not.
+
+Under sudo, everything in the bundle is chowned to SUDO_UID/SUDO_GID, so the
+user can delete, move and re-analyse it without root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from analysis.bundle import LADDER_SVG, META, TIMELINE_CSV, TIMELINE_PNG, BundlePaths
+from capture.users import User
+
+META_FORMAT_VERSION = 1
+
+
+#: files a run writes besides the analyzer's contract files (cleared before a new run)
+RUN_EXTRAS = ("server.log", "capture.pcap.pcapng", TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
+
+
+def prepare_bundle_dir(out_dir: Path) -> tuple[BundlePaths, list[Path]]:
+    """Create the bundle directory, and clear the files of an earlier run in it.
+
+    A new run never mixes with an old one's files. Returns the paths and the
+    directories that had to be created (parents included): those are handed to
+    the invoking user too, or they could not remove their own `runs/`.
+    """
+    out_dir = Path(out_dir).absolute()
+    created = [d for d in [out_dir, *out_dir.parents] if not d.exists()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = BundlePaths(out_dir)
+    for stale in (paths.capture, paths.app, paths.strace, paths.kernel, paths.meta, *(out_dir / n for n in RUN_EXTRAS)):
+        if stale.exists():
+            stale.unlink()
+    return paths, created
+
+
+def write_meta(out_dir: Path, meta: dict) -> Path:
+    path = Path(out_dir) / META
+    tmp = path.with_name(META + ".tmp")
+    tmp.write_text(json.dumps({"format_version": META_FORMAT_VERSION, **meta}, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def hand_over(out_dir: Path, user: User, created: list[Path] = ()) -> list[str]:
+    """chown the bundle directory, everything in it and the directories we `created` to `user`.
+
+    Returns the paths that failed (nothing to do unless we are root acting for someone else).
+    """
+    if user.is_current or os.geteuid() != 0:
+        return []
+    uid, gid = user.uid, user.gid
+    failed = []
+    root = Path(out_dir)
+    for path in [*created, root, *root.rglob("*")]:
+        try:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        except OSError as exc:
+            failed.append(f"{path}: {exc.strerror}")
+    return failed

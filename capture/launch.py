@@ -1,0 +1,91 @@
+"""The scenario's seam to the programs under study: servers, clients, and waiting for them.
+
+capture.servers and capture.clients own how each implementation is started
+(as the invoking user, signals reset, own process group); this module only
+maps ScenarioParams onto them, so the orchestration in capture.scenario
+reads as phases, not command lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import capture.clients
+from capture import procs
+from capture.clients import ClientResult, ClientSpec
+from capture.servers import RunningServer, ServerSpec, start_server
+
+#: server/client -> programs it needs on PATH (for the preflight's "what to install")
+SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
+CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": []}
+#: app.jsonl events after which a server's handler has nothing more to do
+HANDLER_DONE_EVENTS = {"response", "abort"}
+#: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)
+AFTER_HANDLER_S = 0.15
+
+free_port = procs.free_port
+is_alive = procs.is_running
+
+
+def tools_for(params) -> list[str]:
+    return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, [])]
+
+
+def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> ServerSpec:
+    return ServerSpec(
+        impl=params.server,
+        host=params.host,
+        port=port,
+        size=params.size,
+        handler_delay_s=params.handler_delay_s,
+        app_log=app_log,
+        server_log=server_log,
+        content_length=params.content_length,
+        ctx_aware=params.ctx_aware,
+        flush=params.flush,
+        write_size=params.write_size or 4096,
+    )
+
+
+@contextlib.contextmanager
+def server(params, port: int | None, app_log: Path, server_log: Path) -> Iterator[RunningServer]:
+    """The server, listening (port None: a free one); its process group is terminated on exit."""
+    with start_server(server_spec(params, port, app_log, server_log)) as running:
+        yield running
+
+
+def run_client(params, port: int, app_log: Path) -> ClientResult:
+    """Run the client to its end (it aborts by itself after params.abort_after_s); it stops its own process."""
+    spec = ClientSpec(impl=params.client, host=params.host, port=port, abort_after_s=params.abort_after_s, app_log=app_log)
+    return capture.clients.run_client(spec)
+
+
+def wait_for_handler(app_log: Path, server_pid: int, deadline_monotonic: float) -> str:
+    """Until the server logged the end of its handler (+ a short grace), or the deadline. Says which."""
+    while time.monotonic() < deadline_monotonic:
+        if _handler_done(app_log, server_pid):
+            time.sleep(AFTER_HANDLER_S)
+            return "handler done"
+        if not procs.is_running(server_pid):
+            return "server exited"
+        time.sleep(0.02)
+    return "deadline"
+
+
+def _handler_done(app_log: Path, server_pid: int) -> bool:
+    try:
+        lines = app_log.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("actor") == "server" and event.get("event") in HANDLER_DONE_EVENTS:
+            return True
+    return False

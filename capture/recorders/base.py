@@ -1,0 +1,211 @@
+"""The one small interface every recorder follows, and the process plumbing they share.
+
+A recorder is a context manager:
+
+    start()  returns once the recorder is *ready*: anything that happens after it
+             returns is recorded (the client must not connect before);
+    stop()   *drains*: waits for buffered data to reach the file, stops its
+             helper process, and fills in ``status``; safe to call twice, and
+             called from ``__exit__`` whatever happened, so a scenario that
+             enters recorders in an ExitStack tears them down in reverse order.
+
+``status`` is what goes to ``meta["recorders"][name]``: ``{"ran": bool,
+"why": str | None, ...counts}``. ``pids`` lists the helper processes a
+recorder started, so the run can prove none is left behind.
+
+Helper processes are started in their own session: a Ctrl-C in the terminal
+reaches abortscope only, which then drains every recorder in order instead of
+tcpdump and strace dying at the same instant as the thing they watch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from analysis.errors import AbortscopeError
+
+
+class RecorderError(AbortscopeError):
+    """A recorder could not become ready (its tool failed, tracefs refused, ...)."""
+
+
+class Recorder(ABC):
+    #: key in meta["recorders"]
+    name: str = "recorder"
+
+    def __init__(self) -> None:
+        self.status: dict = {"ran": False, "why": "not started"}
+        self._started = False
+        self._stopped = False
+
+    @property
+    def pids(self) -> list[int]:
+        return []
+
+    def start(self) -> None:
+        """Become ready. If that fails (or is interrupted), whatever was started is stopped again."""
+        self._started = True
+        try:
+            self._start()
+        except BaseException as exc:
+            self.status.update(ran=False, why=f"failed to start: {exc or type(exc).__name__}")
+            self.stop()  # no helper process left behind by a half-done start
+            raise
+        self.status.update(ran=True, why=None)
+
+    def stop(self) -> None:
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._stop()
+        except KeyboardInterrupt:
+            # Ctrl-C in the middle of the drain: finish it anyway (the scenario only raises on the
+            # first signal), so no helper is left running and the tail still reaches the file.
+            self.status["drain_error"] = "interrupted, drained again"
+            try:
+                self._stop()
+            finally:
+                raise
+        except Exception as exc:  # drain errors are recorded, never hide the run's own error
+            self.status["drain_error"] = str(exc)
+
+    @abstractmethod
+    def _start(self) -> None: ...
+
+    @abstractmethod
+    def _stop(self) -> None: ...
+
+    def __enter__(self) -> "Recorder":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class HelperProcess:
+    """A recorder's tool (tcpdump, dumpcap, strace) with its stderr read on a thread.
+
+    stderr goes through a pipe drained by a daemon thread, so a chatty tool can
+    never block on a full pipe and readiness lines can be awaited.
+    """
+
+    def __init__(self, argv: list[str], *, stdout=subprocess.DEVNULL) -> None:
+        self.argv = argv
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read_stderr, name=f"stderr-{argv[0]}", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            with self._cond:
+                self._lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        with self._cond:
+            return list(self._lines)
+
+    def wait_for_line(self, pattern: str, timeout_s: float, count: int = 1) -> list[re.Match]:
+        """Block until `count` stderr lines match `pattern`; RecorderError if the tool exits or time runs out."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                found = [m for m in map(regex.search, self._lines) if m]
+                if len(found) >= count:
+                    return found
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise RecorderError(f"{self.argv[0]} exited ({self.proc.returncode}): {self._tail()}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RecorderError(f"{self.argv[0]} not ready after {timeout_s} s: {self._tail()}")
+                self._cond.wait(min(left, 0.05))
+
+    def _tail(self) -> str:
+        return " | ".join(self._lines[-3:]) or "no output"
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 5.0) -> int | None:
+        """Send `sig`, wait; escalate to SIGTERM then SIGKILL. Returns the exit code."""
+        for attempt in (sig, signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.kill(self.proc.pid, attempt)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout_s if attempt != signal.SIGKILL else 10)
+            except subprocess.TimeoutExpired:
+                continue
+        self._reader.join(2.0)
+        return self.proc.returncode
+
+
+def count_capture_records(path: Path) -> int:
+    """Records in a pcap or pcapng file, counted from the headers alone.
+
+    An independent check of what the capture backend says it wrote; a torn
+    last record is not counted.
+    """
+    data = Path(path).read_bytes()
+    if len(data) < 24:
+        return 0
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "little"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = "big"
+    elif magic == b"\x0a\x0d\x0d\x0a":
+        return _count_pcapng_packets(data)
+    else:
+        raise RecorderError(f"{path}: not a pcap/pcapng file (magic {magic.hex()})")
+    offset, records = 24, 0
+    while offset + 16 <= len(data):
+        caplen = int.from_bytes(data[offset + 8 : offset + 12], order)
+        if offset + 16 + caplen > len(data):
+            break
+        offset += 16 + caplen
+        records += 1
+    return records
+
+
+_PCAPNG_PACKET_BLOCKS = {0x00000006, 0x00000003, 0x00000002}  # enhanced, simple, obsolete packet
+
+
+def _count_pcapng_packets(data: bytes) -> int:
+    offset, records, order = 0, 0, "little"
+    while offset + 12 <= len(data):
+        if data[offset : offset + 4] == b"\x0a\x0d\x0d\x0a":  # section header: its byte-order magic decides
+            order = "little" if data[offset + 8 : offset + 12] == b"\x4d\x3c\x2b\x1a" else "big"
+        block_type = int.from_bytes(data[offset : offset + 4], order)
+        length = int.from_bytes(data[offset + 4 : offset + 8], order)
+        if length < 12 or offset + length > len(data):
+            break
+        records += block_type in _PCAPNG_PACKET_BLOCKS
+        offset += length
+    return records

@@ -1,0 +1,82 @@
+"""What the three packet-capture backends share: the filter, the counts, the tail check.
+
+Every backend writes the packets on ``lo`` that match ``tcp port PORT`` to one
+file with nanosecond timestamps (pcap, link type Ethernet) and reports in
+``status``:
+
+    backend             tcpdump | dumpcap | scapy
+    filter, iface, file
+    written             records in the file, counted by reading it back
+    captured            what the backend says it wrote
+    received_by_filter  packets the kernel passed through the BPF filter. On lo
+                        each packet passes it twice (once leaving, once
+                        arriving; libpcap and our scapy adapter keep one copy),
+                        so this is about 2 x captured there.
+    dropped_by_kernel   the socket's drop count (buffer full)
+    ts_precision        "ns"
+    settle_s            how long we waited after the scenario before stopping
+
+The tail: libpcap on TPACKET_V3 hands packets over a block at a time, and a
+half-filled block is only released on a timeout. Stopping right after the last
+packet loses them ("20 packets received by filter, 0 packets captured").
+tcpdump runs with --immediate-mode -U; dumpcap has no such switch, so we wait
+past its block timeout before stopping it; scapy reads its socket until empty.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from capture.recorders.base import Recorder, count_capture_records
+
+LOOPBACK = "lo"
+
+
+def bpf_filter(port: int) -> str:
+    return f"tcp port {port}"
+
+
+class PacketCapture(Recorder):
+    name = "capture"
+    backend = "?"
+    #: seconds to wait after the scenario so the tail reaches the file
+    settle_s = 0.05
+
+    def __init__(self, out_path: Path, port: int, iface: str = LOOPBACK) -> None:
+        super().__init__()
+        self.out_path = Path(out_path)
+        self.port = port
+        self.iface = iface
+        self.filter = bpf_filter(port)
+        self.status.update(
+            backend=self.backend,
+            iface=iface,
+            filter=self.filter,
+            file=self.out_path.name,
+            ts_precision="ns",
+            settle_s=self.settle_s,
+            written=None,
+            captured=None,
+            received_by_filter=None,
+            dropped_by_kernel=None,
+        )
+
+    def _count_written(self) -> None:
+        if self.out_path.exists():
+            self.status["written"] = count_capture_records(self.out_path)
+        captured = self.status.get("captured")
+        if captured is not None and self.status["written"] != captured:
+            self.status["warning"] = f"the backend says {captured} packets captured but the file holds {self.status['written']}"
+
+
+def parse_counts(lines: list[str], patterns: dict[str, str]) -> dict[str, int]:
+    """{key: int} from the last stderr line matching each pattern (one int group)."""
+    counts: dict[str, int] = {}
+    for key, pattern in patterns.items():
+        regex = re.compile(pattern)
+        for line in lines:
+            match = regex.search(line)
+            if match:
+                counts[key] = int(match.group(1))
+    return counts

@@ -1,0 +1,3 @@
+module abortscope/goserver
+
+go 1.19

@@ -1,0 +1,81 @@
+"""How each server implementation is started: its program file and its command line.
+
+One :class:`Launcher` per implementation, in the :data:`LAUNCHERS` table.
+A launcher names the program files it needs (built first for Go) and turns
+a :class:`~capture.servers.spec.ServerSpec` into an argv; which of the spec's
+optional behaviours it supports is data (``options``), checked before start.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture.servers.errors import ServerError
+from capture.servers.gobuild import ensure_go_server
+from capture.servers.spec import ServerSpec
+from capture.users import User, python_for
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Launcher:
+    impl: str
+    doc: str
+    #: ServerSpec fields beyond host/port/size/delay that this server honours
+    options: frozenset[str]
+    #: the program files to run (staged for a dropped user); may build them
+    files: Callable[[], list[Path]]
+    #: argv from the spec, the port, the (staged) files and the user it runs as
+    argv: Callable[[ServerSpec, int, Sequence[Path], User], list[str]]
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _go_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
+    argv = [str(files[0]), "-addr", _host_port(spec.host, port), "-size", str(spec.size), "-delay", f"{spec.handler_delay_s}s"]
+    argv += [flag for flag, on in (("-content-length", spec.content_length), ("-ctx-aware", spec.ctx_aware), ("-flush", spec.flush)) if on]
+    return argv
+
+
+def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
+    # -I -S: stdlib only, no site-packages, no environment: the script runs the same under any python3
+    argv = [python_for(user), "-I", "-S", str(files[0]), "--host", spec.host, "--port", str(port)]
+    argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
+    if spec.impl == "python-raw":
+        argv += ["--write-size", str(spec.write_size)] + (["--stop-on-error"] if spec.stop_on_error else [])
+    return argv
+
+
+def _node_binary() -> str:
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise ServerError("the node server needs Node.js: apt-get install nodejs")
+    return node
+
+
+def _node_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
+    argv = [_node_binary(), str(files[0]), "--host", spec.host, "--port", str(port)]
+    argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
+    argv += [flag for flag, on in (("--content-length", spec.content_length), ("--ctx-aware", spec.ctx_aware)) if on]
+    return argv
+
+
+LAUNCHERS: dict[str, Launcher] = {
+    launcher.impl: launcher
+    for launcher in (
+        Launcher("go", "the user's net/http program (handler sleeps, then one w.Write)",
+                 frozenset({"content_length", "ctx_aware", "flush"}), lambda: [ensure_go_server()], _go_argv),
+        Launcher("python", "stdlib http.server: headers in one write, then the body in one write",
+                 frozenset(), lambda: [HERE / "python_http.py"], _python_script_argv),
+        Launcher("python-raw", "plain socket server sending the response in --write-size send() calls",
+                 frozenset({"write_size", "stop_on_error"}), lambda: [HERE / "python_raw.py"], _python_script_argv),
+        Launcher("node", "Node's http module: setTimeout, then res.write and res.end",
+                 frozenset({"content_length", "ctx_aware"}), lambda: [HERE / "node_http.js"], _node_argv),
+    )
+}  # fmt: skip

@@ -1,0 +1,118 @@
+"""The `python-raw` server: a plain socket server that sends its response in fixed-size writes.
+
+Run as a script (stdlib only):
+
+    python3 python_raw.py --host 127.0.0.1 --port 3000 --size 8061 --delay 1.0 --write-size 4096
+
+It reads the request (up to the blank line), sleeps, then sends the status
+line, headers and N body bytes as consecutive `send()` calls of
+`--write-size` bytes each, and logs every call's result as a JSON line on
+stdout (app.jsonl format, see analysis/bundle.py). It shows how the
+server's own buffering moves the point where a write first fails.
+
+A failed send keeps its errno (ECONNRESET when the RST was already in,
+EPIPE once the socket is dead). By default every planned chunk is still
+attempted once (that is how the ECONNRESET-then-EPIPE sequence shows);
+`--stop-on-error` stops at the first failure like a typical send loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import socket
+import threading
+import time
+
+IMPL = "python-raw"
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def emit(event: str, **fields) -> None:
+    """One app.jsonl line, written with one write(2) so concurrent writers never interleave."""
+    line = {"ts_ns": time.time_ns(), "actor": "server", "impl": IMPL, "pid": os.getpid(), "event": event,
+            "asked": None, "written": None, "error": None, "errno": None, "local": None, "remote": None,
+            "detail": None}  # fmt: skip
+    line.update(fields)
+    os.write(1, (json.dumps(line) + "\n").encode())
+
+
+def addr(sockaddr) -> str:
+    host, port = sockaddr[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def read_request(conn: socket.socket, ends: dict) -> bool:
+    """Read up to the end of the request head; False when the peer closed or reset first."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < MAX_REQUEST_BYTES:
+        try:
+            chunk = conn.recv(4096)
+        except OSError as exc:
+            emit("read_error", error=str(exc), errno=errno.errorcode.get(exc.errno), **ends)
+            return False
+        if not chunk:
+            emit("read_eof", detail=f"peer closed after {len(head)} request bytes", **ends)
+            return False
+        head += chunk
+    emit("request", detail=head.split(b"\r\n", 1)[0].decode(errors="replace"), **ends)
+    return True
+
+
+def response(size: int) -> bytes:
+    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {size}\r\nConnection: close\r\n\r\n")  # fmt: skip
+    return head.encode() + bytes(size)
+
+
+def serve(conn: socket.socket, args: argparse.Namespace) -> None:
+    with conn:
+        ends = {"local": addr(conn.getsockname()), "remote": addr(conn.getpeername())}
+        emit("accept", **ends)
+        if not read_request(conn, ends):
+            return
+        time.sleep(args.delay)
+        data, offset, failed = response(args.size), 0, False
+        while offset < len(data):
+            chunk = data[offset : offset + args.write_size]
+            try:
+                sent = conn.send(chunk)
+            except OSError as exc:
+                failed = True
+                emit("write_error", asked=len(chunk), error=str(exc),
+                     errno=errno.errorcode.get(exc.errno), **ends)  # fmt: skip
+                if args.stop_on_error:
+                    break
+                offset += len(chunk)  # each planned chunk is attempted once
+                continue
+            emit("write", asked=len(chunk), written=sent, **ends)
+            offset += sent
+        emit("response", detail="response failed" if failed else "response sent", **ends)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--size", type=int, default=8061, help="body bytes")
+    parser.add_argument("--delay", type=float, default=1.0, help="sleep before responding, seconds")
+    parser.add_argument("--write-size", type=int, default=4096, help="bytes per send() call")
+    parser.add_argument("--stop-on-error", action="store_true", help="stop at the first failed send")
+    args = parser.parse_args()
+    if args.write_size <= 0:
+        parser.error("--write-size must be positive")
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((args.host, args.port))
+        listener.listen(16)
+        emit("listening", local=addr(listener.getsockname()))
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=serve, args=(conn, args), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Versions of the programs a run depends on, for meta.json (None when not installed)."""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import subprocess
+import sys
+
+#: tool -> (argv asking its version, regex whose group 1 is the version)
+VERSION_COMMANDS: dict[str, tuple[list[str], str]] = {
+    "go": (["go", "version"], r"go version go(\S+)"),
+    "curl": (["curl", "--version"], r"curl (\S+)"),
+    "tcpdump": (["tcpdump", "--version"], r"tcpdump version (\S+)"),
+    "libpcap": (["tcpdump", "--version"], r"libpcap version (\S+)"),
+    "tshark": (["tshark", "--version"], r"TShark \(Wireshark\) (\S+)"),
+    "dumpcap": (["dumpcap", "--version"], r"Dumpcap \(Wireshark\) (\S+)"),
+    "strace": (["strace", "-V"], r"strace -- version (\S+)"),
+    "node": (["node", "--version"], r"v?(\S+)"),
+}
+
+
+def tool_version(tool: str) -> str | None:
+    argv, pattern = VERSION_COMMANDS[tool]
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(pattern, done.stdout + done.stderr)
+    return match.group(1).rstrip(",") if match else None
+
+
+def collect_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+    }
+    try:
+        import scapy
+
+        versions["scapy"] = scapy.__version__
+    except ImportError:
+        versions["scapy"] = None
+    for tool in VERSION_COMMANDS:
+        versions[tool] = tool_version(tool)
+    return versions

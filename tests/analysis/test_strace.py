@@ -1,0 +1,51 @@
+import pandas as pd
+import pytest
+
+from analysis.errors import EventParseError
+from analysis.events import strace
+from tests.analysis.helpers import validate_source as validate
+from tests.analysis.helpers import SEED, SEED_FLOW, V6, V6_FLOW, flows_table
+from tests.analysis.lines import STRACE_BARE, STRACE_SEED, STRACE_V6
+
+
+def test_seed_lines_give_the_socket_calls_with_kinds_errnos_and_flow():
+    rows = strace.parse(STRACE_SEED, flows=flows_table(SEED))
+    validate(rows)
+    sock = rows[rows["flow"] == SEED_FLOW]
+    assert list(sock["kind"].astype(str)) == ["read", "read_error", "read_eof", "write", "write_error", "signal", "close"]
+    assert list(sock["errno"].fillna("")) == ["", "EAGAIN", "", "", "EPIPE", "", ""]
+    assert sock["len"].fillna(-1).tolist()[:5] == [78, -1, 0, 4096, -1]
+    assert (sock["actor"] == "server").all()
+    # pipes and files (-yy shows them) are not connections: dropped
+    assert not rows["detail"].str.contains("pipe:|zoneinfo", regex=True).any()
+    # SIGURG has no connection; SIGPIPE follows the EPIPE of the same thread
+    assert rows.loc[rows["detail"].str.contains("SIGURG"), "flow"].tolist() == [""]
+
+
+def test_unfinished_and_resumed_become_one_row_at_entry_time_exactly():
+    rows = strace.parse(STRACE_SEED, flows=flows_table(SEED))
+    eagain = rows[rows["errno"] == "EAGAIN"].iloc[0]
+    assert eagain["ts_ns"] == 1795472645_649480000  # the <unfinished ...> line's time, to the µs, no float rounding
+    assert eagain["detail"].startswith("read(4<TCP:[127.0.0.1:3917->127.0.0.1:51850]>")
+    assert "resumed" not in eagain["detail"]
+
+
+def test_ipv6_yy_decoration_and_pid_prefix():
+    rows = strace.parse(STRACE_V6, flows=flows_table(V6))
+    tied = rows[rows["flow"] == V6_FLOW]
+    # the first line is a <... resumed> whose <unfinished ...> head is not in the text: dropped
+    assert list(tied["kind"].astype(str)) == ["read", "write", "write_error", "signal", "close"]
+    assert tied.loc[tied["kind"] == "write_error", "errno"].tolist() == ["EPIPE"]
+    assert (tied["actor"] == "server").all()
+    assert rows.loc[rows["detail"].str.contains("exited"), "kind"].astype(str).tolist() == ["log"]
+
+
+def test_without_yy_the_fd_and_timing_heuristic_ties_the_calls():
+    rows = strace.parse(STRACE_BARE, flows=flows_table(("[::1]:47174", "[::1]:3931", 1795473339150000000)))
+    assert set(rows["flow"]) == {"[::1]:47174>[::1]:3931"}
+    assert rows["errno"].tolist()[-1] == "EPIPE"
+
+
+def test_not_strace_is_a_clear_error():
+    with pytest.raises(EventParseError, match="strace"):
+        strace.parse("hello\nworld\n")

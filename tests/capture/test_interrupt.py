@@ -1,0 +1,120 @@
+"""`abortscope run` as a user runs it (a subprocess), interrupted or without root."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis.bundle import BundlePaths, read_meta
+from capture import procs
+from capture.recorders.tracefs import TRACEFS
+from tests import conftest
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+ABORTSCOPE = Path(sys.executable).parent / "abortscope"
+NOBODY = 65534
+
+
+def start_run(out: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(ABORTSCOPE), "run", "--out", str(out), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_for_phase(out: Path, run: subprocess.Popen, port: int, timeout_s: float = 30) -> None:
+    """Until the server listens and the client has connected (an ESTABLISHED socket on the port)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert run.poll() is None, run.communicate()
+        if any(s.state == procs.TCP_ESTABLISHED and s.local.endswith(f":{port}") for s in procs.tcp_sockets()):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the client never connected")
+
+
+def processes_naming(port: int) -> list[tuple[int, str]]:
+    """Running processes whose command line names the port (server, tcpdump filter, ...)."""
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            argv = proc_dir.joinpath("cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(str(port).encode() in arg for arg in argv) and procs.is_running(int(proc_dir.name)):
+            found.append((int(proc_dir.name), b" ".join(argv).decode(errors="replace")))
+    return found
+
+
+def assert_nothing_left(meta: dict, port: int) -> None:
+    still = {role: pid for role, pid in meta["pids"].items() if procs.is_running(pid)}
+    assert still == {}, "every pid the run recorded is gone"
+    assert meta["pids_alive_after_run"] == []
+    assert processes_naming(port) == []
+    assert not procs.listeners_on("127.0.0.1", port), "the port is free"
+    assert not list((TRACEFS / "instances").glob(f"abortscope-*-{port}"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_the_handler_sleep_leaves_nothing_running_and_keeps_the_capture(tmp_path, sig):
+    conftest.require_root()
+    conftest.require_tools("go", "curl", "tcpdump", "strace")
+    port = procs.free_port()
+    out = tmp_path / "bundle"
+    run = start_run(out, "--port", str(port), "--handler-delay", "3")
+    wait_for_phase(out, run, port)
+    time.sleep(0.6)  # past the client's abort (0.3 s), in the middle of the handler's 3 s sleep
+    run.send_signal(sig)
+    stdout, stderr = run.communicate(timeout=30)
+    assert run.returncode == 130, stderr
+    assert "interrupted" in stderr and sig.name in stderr
+    meta = read_meta(out)
+    assert meta["interrupted"] is True and sig.name in meta["reason"] and meta["phase"] == "handler"
+    assert set(meta["pids"]) == {"server", "client", "capture", "strace"}
+    assert_nothing_left(meta, port)
+    capture = meta["recorders"]["capture"]
+    assert capture["ran"] and capture["written"] >= 5, capture  # handshake, request, client FIN
+    assert BundlePaths(out).strace.exists() and BundlePaths(out).kernel.exists()
+    assert "TCP_CLOSE_WAIT" in BundlePaths(out).kernel.read_text()
+
+
+def test_a_signal_while_the_recorders_start_leaves_nothing_running(tmp_path):
+    conftest.require_root()
+    conftest.require_tools("go", "curl", "tcpdump", "strace")
+    port = procs.free_port()
+    out = tmp_path / "bundle"
+    run = start_run(out, "--port", str(port))
+    deadline = time.monotonic() + 30
+    while not procs.listeners_on("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    run.send_signal(signal.SIGINT)  # the server listens: the recorders are starting now
+    run.communicate(timeout=30)
+    meta = read_meta(out)
+    assert meta["interrupted"] is True and meta["phase"] in ("server", "recorders"), meta["reason"]
+    assert_nothing_left(meta, port)
+
+
+def test_without_root_one_line_with_the_sudo_command(tmp_path):
+    conftest.require_root()  # to become nobody
+    out = tmp_path / "bundle"
+    done = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+         str(ABORTSCOPE), "run", "--size", "8060", "--out", str(out)],
+        capture_output=True, text=True, timeout=60, cwd="/",
+        env={**os.environ, "HOME": "/nonexistent"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"sudo {ABORTSCOPE} run --size 8060 --out {out}" in lines[0]
+    assert "root" in lines[0]
+    assert not out.exists()
