@@ -5,6 +5,7 @@ Layout (file names are the contract; see README "Run bundle"):
     capture.pcap   packets on lo, BPF-filtered on the server port, ns timestamps
     app.jsonl      one JSON object per application event (servers and clients)
     strace.txt     `strace -f -ttt -T -yy` of the server
+    server.log     the server's own log (Go's log.Println lines, UTC, microseconds)
     kernel.txt     tracefs text of the TCP/sock tracepoints (trace clock, see meta)
     meta.json      scenario, ports, pids, versions, clock offsets, recorder status
     timeline.csv, timeline.png, ladder.svg   written by the analyzer after the run
@@ -14,6 +15,15 @@ app.jsonl lines (all servers and clients write the same keys):
      "event": "write"|"write_error"|"request"|"response"|"abort"|"accept"|"read_eof"|"log"|...,
      "asked": int|null, "written": int|null, "error": str|null, "errno": "EPIPE"|null,
      "local": "ip:port"|null, "remote": "ip:port"|null, "detail": str|null}
+    (every key present, unused ones null; IPv6 addresses in brackets)
+
+    event vocabulary:
+      servers: listening, accept, request, write, write_error, flush, response
+               (the handler returned), abort (-ctx-aware skipped the write);
+               node also read_eof, close, log
+      clients: connect, request, abort (curl SIGINT / FIN close / SO_LINGER 0),
+               shutdown, read (written = bytes received), read_eof, read_error,
+               close, exit (curl's status and its -v lines)
 
 meta.json keys the analyzer uses:
     meta["clocks"]["trace_clock"]            tracefs clock name ("boot", "mono", ...)
@@ -35,6 +45,7 @@ from analysis.errors import BundleError
 CAPTURE = "capture.pcap"
 APP_EVENTS = "app.jsonl"
 STRACE = "strace.txt"
+SERVER_LOG = "server.log"
 KERNEL = "kernel.txt"
 META = "meta.json"
 TIMELINE_CSV = "timeline.csv"
@@ -61,6 +72,10 @@ class BundlePaths:
     @property
     def kernel(self) -> Path:
         return self.root / KERNEL
+
+    @property
+    def server_log(self) -> Path:
+        return self.root / SERVER_LOG
 
     @property
     def meta(self) -> Path:

@@ -64,8 +64,8 @@ def main(path: str) -> dict:
             if not isinstance(tcp, dpkt.tcp.TCP):
                 continue
             flags = tcp.flags  # 12 bits in dpkt 1.9: NS and the reserved bits included, as tshark
-            fields = (frame_number, flags, tcp.seq, tcp.ack, ip_payload - tcp.off * 4,
-                      socket.inet_ntop(family, ip.src), socket.inet_ntop(family, ip.dst), tcp.sport, tcp.dport)  # fmt: skip
+            fields = (frame_number, flags, tcp.seq, tcp.ack, ip_payload - tcp.off * 4, socket.inet_ntop(family, ip.src),
+                      socket.inet_ntop(family, ip.dst), tcp.sport, tcp.dport)  # fmt: skip
             checksum = (checksum + fields[0] + fields[1] + fields[2] + fields[3] + fields[4]
                         + len(fields[5]) + len(fields[6]) + fields[7] + fields[8]) & 0xFFFFFFFFFFFFFFFF  # fmt: skip
             tcp_packets += 1

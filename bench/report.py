@@ -81,6 +81,36 @@ def _fmt_ratio(x: float | None) -> str:
     return f"{x:.1f}x" if x >= 1 else f"{x:.2f}x"
 
 
+#: issue 3's targets for the abortscope leg: (label, how to read the value from results, check)
+TARGETS = [
+    ("at least 25x tshark", lambda r: _leg(r, "abortscope", "x_vs_tshark"), lambda v: v >= 25, "{:.1f}x"),
+    ("whole process under about 3 s", lambda r: _leg(r, "abortscope", "wall_s"), lambda v: v <= 3.0, "{:.2f} s"),
+    ("peak RSS under 400 MB", lambda r: _leg(r, "abortscope", "peak_rss_mb"), lambda v: v < 400, "{:.0f} MB"),
+    ("analysis >= 1M packets/s, start-up aside", lambda r: (r.get("analysis_rate") or {}).get("packets_per_s"),
+     lambda v: v >= 1e6, "{:,.0f} packets/s"),
+    ("5x the packets takes about 5x the time", lambda r: (r.get("scaling") or {}).get("ratio"),
+     lambda v: 4.0 <= v <= 6.0, "{:.2f}x"),
+]  # fmt: skip
+
+
+def _leg(results: dict, key: str, field: str):
+    for leg in results["legs"]:
+        if leg["key"] == key and not leg.get("skipped"):
+            return leg.get(field)
+    return None
+
+
+def target_lines(results: dict) -> list[str]:
+    lines = []
+    for label, value_of, ok, fmt in TARGETS:
+        value = value_of(results)
+        if value is None:
+            lines.append(f"- {label}: not measured")
+        else:
+            lines.append(f"- {label}: {fmt.format(value)}, {'met' if ok(value) else '**not met**'}")
+    return lines
+
+
 def markdown(results: dict) -> str:
     f, m = results["file"], results["machine"]
     lines = [
@@ -104,17 +134,17 @@ def markdown(results: dict) -> str:
         if leg["extrapolated"]:
             wall = f"~{wall} (extrapolated)"
         rss = f"{leg['peak_rss_mb']:.0f}" + (" (slice)" if leg["extrapolated"] else "")
-        lines.append(
-            f"| {leg['label']} | {wall} | {_fmt_rate(leg['packets_per_s'])} | {_fmt_ratio(leg['x_vs_tshark'])} | {rss} |"
-        )
+        rate, ratio = _fmt_rate(leg["packets_per_s"]), _fmt_ratio(leg["x_vs_tshark"])
+        lines.append(f"| {leg['label']} | {wall} | {rate} | {ratio} | {rss} |")
         if leg.get("problem"):
             notes.append(f"- {leg['label']}: {leg['problem']}")
     lines.append("")
-    lines.append(
-        "x vs tshark = tshark's wall time / the tool's (higher is faster). Extrapolated rows ran on the first "
-        f"{results['slice']['packets']:,} packets and are scaled by "
-        f"{f['packets'] / max(results['slice']['packets'], 1):.0f}; their RSS is the slice's."
-    )
+    lines.append("x vs tshark = tshark's wall time / the tool's (higher is faster).")
+    if any(leg.get("extrapolated") for leg in results["legs"]):
+        lines.append(
+            f"Extrapolated rows ran on the first {results['slice']['packets']:,} packets and are scaled by "
+            f"{f['packets'] / max(results['slice']['packets'], 1):.0f}; their RSS is the slice's."
+        )
     if results.get("analysis_rate"):
         rate = results["analysis_rate"]
         lines.append(
@@ -131,6 +161,7 @@ def markdown(results: dict) -> str:
                 f"{s['ratio']:.2f}x the time ({s['wall_1x_s']:.2f} s -> {s['wall_kx_s']:.2f} s; "
                 f"{s['ratio_net']:.2f}x start-up aside), peak RSS {s['rss_1x_mb']:.0f} -> {s['rss_kx_mb']:.0f} MB."
             )
+    lines += ["", "Targets (issue 3) for `abortscope analyze`:", *target_lines(results)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"

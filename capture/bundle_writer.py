@@ -7,6 +7,29 @@ interrupted or not.
 
 Under sudo, everything in the bundle is chowned to SUDO_UID/SUDO_GID, so the
 user can delete, move and re-analyse it without root.
+
+meta.json (what capture.scenario writes; times are epoch ns):
+
+    format_version        1
+    scenario              the ScenarioParams of the run (size, abort_after_s, handler_delay_s, ...)
+    started_ns, finished_ns
+    interrupted, reason   true + "SIGINT during phase handler" (or the failure) when cut short
+    phase                 the last phase reached (server, recorders, client, handler, drain, stop, done)
+    phase_started_ns      phase -> when it began
+    run_as                {uid, gid, name}: who the server and client ran as
+    server                {impl, host, port, pid, argv, uid}
+    client                {impl, pid, exit_code, signal, uid, argv, started_ns, abort_ns, ended_ns, bytes_received}
+    pids                  role -> pid of every process the run started (server, client, capture, strace)
+    pids_alive_after_run  those still running at the end: always [] unless something went badly wrong
+    recorders             name -> {"ran": bool, "why": str|None, ...}; names: capture, kernel, strace
+                          capture: backend, filter, written, captured, received_by_filter, dropped_by_kernel
+                          kernel: instance, events (event -> filter), events_recorded, overrun
+                          strace: traced_pid, threads_attached, syscalls, lines
+    clocks                {trace_clock, trace_to_realtime_ns, uncertainty_ns} (empty without the kernel recorder)
+    handler_wait          "handler done" | "server exited" | "deadline"
+    versions              kernel, python, scapy, go, curl, tcpdump, libpcap, tshark, dumpcap, strace, node
+    summary               the lines `abortscope run` printed
+    analysis              {"written": [...], "error": str|None} from the after-run hook (analyzer)
 """
 
 from __future__ import annotations
@@ -16,6 +39,7 @@ import os
 from pathlib import Path
 
 from analysis.bundle import LADDER_SVG, META, TIMELINE_CSV, TIMELINE_PNG, BundlePaths
+from analysis.errors import BundleError
 from capture.users import User
 
 META_FORMAT_VERSION = 1
@@ -34,7 +58,10 @@ def prepare_bundle_dir(out_dir: Path) -> tuple[BundlePaths, list[Path]]:
     """
     out_dir = Path(out_dir).absolute()
     created = [d for d in [out_dir, *out_dir.parents] if not d.exists()]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BundleError(f"cannot create the bundle directory {out_dir}: {exc.strerror}") from exc
     paths = BundlePaths(out_dir)
     for stale in (paths.capture, paths.app, paths.strace, paths.kernel, paths.meta, *(out_dir / n for n in RUN_EXTRAS)):
         if stale.exists():

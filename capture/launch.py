@@ -14,10 +14,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import capture.clients
-from capture import procs
+from capture import clients, procs
 from capture.clients import ClientResult, ClientSpec
-from capture.servers import RunningServer, ServerSpec, start_server
+from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, start_server
 
 #: server/client -> programs it needs on PATH (for the preflight's "what to install")
 SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
@@ -27,12 +26,22 @@ HANDLER_DONE_EVENTS = {"response", "abort"}
 #: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)
 AFTER_HANDLER_S = 0.15
 
-free_port = procs.free_port
 is_alive = procs.is_running
 
 
 def tools_for(params) -> list[str]:
     return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, [])]
+
+
+def check(params) -> None:
+    """Preflight: the server supports the options asked for (before anything starts)."""
+    launcher = SERVERS.get(params.server)
+    if launcher is None:
+        raise ServerError(f"unknown server {params.server!r}: choose one of {', '.join(SERVERS)}")
+    unsupported = server_spec(params, None, Path("/dev/null"), Path("/dev/null")).options_set() - launcher.options
+    if unsupported:
+        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(unsupported))
+        raise ServerError(f"the {params.server} server does not support {flags}")
 
 
 def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> ServerSpec:
@@ -61,7 +70,7 @@ def server(params, port: int | None, app_log: Path, server_log: Path) -> Iterato
 def run_client(params, port: int, app_log: Path) -> ClientResult:
     """Run the client to its end (it aborts by itself after params.abort_after_s); it stops its own process."""
     spec = ClientSpec(impl=params.client, host=params.host, port=port, abort_after_s=params.abort_after_s, app_log=app_log)
-    return capture.clients.run_client(spec)
+    return clients.run_client(spec)
 
 
 def wait_for_handler(app_log: Path, server_pid: int, deadline_monotonic: float) -> str:

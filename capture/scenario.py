@@ -9,7 +9,7 @@ Phases, in order (meta["phase"] says where a run stopped):
     handler     wait for the server's handler to finish (bounded)
     drain       recorders stop in reverse order, flushing what they hold
     stop        the server is stopped (by pid) and its port is free again
-    meta        meta.json written, the bundle chowned to the invoking user
+    done        meta.json written (also after a failure), the bundle chowned to the invoking user
 
 Ctrl-C, SIGTERM or a failure in any phase: every process we started is
 stopped by pid (ExitStack, reverse order), the recorders are drained so what
@@ -22,6 +22,7 @@ the invoking user, and its outcome goes to meta["analysis"].
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,8 @@ class ScenarioParams:
     flush: bool = False
     write_size: int | None = None
     port: int | None = None  # None: a free port
+    capture_iface: str = "lo"  # "any" gives Linux cooked (SLL2) frames, as `tcpdump -i any` does
+    snaplen: int = 0  # bytes kept per packet; 0 = whole packets
 
     def required_tools(self) -> list[str]:
         return [*BACKEND_TOOLS[self.capture], *(["strace"] if self.strace else []), *launch.tools_for(self)]
@@ -110,6 +113,7 @@ def run_scenario(
     """
     require_root(argv)
     require_tools(params.required_tools())
+    launch.check(params)
     out_dir = Path(params.out_dir)
     bundle, created_dirs = prepare_bundle_dir(out_dir)
     run = _Run(params, bundle, on_phase, after_run, created_dirs)
@@ -150,6 +154,7 @@ class _Run:
         self.invoking = invoking_user()
         self.recorders: list[Recorder] = []
         self.server_log = bundle.root / SERVER_LOG
+        self._versions = _InBackground(collect_versions)
         self.summary: RunSummary | None = None
         self.port: int | None = None
         self.meta: dict = {
@@ -159,6 +164,7 @@ class _Run:
             "interrupted": False,
             "reason": None,
             "phase": "preflight",
+            "phase_started_ns": {"preflight": time.time_ns()},
             "run_as": {"uid": self.invoking.uid, "gid": self.invoking.gid, "name": self.invoking.name},
             "server": {"impl": params.server, "host": params.host, "port": None, "pid": None},
             "client": {"impl": params.client, "pid": None, "exit_code": None},  # + what run_client reports
@@ -169,6 +175,7 @@ class _Run:
 
     def _phase(self, name: str) -> None:
         self.meta["phase"] = name
+        self.meta["phase_started_ns"][name] = time.time_ns()
         self.on_phase(name)
 
     def execute(self) -> None:
@@ -179,10 +186,12 @@ class _Run:
             self.port = server.port
             self.meta["server"].update(port=server.port, pid=server.pid, argv=server.argv, uid=server.user.uid)
             self._track("server", server.pid)
-            stack.callback(self._phase, "stop")  # runs after every recorder drained, before the server stops
+            stack.push(self._stopping)  # runs after every recorder drained, before the server stops
 
             self._phase("recorders")
-            capture = CAPTURE_BACKENDS[params.capture](self.bundle.capture, self.port)
+            capture = CAPTURE_BACKENDS[params.capture](
+                self.bundle.capture, self.port, iface=params.capture_iface, snaplen=params.snaplen
+            )
             self._enter(stack, capture, required=True)
             if params.kernel:
                 self._enter(stack, TracefsRecorder(self.port, self.bundle.kernel), required=False)
@@ -200,11 +209,16 @@ class _Run:
             )  # fmt: skip
 
             self._phase("handler")
+            self._versions.start()  # `go version`, `curl --version`...: while the handler sleeps anyway
             deadline = client_started + params.handler_delay_s + HANDLER_WAIT_MAX_S
             self.meta["handler_wait"] = launch.wait_for_handler(self.bundle.app, server.pid, deadline)
 
             self._phase("drain")
         self._phase("done")
+
+    def _stopping(self, exc_type, exc, tb) -> None:
+        if exc_type is None:  # after an interrupt, meta["phase"] keeps the phase it came in
+            self._phase("stop")
 
     def _track(self, role: str, pid: int) -> None:
         self.meta[role]["pid"] = pid
@@ -231,10 +245,7 @@ class _Run:
         for name in ("capture", "kernel", "strace"):
             self.meta["recorders"].setdefault(name, {"ran": False, "why": self._why_not(name)})
         self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if launch.is_alive(pid)]
-        try:
-            self.meta["versions"] = collect_versions()
-        except Exception as exc:  # noqa: BLE001 - versions are nice to have
-            self.meta["versions"] = {"error": str(exc)}
+        self.meta["versions"] = self._versions.result(timeout_s=20)
         try:
             self.summary = summarize(self.bundle, self.port)
             self.meta["summary"] = self.summary.lines()
@@ -258,6 +269,32 @@ class _Run:
         if disabled.get(name):
             return f"disabled (--no-{name})"
         return f"the run stopped before this recorder started (phase {self.meta['phase']})"
+
+
+class _InBackground:
+    """A slow, side-effect-free call started early on a thread; run inline if it was never started."""
+
+    def __init__(self, function: Callable[[], dict]) -> None:
+        self._function = function
+        self._thread: threading.Thread | None = None
+        self._value: dict = {}
+
+    def _run(self) -> None:
+        try:
+            self._value = self._function()
+        except Exception as exc:  # noqa: BLE001 - versions are nice to have
+            self._value = {"error": str(exc)}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="versions", daemon=True)
+        self._thread.start()
+
+    def result(self, timeout_s: float) -> dict:
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join(timeout_s)
+        return self._value
 
 
 def _reason(exc: BaseException, received: list[str], phase: str) -> str:

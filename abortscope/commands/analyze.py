@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from abortscope.console import err, fail, out, warn
@@ -125,10 +126,11 @@ def _print_text(timeline) -> None:
         out.print()
         out.print(f"[bold cyan]{d.flow}[/]  [bold]{d.verdict.value}[/]  [dim]{d.conn_state} {d.history}"
                   f"{' (roles guessed)' if d.role_guessed else ''}[/]")
-        out.print(f"  {d.summary}")
+        out.print(f"  {escape(d.summary)}")
         for sentence in d.sentences:
-            out.print(f"  • {sentence}")
-        out.print(_timeline_table(timeline.flow_events(d.flow), set(d.frames)))
+            out.print(f"  • {escape(sentence)}")
+        out.print()
+        _print_timeline(timeline.flow_events(d.flow), set(d.frames))
 
 
 def _count(values):
@@ -138,18 +140,26 @@ def _count(values):
     return sorted(counts.items(), key=lambda kv: -kv[1])
 
 
-def _timeline_table(events, evidence_frames: set[int]) -> Table:
+def _print_timeline(events, evidence_frames: set[int]) -> None:
+    """One line per event (cut at the terminal's width): time, source, actor, kind, then what matters for that source."""
     rows = events
     if len(rows) > MAX_TIMELINE_ROWS:
         keep = (rows["source"] != "packet") | ~rows["kind"].isin(["ACK", "DATA"]) | rows["frame"].isin(list(evidence_frames))
         rows = rows[keep.fillna(True)]
-    table = Table("t_rel", "source", "actor", "kind", "frame", "flags", "seq", "ack", "len", "errno", "detail",
-                  box=None, pad_edge=False, show_edge=False)
     for r in rows.head(MAX_TIMELINE_ROWS * 2).itertuples(index=False):
-        mark = "bold" if (r.frame is not None and r.frame in evidence_frames) or isinstance(r.errno, str) else ""
-        table.add_row(f"{r.t_rel:+.6f}", str(r.source), _s(r.actor), str(r.kind), _s(r.frame), _s(r.flags), _s(r.seq),
-                      _s(r.ack), _s(r.len), _s(r.errno), _short(r.detail), style=mark)
-    return table
+        if r.source == "packet":
+            what = f"#{r.frame} {r.flags} seq={_s(r.seq)} ack={_s(r.ack)} len={_s(r.len)}"
+        else:
+            what = " ".join(x for x in (_s(r.errno), _s(r.detail)) if x)
+        evidence = (not _is_na(r.frame) and int(r.frame) in evidence_frames) or isinstance(r.errno, str)
+        line = f"{r.t_rel:+10.6f}  {str(r.source):<7} {_s(r.actor):<6} {str(r.kind):<12} {what}"
+        out.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis", style="bold" if evidence else None)
+
+
+def _is_na(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
 
 
 def _s(value) -> str:

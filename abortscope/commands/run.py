@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from abortscope.console import err, fail, out, warn
+from analysis.bundle import is_bundle
 from analysis.errors import AbortscopeError
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunInterrupted, RunResult, ScenarioParams, run_scenario
@@ -43,6 +44,7 @@ PHASE_TEXT = {
     "client": "client connected, waiting for its abort",
     "handler": "waiting for the server's handler",
     "drain": "draining the recorders",
+    "stop": "stopping the server",
     "done": "writing the bundle",
 }
 
@@ -73,6 +75,8 @@ def run(
     flush: bool = typer.Option(False, "--flush", help="go: flush after each write."),
     write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
+    capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
+    snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
     if host not in ("127.0.0.1", "::1"):
@@ -93,6 +97,8 @@ def run(
         flush=flush,
         write_size=write_size,
         port=port,
+        capture_iface=capture_iface,
+        snaplen=snaplen,
     )
     try:
         with err.status("preflight") as status:
@@ -106,8 +112,9 @@ def run(
         raise fail(str(exc))
     except RunInterrupted as exc:
         raise fail(f"interrupted: {exc}", code=EXIT_INTERRUPTED)
-    except AbortscopeError as exc:
-        raise fail(f"run failed: {exc} (partial bundle in {out_dir})")
+    except (AbortscopeError, OSError) as exc:
+        kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
+        raise fail(f"run failed: {exc}{kept}")
     _report(result)
 
 
@@ -123,7 +130,7 @@ def _report(result: RunResult) -> None:
     for line in result.summary.lines() if result.summary else meta.get("summary", []):
         out.print(f"  {line}", soft_wrap=True)
     for name, status in meta["recorders"].items():
-        if not status.get("ran"):
+        if not status.get("ran") and not str(status.get("why")).startswith("disabled"):
             warn(f"{name} not recorded: {status.get('why')}")
         for key in ("warning", "drain_error"):
             if status.get(key):

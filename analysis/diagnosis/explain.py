@@ -23,7 +23,7 @@ RST_REASONS: dict[str, str] = {
     "TCP_ABORT_ON_MEMORY": "the kernel ran out of socket memory",
     "TCP_KEEPALIVE_TIMEOUT": "keepalive probes went unanswered",
     "TCP_DISCONNECT_WITH_DATA": "the application disconnected with unread data",
-    "TCP_STATE": "the segment was invalid for the socket's state",
+    "TCP_STATE": "the socket was disconnected abortively (tcp_disconnect: close() with SO_LINGER 0) in a state that needs a RST",
     "NOT_SPECIFIED": "the kernel did not say why",
 }
 
@@ -69,7 +69,9 @@ def _sentence_close(f: Findings, ctx: dict) -> str | None:
         rst = it["first_rst"]
         side = rst.actor or "one side"
         pending = side == "client" and f.numbers["bytes_before_close"] == 0 and ctx["flow_row"].get("bytes_s2c", 1) == 0
-        return (f"The {side} aborted with RST at {time_rel(rst)} ({_frame(rst)}) without a FIN"
+        reason = f.numbers.get("rst_reason")
+        why = f"; reason {reason}, from the kernel: {RST_REASONS.get(reason, reason)}" if reason else ""
+        return (f"The {side} aborted with RST at {time_rel(rst)} ({_frame(rst)}{why}) without a FIN"
                 + (" while the request was pending (the server had sent no data yet)" if pending else "") + ".")
     if "fin" in it:
         return f"The {f.closer} closed with FIN at {time_rel(it['fin'])} ({_frame(it['fin'])}){pending_text}."

@@ -49,6 +49,20 @@ TRACEPOINTS: dict[str, Tracepoint] = {
     "sock_send_length": Tracepoint(EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error"),
 }
 
+def _fields_used() -> set[str]:
+    names = {"family", "protocol", "oldstate", "newstate", "length", "error"}
+    for tp in TRACEPOINTS.values():
+        for end in (tp.local, tp.remote):
+            if isinstance(end, tuple):
+                names.update({end[0], end[0] + "v6", end[1]})
+            elif end:
+                names.add(end)
+        names.update(tp.detail)
+    return names
+
+
+_FIELDS_USED = _fields_used()
+
 _LINE = (
     r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?:(?P<irq>[.\w]{4,6})\s+)?"
     r"(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<body>.*?)\s*$"
@@ -75,6 +89,9 @@ def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | 
     fields["key"] = fields["key"].str.strip()
     wide = fields.pivot_table(index="level_0", columns="key", values="value", aggfunc="first")
     head = head.join(wide)
+    for name in _FIELDS_USED:  # a damaged line may lack fields: they read as missing, never as a KeyError
+        if name not in head:
+            head[name] = None
     head = head[_is_tcp(head)]
     if head.empty:
         return _empty()
@@ -143,11 +160,11 @@ def _details(head: pd.DataFrame, spec: pd.Series) -> pd.Series:
         if not mask.any():
             continue
         if tp.kind is EventKind.STATE:
-            old = head.loc[mask, "oldstate"].str.removeprefix("TCP_")
-            new = head.loc[mask, "newstate"].str.removeprefix("TCP_")
+            old = head.loc[mask, "oldstate"].fillna("?").astype(str).str.removeprefix("TCP_")
+            new = head.loc[mask, "newstate"].fillna("?").astype(str).str.removeprefix("TCP_")
             out[mask] = old + "->" + new
             continue
-        parts = [f + "=" + head.loc[mask, f].fillna("?") for f in tp.detail if f in head]
+        parts = [f + "=" + head.loc[mask, f].fillna("?").astype(str) for f in tp.detail if f in head]
         text = parts[0] if parts else pd.Series("", index=head.index[mask])
         for p in parts[1:]:
             text = text + " " + p

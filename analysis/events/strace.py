@@ -99,6 +99,10 @@ def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "
     if not frames:
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     rows = pd.concat(frames).sort_values("order", kind="stable").reset_index(drop=True)
+    for column in ("errno", "len", "fd", "signal"):
+        if column not in rows:
+            rows[column] = None
+    rows["decorated"] = rows["decorated"].fillna(False).astype(bool)
 
     flow, side = tie(rows["ts_ns"].to_numpy(), rows["local"], rows["remote"], flows)
     rows["flow"] = flow
@@ -159,21 +163,23 @@ def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
     keep = ~not_tcp.to_numpy()
     frame, result, fd, sock = frame[keep], result[keep], fd[keep], sock[keep]
 
-    ret = pd.to_numeric(result["ret"], errors="coerce")
-    errno = result["errno"]
-    kinds = frame["name"].map(SYSCALL_KINDS)
-    failed = ret < 0
-    zero = ret == 0
-    kind = np.where(failed, kinds.map(lambda k: k.error.value),
-                    np.where(zero & kinds.map(lambda k: k.zero is not None), kinds.map(lambda k: (k.zero or k.ok).value),
-                             kinds.map(lambda k: k.ok.value)))
-    is_rw = kinds.map(lambda k: k.ok in (EventKind.WRITE, EventKind.READ))
+    ret = pd.to_numeric(result["ret"].astype(object), errors="coerce").astype("float64")
+    errno = result["errno"].astype(object)
+    names = frame["name"].astype(object)
+    ok_kind = names.map({n: k.ok.value for n, k in SYSCALL_KINDS.items()}).to_numpy(object)
+    error_kind = names.map({n: k.error.value for n, k in SYSCALL_KINDS.items()}).to_numpy(object)
+    zero_kind = names.map({n: (k.zero or k.ok).value for n, k in SYSCALL_KINDS.items()}).to_numpy(object)
+    is_rw = names.map({n: k.ok in (EventKind.WRITE, EventKind.READ) for n, k in SYSCALL_KINDS.items()}).to_numpy(bool)
+    failed = (ret < 0).to_numpy(bool)
+    zero = (ret == 0).to_numpy(bool)
+    kind = np.where(failed, error_kind, np.where(zero, zero_kind, ok_kind))
+    length = ret.where(is_rw & ~failed & ret.notna().to_numpy(bool))
     return pd.DataFrame({
         "order": frame["order"],
         "pid": frame["pid"],
         "ts_ns": frame["ts_ns"],
         "kind": kind,
-        "len": ret.where(is_rw & ~failed).astype("Int64"),
+        "len": length.astype("Int64"),
         "errno": errno.where(failed, None),
         "detail": (frame["name"] + "(" + frame["body"].str.replace(r"\s+", " ", regex=True)).str.slice(0, 300),
         "fd": pd.to_numeric(fd["fd"], errors="coerce"),

@@ -38,6 +38,8 @@ from .formats import (
 
 CHUNK_BYTES = 32 << 20
 SLACK = 64
+#: Blocks we must hold whole (packets, interface and section headers) may grow the window up to this.
+MAX_BLOCK_IN_WINDOW = 16 << 20
 PCAP_RECORD_LEN = size(PCAP_RECORD_HEADER)
 PCAP_HEADER_LEN = size(PCAP_FILE_HEADER)
 
@@ -82,8 +84,14 @@ class _Window:
         self.eof = False
 
     def refill(self) -> None:
+        """Keep the unread tail, read more; a window with no room left grows (a record bigger than it)."""
         tail = self.end - self.start
-        if self.start:
+        if tail >= self.chunk_bytes and not self.eof:
+            self.chunk_bytes *= 2
+            grown = bytearray(self.chunk_bytes + SLACK)
+            grown[:tail] = self.buf[self.start : self.end]
+            self.buf, self.mv = grown, memoryview(grown)
+        elif self.start:
             self.buf[0:tail] = self.buf[self.start : self.end]
         self.base += self.start
         self.start, self.end = 0, tail
@@ -96,7 +104,6 @@ class _Window:
     def skip_to(self, file_offset: int) -> None:
         self.f.seek(file_offset)
         self.base, self.start, self.end, self.eof = file_offset, 0, 0, False
-        self.refill()
 
     @property
     def offset(self) -> int:
@@ -244,6 +251,9 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
         window.refill()
         mv = window.mv[: window.end]
         if first:
+            blen = _shb_length(mv, window.start) if window.end - window.start >= 12 else None
+            if blen and window.start + blen > window.end and not window.eof and blen <= min(file_size, MAX_BLOCK_IN_WINDOW):
+                continue  # a section header longer than the window: grow it
             problem = _control_block(window, mv, section)
             if problem:
                 raise damage.CaptureFormatError(f"{path}: not a readable pcapng file: {problem}")
@@ -280,13 +290,12 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
             if window.offset + blen > file_size:
                 state.warnings.append(damage.record_cut_short(window.offset, file_size - window.offset, blen))
                 return
-            if blen > window.chunk_bytes:  # a huge non-packet block (a packet block is at most MAX_CAPLEN + options)
+            if blen > MAX_BLOCK_IN_WINDOW:  # a huge block: skip it unless we need what is inside
                 if btype in (PCAPNG_EPB, PCAPNG_SPB, PCAPNG_OPB, PCAPNG_IDB, PCAPNG_SHB_TYPE):
-                    state.warnings.append(damage.bad_block(window.offset, f"block length {blen} for a block of type {btype}"))
+                    state.warnings.append(damage.bad_block(window.offset, f"block length {blen} for a block of type {btype:#x}"))
                     return
                 window.skip_to(window.offset + blen)
-                window.start = 0
-            continue
+            continue  # the refill keeps this block and grows the window if it does not fit
         problem = _control_block(window, mv, section)
         if problem:
             state.warnings.append(problem)

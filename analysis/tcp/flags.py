@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from analysis.schema import PacketKind
 
@@ -81,11 +82,15 @@ KIND_RULES: tuple[KindRule, ...] = (
 )
 
 
-def packet_kinds(flags: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Kind (PacketKind value strings) of every packet, from the rule table."""
+#: The categories of :func:`packet_kinds`' result, in PacketKind order.
+KIND_NAMES: list[str] = [k.value for k in PacketKind]
+
+
+def packet_kinds(flags: np.ndarray, length: np.ndarray) -> pd.Categorical:
+    """Kind (PacketKind values, as a Categorical over KIND_NAMES) of every packet, from the rule table."""
     flags = np.asarray(flags, dtype=np.int64)
     length = np.asarray(length, dtype=np.int64)
-    names = np.array([r.kind.value for r in KIND_RULES] + [PacketKind.ACK.value], dtype=object)
+    rule_codes = np.array([KIND_NAMES.index(r.kind.value) for r in KIND_RULES] + [KIND_NAMES.index(PacketKind.ACK.value)], np.int8)
     code = np.full(len(flags), len(KIND_RULES), dtype=np.int8)
     for index in range(len(KIND_RULES) - 1, -1, -1):  # least significant first, so the first rule wins
         rule = KIND_RULES[index]
@@ -97,4 +102,4 @@ def packet_kinds(flags: np.ndarray, length: np.ndarray) -> np.ndarray:
         elif rule.payload is False:
             cond &= length == 0
         code[cond] = index
-    return names[code]
+    return pd.Categorical.from_codes(rule_codes[code], categories=KIND_NAMES)

@@ -35,6 +35,7 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.tcp import flags as F
 
@@ -86,7 +87,7 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     ack_raw = pk["ack_raw"].to_numpy(np.int64)
 
     # -- endpoints as small integers -------------------------------------------------
-    addr_codes, addrs = pd.factorize(np.concatenate([pk["src"].to_numpy(object), pk["dst"].to_numpy(object)]))
+    addr_codes, addrs = _factorize_text(pk["src"], pk["dst"])
     src_addr, dst_addr = addr_codes[:n].astype(np.int64), addr_codes[n:].astype(np.int64)
     sport = pk["sport"].to_numpy(np.int64)
     dport = pk["dport"].to_numpy(np.int64)
@@ -99,14 +100,15 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     direction = (ep_src == lo).astype(np.int64)
 
     # -- VLAN split (rule 1) -----------------------------------------------------------
-    vlan_codes, _ = pd.factorize(pk["vlan"].fillna("").to_numpy(object))
+    vlan_codes, _ = _factorize_text(pk["vlan"].fillna(""))
     vlan_codes = vlan_codes.astype(np.int64)
     pair_codes, _ = pd.factorize(pair)
     pair_codes = pair_codes.astype(np.int64)
-    stacks = pd.DataFrame({"p": pair_codes, "d": direction, "v": vlan_codes})
-    per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
     split_pairs = np.zeros(pair_codes.max() + 1 if n else 0, dtype=bool)
-    split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
+    if n and vlan_codes.max() > 0:  # untagged captures (the usual case) skip this
+        stacks = pd.DataFrame({"p": pair_codes, "d": direction, "v": vlan_codes})
+        per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
+        split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
     key = pair_codes * (vlan_codes.max() + 1 if n else 1) + np.where(split_pairs[pair_codes], vlan_codes, 0)
     key, _ = pd.factorize(key)
     key = key.astype(np.int64)
@@ -176,7 +178,7 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     ts = pk["ts_ns"].to_numpy(np.int64)
     flows = pd.DataFrame({
         "conn": np.arange(n_conn),
-        "flow": pd.array(_unique_ids([flow_id(c, s) for c, s in zip(client_text, server_text)]), dtype="string"),
+        "flow": pd.array(_unique_ids(pd.Series(client_text, dtype=object) + ">" + pd.Series(server_text, dtype=object)), dtype="string"),
         "client": pd.array(client_text, dtype="string"),
         "server": pd.array(server_text, dtype="string"),
         "role_guessed": role_guessed,
@@ -199,14 +201,18 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     return pk, flows
 
 
-def _unique_ids(ids: list[str]) -> list[str]:
+def _unique_ids(ids: pd.Series) -> np.ndarray:
     """Suffix ``#2``, ``#3``... to later connections that share an id (VLAN split, reused 4-tuple)."""
-    seen: dict[str, int] = {}
-    out = []
-    for fid in ids:
-        seen[fid] = seen.get(fid, 0) + 1
-        out.append(fid if seen[fid] == 1 else f"{fid}#{seen[fid]}")
-    return out
+    nth = ids.groupby(ids, sort=False).cumcount().to_numpy() + 1
+    return np.where(nth == 1, ids.to_numpy(object), ids.to_numpy(object) + "#" + nth.astype(str).astype(object))
+
+
+def _factorize_text(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes for string columns (concatenated), hashed in Arrow; and the unique values."""
+    arrays = [pa.array(c.array, type=pa.large_string(), from_pandas=True) for c in columns]
+    encoded = pa.chunked_array(arrays).combine_chunks().dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
 
 
 def _first_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
@@ -221,5 +227,14 @@ def _last_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
 
 
 def _endpoint_texts(ep_values: np.ndarray, addrs: np.ndarray) -> np.ndarray:
+    """`ip:port` text of every endpoint code; addresses normalised once each (few), ports joined vectorised."""
     ep_values = np.asarray(ep_values, dtype=np.int64)
-    return np.array([endpoint_text(str(addrs[v // 65536]), int(v % 65536)) for v in ep_values], dtype=object)
+    if len(ep_values) == 0:
+        return np.array([], dtype=object)
+    hosts = np.array([_host_text(str(a)) for a in addrs], dtype=object)
+    return (pd.Series(hosts[ep_values // 65536], dtype=object) + ":" + pd.Series(ep_values % 65536).astype(str)).to_numpy(object)
+
+
+def _host_text(ip: str) -> str:
+    ip = normalise_ip(ip)
+    return f"[{ip}]" if ":" in ip else ip

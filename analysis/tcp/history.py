@@ -83,8 +83,12 @@ def histories(pk: pd.DataFrame, n_conn: int) -> np.ndarray:
     out = np.full(n_conn, "", dtype=object)
     if parts:
         table = pd.concat(parts, ignore_index=True).sort_values(["conn", "frame", "order"], kind="stable")
-        joined = table.groupby("conn", sort=True)["letter"].agg("".join)
-        out[joined.index.to_numpy()] = joined.to_numpy()
+        conns = table["conn"].to_numpy(np.int64)
+        rank = table.groupby("conn", sort=False).cumcount().to_numpy()
+        width = 2 * len(HISTORY_LEGEND)
+        grid = np.zeros((n_conn, width), dtype="<U1")
+        grid[conns, rank] = table["letter"].to_numpy(dtype="<U1")
+        out = grid.view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
     return out
 
 

@@ -1,34 +1,33 @@
 """The `browser` client: headless Chromium fetches the slow URL and gives up on it, as a user's tab does.
 
-Run as a script (stdlib only, so it runs staged under any python3 as the invoking user):
-
-    python3 browser.py --url http://127.0.0.1:3000/ --abort-after 0.3 [--mode abort|close-tab]
-                       [--linger 1.0] [--timeout 30]
-
-or in-process: ``run_browser(url, abort_after_s=0.3, mode=BrowserMode.ABORT)``.
+    run_browser(url, abort_after_s=0.3, mode=BrowserMode.ABORT)          # in-process API
+    run_browser_client(ClientSpec(impl="browser", ...), user)            # the clients-registry entry
+    python -m capture.clients.browser --url URL --abort-after 0.3 [--mode abort|close-tab] [--linger S]
 
 How it works, and why:
 
 - a tiny page server (``http.server`` in a thread) serves ``browser_page.html``
   on *another* free loopback port, so its traffic never matches the capture
-  filter on the server's port; the page's script reports each step back to it
-  (``GET /report?event=...``), which becomes one app.jsonl line (actor
-  ``client``, impl ``browser``) on stdout;
+  filter on the server's port; the page's script reports each step back to
+  it (``GET /report?event=...``), and each report becomes one app.jsonl line
+  (actor ``client``, impl ``browser``);
 - mode ``abort``: the page ``fetch``es the target and calls
   ``AbortController.abort()`` after the abort delay;
-  mode ``close-tab``: the page fetches and waits; after the abort delay (from
-  the page's ``request`` report) the tab is closed through the DevTools HTTP
-  endpoint (``/json/close/<target id>``, Chromium started with
-  ``--remote-debugging-port=0`` on loopback; the port is read from the
+  mode ``close-tab``: the page fetches and waits; after the abort delay
+  (counted from the page's ``request`` report) the tab is closed through the
+  DevTools HTTP endpoint (``/json/close/<target id>``; Chromium listens with
+  ``--remote-debugging-port=0`` on 127.0.0.1 and names the port in the
   profile's ``DevToolsActivePort`` file), so no websocket client is needed;
 - Chromium is Debian's ``/usr/bin/chromium`` with a fresh ``--user-data-dir``
-  (a temp dir, also its HOME and XDG dirs, removed afterwards), in a process
-  group of its own that is terminated (SIGTERM, then SIGKILL) as a whole:
-  Chromium forks zygote, renderer, network and GPU processes. Under sudo as
-  root, Chromium runs as SUDO_UID/SUDO_GID, never as root;
-- ``--linger`` keeps the browser open after the abort (a real browser stays
-  open), so the run's client lasts until the server's handler has written;
-- every wait is bounded by ``--timeout``.
+  in a temp dir that is also its HOME and XDG dirs, removed afterwards. It
+  runs as the invoking user (SUDO_UID under sudo), in a process group of its
+  own: the browser process gets SIGTERM first (it stops and reaps its zygote,
+  renderer, network and GPU children), then whatever is left of the group
+  gets SIGKILL. Its crashpad handlers leave the group (setsid), so they are
+  found by their database path inside our unique profile dir and killed by pid;
+- the browser stays open after the abort until ``linger_until()`` holds (the
+  registry entry waits for the server's handler to end, as a real browser
+  would still be open) or ``linger_s`` passed; every wait is bounded.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,17 +46,21 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+
+from capture.clients.spec import ClientError, ClientResult, ClientSpec
+from capture.procs import Child, ProcessError, child_env, descendants, format_addr, socket_inodes, spawn, tcp_sockets
+from capture.servers.events import read_app_events
+from capture.users import User, chown_to, invoking_user
 
 IMPL = "browser"
 PAGE = Path(__file__).with_name("browser_page.html")
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
-#: Flags for a quiet, reproducible headless browser: no sandbox (we may be root), no GPU,
-#: no first-run UI, no background traffic, no QUIC (the target is HTTP/1.1 over TCP anyway),
-#: no crash reports (the crashpad handlers it still starts setsid() out of our group: see _stop_crashpad).
+#: A quiet, reproducible headless browser: no sandbox (it may run as root), no GPU, no first-run
+#: UI, no background traffic, no QUIC, no crash reports; DevTools on loopback for closing the tab.
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -68,15 +70,16 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-quic",
+    "--disable-breakpad",
     "--disable-dev-shm-usage",
     "--no-default-browser-check",
-    "--disable-breakpad",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )
-STARTUP_TIMEOUT_S = 20.0  #: Chromium's first start on a cold cache can take a few seconds
+STARTUP_TIMEOUT_S = 20.0  #: Chromium's first start on a cold cache can take seconds
 TERMINATE_GRACE_S = 2.0
+#: server app.jsonl events after which its handler has nothing more to write
+HANDLER_DONE_EVENTS = frozenset({"response", "abort"})
 
 
 class BrowserMode(str, enum.Enum):
@@ -86,18 +89,26 @@ class BrowserMode(str, enum.Enum):
     CLOSE_TAB = "close-tab"  #: the tab is closed while the fetch is pending
 
 
-class BrowserError(RuntimeError):
+#: registry name -> mode (see the registration lines in the module's report / README)
+MODES = {"browser": BrowserMode.ABORT, "browser-close": BrowserMode.CLOSE_TAB}
+
+
+class BrowserError(ClientError):
     """Chromium is missing, did not start, or the page never made its request."""
 
 
 @dataclass
 class BrowserOutcome:
-    """What the browser client did: its events (app.jsonl lines) and how it ended."""
+    """What the browser client did: its app.jsonl lines, and how it ended."""
 
+    argv: list[str] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     chromium_pid: int | None = None
-    exit_code: int | None = None  #: Chromium's exit status after we terminated it
-    aborted: bool = False  #: the abort (or the tab close) happened
+    started_ns: int | None = None
+    abort_ns: int | None = None  #: when abort() ran in the page, or the tab was closed
+    exit_code: int | None = None  #: Chromium's exit status after we stopped it
+    bytes_received: int = 0  #: body bytes the page read (0 when the fetch was aborted)
+    log_tail: str = ""  #: last lines of Chromium's own output
 
     def first(self, event: str) -> dict | None:
         return next((e for e in self.events if e["event"] == event), None)
@@ -117,11 +128,6 @@ def _event(event: str, **fields) -> dict:
             "detail": None}  # fmt: skip
     line.update(fields)
     return line
-
-
-def print_event(line: dict) -> None:
-    """One app.jsonl line on stdout with one write(2), so lines of several writers never interleave."""
-    os.write(sys.stdout.fileno(), (json.dumps(line) + "\n").encode())
 
 
 # --- the page server ----------------------------------------------------------------------
@@ -158,56 +164,42 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args) -> None:  # the page server is not what we study: stay quiet
+    def log_message(self, *args) -> None:  # the page server is not what we study
         pass
 
 
-# --- who runs Chromium ------------------------------------------------------------------
-
-
-def _drop_to() -> tuple[int, int] | None:
-    """(uid, gid) of the sudo user when we are root under sudo: Chromium must not run as root."""
-    if os.geteuid() != 0 or not os.environ.get("SUDO_UID", "").isdigit():
-        return None
-    uid = int(os.environ["SUDO_UID"])
-    gid = int(os.environ["SUDO_GID"]) if os.environ.get("SUDO_GID", "").isdigit() else uid
-    return (uid, gid) if uid != 0 else None
-
-
-def _reset_signals() -> None:  # between fork and exec: a child of a background job ignores SIGINT
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL)
+# --- Chromium -------------------------------------------------------------------------------
 
 
 class _Chromium:
     """Chromium in its own process group, with a throw-away profile that is also its HOME."""
 
-    def __init__(self, page_url: str, timeout_s: float) -> None:
+    def __init__(self, page_url: str, user: User, startup_timeout_s: float) -> None:
         self.page_url = page_url
-        self.timeout_s = timeout_s
+        self.user = user
+        self.startup_timeout_s = startup_timeout_s
         self.profile = Path(tempfile.mkdtemp(prefix="abortscope-chromium-"))
-        self.proc: subprocess.Popen | None = None
         self.log = self.profile / "chromium.log"
+        self.child: Child | None = None
+        self.argv: list[str] = []
 
-    def start(self) -> int:
-        drop = _drop_to()
-        for sub in ("home", "config", "cache"):
-            (self.profile / sub).mkdir()
-        if drop:
-            for path in (self.profile, *self.profile.iterdir()):
-                os.chown(path, *drop)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SUDO_", "XDG_", "DBUS_"))}
-        env.update(HOME=str(self.profile / "home"), XDG_CONFIG_HOME=str(self.profile / "config"),
-                   XDG_CACHE_HOME=str(self.profile / "cache"))  # fmt: skip
-        argv = [find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={self.profile / 'profile'}", self.page_url]
-        extra = dict(user=drop[0], group=drop[1], extra_groups=[]) if drop else {}
+    def start(self) -> Child:
+        dirs = {name: self.profile / name for name in ("home", "config", "cache", "profile")}
+        for path in (self.profile, *dirs.values()):
+            path.mkdir(exist_ok=True)
+            chown_to(path, self.user)
+        env = child_env(self.user, extra={"HOME": str(dirs["home"]), "XDG_CONFIG_HOME": str(dirs["config"]),
+                                          "XDG_CACHE_HOME": str(dirs["cache"])})  # fmt: skip
+        self.argv = [find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={dirs['profile']}", self.page_url]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
-                                         process_group=0, preexec_fn=_reset_signals, close_fds=True, **extra)  # fmt: skip
-        return self.proc.pid
+            try:
+                self.child = spawn(self.argv, user=self.user, stdout=log, stderr=log, env=env)
+            except ProcessError as exc:
+                raise BrowserError(str(exc)) from exc
+        return self.child
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.child is not None and self.child.poll() is None
 
     def log_tail(self, lines: int = 3) -> str:
         try:
@@ -218,13 +210,13 @@ class _Chromium:
 
     def devtools_port(self) -> int:
         marker = self.profile / "profile" / "DevToolsActivePort"
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             try:
                 return int(marker.read_text().split()[0])
             except (OSError, ValueError, IndexError):
                 time.sleep(0.02)
-        raise BrowserError(f"Chromium wrote no DevToolsActivePort in {self.timeout_s} s")
+        raise BrowserError(f"Chromium wrote no DevToolsActivePort in {self.startup_timeout_s} s")
 
     def close_tab(self) -> str:
         """Close the page's tab through the DevTools HTTP endpoint; returns the closed target id."""
@@ -240,23 +232,23 @@ class _Chromium:
         return ids[0]
 
     def stop(self) -> int | None:
-        """Stop Chromium, then its whole group, and remove the profile.
+        """SIGTERM the browser process, then SIGKILL what is left of its group; remove the profile.
 
-        SIGTERM goes to the browser process alone first: it shuts its children
-        down and reaps them (signalling the group at once leaves zombies behind).
-        Whatever is left of the group after the grace period gets SIGKILL.
+        Signalling the whole group at once kills the children before the browser
+        reaps them, which leaves zombies behind.
         """
         code = None
-        if self.proc is not None:
-            for send, wait_s in ((self.proc.terminate, TERMINATE_GRACE_S), (lambda: _kill_group(self.proc.pid), 5.0)):
-                if self.proc.poll() is None:
+        if self.child is not None:
+            proc = self.child.proc
+            for send, wait_s in ((proc.terminate, TERMINATE_GRACE_S), (lambda: _kill_group(proc.pid), 5.0)):
+                if proc.poll() is None:
                     send()
                 try:
-                    code = self.proc.wait(wait_s)
+                    code = proc.wait(wait_s)
                     break
                 except subprocess.TimeoutExpired:
                     continue
-            _kill_group(self.proc.pid)  # stragglers keep the group id reserved, so this is still ours
+            _kill_group(proc.pid)  # stragglers keep the group id reserved, so it is still ours
         for pid in _crashpad_pids(self.profile):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -288,68 +280,12 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-# --- the connection Chromium opened (best effort, for the app.jsonl local/remote fields) ---
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo.extend(int(c) for c in task.read_text().split())
-            except OSError:
-                pass
-    return found
-
-
-def _socket_inodes(pids: list[int]) -> set[int]:
-    inodes = set()
-    for pid in pids:
-        try:
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                try:
-                    target = os.readlink(fd)
-                except OSError:
-                    continue
-                if target.startswith("socket:["):
-                    inodes.add(int(target[8:-1]))
-        except OSError:
-            continue
-    return inodes
-
-
-def _proc_addr(text: str) -> tuple[str, int]:
-    hex_ip, hex_port = text.split(":")
-    raw = bytes.fromhex(hex_ip)
-    ip = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # host-order 32-bit words
-    if len(ip) == 16 and ip[:12] == b"\0" * 10 + b"\xff\xff":
-        ip = ip[12:]
-    family = socket.AF_INET if len(ip) == 4 else socket.AF_INET6
-    return socket.inet_ntop(family, ip), int(hex_port, 16)
-
-
-def _fmt(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def browser_connections(chromium_pid: int, server_port: int) -> list[tuple[str, str]]:
     """(local, remote) of every TCP socket Chromium's processes hold to ``server_port``."""
-    inodes = _socket_inodes(_descendants(chromium_pid))
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and int(cols[9]) in inodes:
-                local, remote = _proc_addr(cols[1]), _proc_addr(cols[2])
-                if remote[1] == server_port:
-                    found.append((_fmt(*local), _fmt(*remote)))
-    return found
+    inodes: set[int] = set()
+    for pid in descendants(chromium_pid):
+        inodes |= socket_inodes(pid)
+    return [(s.local, s.remote) for s in tcp_sockets() if s.inode in inodes and s.remote.endswith(f":{server_port}")]
 
 
 # --- one run ------------------------------------------------------------------------------
@@ -360,16 +296,21 @@ def run_browser(
     *,
     abort_after_s: float = 0.3,
     mode: BrowserMode | str = BrowserMode.ABORT,
+    user: User | None = None,
     linger_s: float = 0.0,
+    linger_until: Callable[[], bool] | None = None,
     timeout_s: float = 30.0,
     emit: Callable[[dict], None] | None = None,
 ) -> BrowserOutcome:
     """Load the page, let it fetch ``url``, give up after ``abort_after_s``; always cleans up.
 
-    ``emit`` gets each app.jsonl line as it happens (default: none; the script prints them).
-    Raises BrowserError when Chromium is missing or the page never sent its request.
+    After the abort the browser stays open for ``linger_s``, or until
+    ``linger_until()`` is true (checked every 20 ms, at most ``linger_s``).
+    ``emit`` gets each app.jsonl line as it happens. Raises BrowserError when
+    Chromium is missing, dies, or the page never sent its request.
     """
     mode = BrowserMode(mode)
+    user = user or invoking_user()
     outcome = BrowserOutcome()
     server_port = urllib.parse.urlsplit(url).port or 80
 
@@ -384,31 +325,34 @@ def run_browser(
     pages = _PageServer(reports)
     threading.Thread(target=pages.serve_forever, name="browser-page-server", daemon=True).start()
     query = urllib.parse.urlencode({"target": url, "abort_ms": round(abort_after_s * 1000), "mode": mode.value})
-    chromium = _Chromium(f"http://127.0.0.1:{pages.server_address[1]}/?{query}", timeout_s=min(timeout_s, STARTUP_TIMEOUT_S))
+    chromium = _Chromium(f"http://127.0.0.1:{pages.server_address[1]}/?{query}", user, min(timeout_s, STARTUP_TIMEOUT_S))
     deadline = time.monotonic() + timeout_s
     ends: dict = {}
+    skipped: list[tuple[int, dict]] = []  # page reports that came while waiting for another one
     try:
-        outcome.chromium_pid = chromium.start()
-        note("log", detail=f"chromium pid {outcome.chromium_pid}, mode {mode.value}, page {chromium.page_url}")
-        request_ns, _ = _wait_report(reports, "request", chromium, min(deadline, time.monotonic() + STARTUP_TIMEOUT_S))
-        conns = _wait_connections(outcome.chromium_pid, server_port)
+        child = chromium.start()
+        outcome.chromium_pid, outcome.started_ns, outcome.argv = child.pid, child.started_ns, chromium.argv
+        note("log", detail=f"chromium pid {child.pid} as uid {user.uid}, mode {mode.value}, page {chromium.page_url}")
+        request_ns, _ = _wait_report(reports, "request", chromium, min(deadline, time.monotonic() + STARTUP_TIMEOUT_S), skipped)
+        conns = _wait_connections(child.pid, server_port)
         if conns:
             ends = {"local": conns[0][0], "remote": conns[0][1]}
-        note("request", detail=f"fetch GET {url}; connections to the server: {len(conns)}", **ends)
+        note("request", ts_ns=request_ns, detail=f"fetch GET {url}; connections to the server: {len(conns)}", **ends)
         if mode is BrowserMode.ABORT:
-            abort_ns, _ = _wait_report(reports, "abort", chromium, deadline)
-            outcome.aborted = True
-            note("abort", ts_ns=abort_ns, detail=f"AbortController.abort() after {abort_after_s} s", **ends)
+            outcome.abort_ns, _ = _wait_report(reports, "abort", chromium, deadline, skipped)
+            note("abort", ts_ns=outcome.abort_ns, detail=f"AbortController.abort() after {abort_after_s} s", **ends)
         else:
             time.sleep(max(0.0, request_ns / 1e9 + abort_after_s - time.time()))
+            outcome.abort_ns = time.time_ns()
             target = chromium.close_tab()
-            outcome.aborted = True
-            note("abort", detail=f"tab closed (DevTools target {target}) after {abort_after_s} s", **ends)
-        _drain_reports(reports, note, ends, settle_s=0.2)
-        if linger_s > 0:
-            time.sleep(min(linger_s, max(0.0, deadline - time.monotonic())))
-            _drain_reports(reports, note, ends, settle_s=0.0)
+            note("abort", ts_ns=outcome.abort_ns, detail=f"tab closed (DevTools target {target}) after {abort_after_s} s", **ends)
+        for ts_ns, report in skipped:
+            reports.put((ts_ns, report))
+        _drain_reports(reports, note, ends, outcome, settle_s=0.2)
+        _linger(linger_s, linger_until, deadline)
+        _drain_reports(reports, note, ends, outcome, settle_s=0.0)
     finally:
+        outcome.log_tail = chromium.log_tail()
         outcome.exit_code = chromium.stop()
         pages.shutdown()
         pages.server_close()
@@ -416,20 +360,21 @@ def run_browser(
     return outcome
 
 
-def _wait_report(reports: queue.Queue, wanted: str, chromium: _Chromium, deadline: float) -> tuple[int, dict]:
-    """The page's first ``wanted`` report; BrowserError when Chromium died or time ran out."""
+def _wait_report(reports: queue.Queue, wanted: str, chromium: _Chromium, deadline: float, skipped: list) -> tuple[int, dict]:
+    """The page's first ``wanted`` report (others go to ``skipped``); BrowserError when Chromium died or time ran out."""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             raise BrowserError(f"the page sent no {wanted!r} report in time; chromium: {chromium.log_tail() or 'no output'}")
         if not chromium.alive():
-            raise BrowserError(f"chromium exited ({chromium.proc.returncode}) before {wanted!r}: {chromium.log_tail()}")
+            raise BrowserError(f"chromium exited before {wanted!r}: {chromium.log_tail() or 'no output'}")
         try:
             ts_ns, report = reports.get(timeout=min(left, 0.1))
         except queue.Empty:
             continue
         if report.get("event") == wanted:
             return ts_ns, report
+        skipped.append((ts_ns, report))
 
 
 def _wait_connections(chromium_pid: int, server_port: int, timeout_s: float = 0.5) -> list[tuple[str, str]]:
@@ -441,20 +386,64 @@ def _wait_connections(chromium_pid: int, server_port: int, timeout_s: float = 0.
         time.sleep(0.01)
 
 
-#: page report -> app.jsonl event (the page's own outcome of the fetch)
+def _linger(linger_s: float, until: Callable[[], bool] | None, deadline: float) -> None:
+    end = min(time.monotonic() + linger_s, deadline)
+    while time.monotonic() < end and not (until is not None and until()):
+        time.sleep(0.02)
+
+
+#: page report -> app.jsonl event (the page's own view of how the fetch ended)
 _REPORT_EVENTS = {"response": "response", "read_error": "read_error", "log": "log"}
 
 
-def _drain_reports(reports: queue.Queue, note: Callable[..., dict], ends: dict, settle_s: float) -> None:
+def _drain_reports(reports: queue.Queue, note: Callable[..., dict], ends: dict, outcome: BrowserOutcome, settle_s: float) -> None:
     deadline = time.monotonic() + settle_s
     while True:
         try:
-            ts_ns, report = reports.get(timeout=max(0.0, deadline - time.monotonic()) or 0.001)
+            ts_ns, report = reports.get(timeout=max(0.001, deadline - time.monotonic()))
         except queue.Empty:
             return
         event = _REPORT_EVENTS.get(report.get("event", ""))
         if event:
             note(event, ts_ns=ts_ns, detail=f"page: {report.get('detail', '')}", **ends)
+        if event == "response":
+            outcome.bytes_received = int(report.get("bytes") or 0)
+
+
+# --- the clients-registry entry -------------------------------------------------------------
+
+
+def _handler_done(app_log: Path | None) -> Callable[[], bool]:
+    return lambda: any(e.get("event") in HANDLER_DONE_EVENTS for e in read_app_events(app_log, actor="server"))
+
+
+def run_browser_client(spec: ClientSpec, user: User) -> ClientResult:
+    """``capture.clients`` entry for ``browser`` (AbortController) and ``browser-close`` (tab closed).
+
+    The browser stays open after the abort until the server's handler has
+    ended (its ``response``/``abort`` line in the app log), at most
+    ``spec.read_timeout_s``: the run's client outlives Chromium's slow start.
+    """
+    if spec.impl not in MODES:
+        raise BrowserError(f"unknown browser client {spec.impl!r}: choose one of {', '.join(MODES)}")
+    url = f"http://{format_addr(spec.host, spec.port)}{spec.path}"
+    lines: list[bytes] = []
+    outcome = run_browser(
+        url, abort_after_s=spec.abort_after_s, mode=MODES[spec.impl], user=user,
+        linger_s=spec.read_timeout_s, linger_until=_handler_done(spec.app_log) if spec.app_log else None,
+        timeout_s=STARTUP_TIMEOUT_S + spec.abort_after_s + spec.read_timeout_s,
+        emit=lambda line: lines.append((json.dumps(line) + "\n").encode()),
+    )  # fmt: skip
+    if spec.app_log is not None:
+        with open(spec.app_log, "ab") as log:
+            for line in lines:
+                log.write(line)
+    return ClientResult(
+        impl=spec.impl, pid=outcome.chromium_pid or 0, argv=outcome.argv, uid=user.uid,
+        returncode=outcome.exit_code, started_ns=outcome.started_ns or 0, abort_ns=outcome.abort_ns,
+        ended_ns=time.time_ns(), bytes_received=outcome.bytes_received, events=tuple(outcome.events),
+        stderr=outcome.log_tail,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -466,15 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="upper bound for the whole run, seconds")
     args = parser.parse_args(argv)
 
-    def on_term(signum, frame):  # SIGTERM from the harness: unwind, so Chromium's group is stopped
+    def on_term(signum, frame):  # SIGTERM: unwind, so Chromium's group is stopped and the profile removed
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_term)
+    write = lambda line: os.write(sys.stdout.fileno(), (json.dumps(line) + "\n").encode())  # noqa: E731
     try:
         run_browser(args.url, abort_after_s=args.abort_after, mode=args.mode, linger_s=args.linger,
-                    timeout_s=args.timeout, emit=print_event)  # fmt: skip
+                    timeout_s=args.timeout, emit=write)  # fmt: skip
     except BrowserError as exc:
-        print_event(_event("log", error=str(exc), detail="browser client failed"))
         print(f"browser client: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

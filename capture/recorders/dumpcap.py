@@ -43,7 +43,7 @@ class DumpcapCapture(PacketCapture):
         return [self._helper.pid] if self._helper else []
 
     def argv(self) -> list[str]:
-        return ["dumpcap", "-n", "-i", self.iface, "-f", self.filter, "-s", "262144", "-w", str(self._pcapng)]
+        return ["dumpcap", "-n", "-i", self.iface, "-f", self.filter, "-s", str(self.snaplen), "-w", str(self._pcapng)]
 
     def _start(self) -> None:
         self._helper = HelperProcess(self.argv())

@@ -31,6 +31,8 @@ from pathlib import Path
 from capture.recorders.base import Recorder, count_capture_records
 
 LOOPBACK = "lo"
+#: libpcap's default "whole packet" snaplen
+FULL_SNAPLEN = 262144
 
 
 def bpf_filter(port: int) -> str:
@@ -43,15 +45,18 @@ class PacketCapture(Recorder):
     #: seconds to wait after the scenario so the tail reaches the file
     settle_s = 0.05
 
-    def __init__(self, out_path: Path, port: int, iface: str = LOOPBACK) -> None:
+    def __init__(self, out_path: Path, port: int, iface: str = LOOPBACK, snaplen: int = 0) -> None:
         super().__init__()
         self.out_path = Path(out_path)
         self.port = port
         self.iface = iface
+        #: bytes kept per packet; 0 = whole packets (a short snaplen makes *-trunc twins)
+        self.snaplen = snaplen or FULL_SNAPLEN
         self.filter = bpf_filter(port)
         self.status.update(
             backend=self.backend,
             iface=iface,
+            snaplen=self.snaplen,
             filter=self.filter,
             file=self.out_path.name,
             ts_precision="ns",

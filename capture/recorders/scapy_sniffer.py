@@ -20,7 +20,8 @@ import struct
 import threading
 import time
 
-from capture.recorders.packets import PacketCapture
+from capture.recorders.base import RecorderError
+from capture.recorders.packets import FULL_SNAPLEN, LOOPBACK, PacketCapture
 
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
@@ -33,6 +34,9 @@ class ScapyCapture(PacketCapture):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # Frames are written as Ethernet, whole: other interfaces and snaplens are tcpdump's/dumpcap's job.
+        if self.iface != LOOPBACK or self.snaplen != FULL_SNAPLEN:
+            raise RecorderError("the scapy capture backend records whole packets on lo only: use --capture tcpdump")
         self._socket = None
         self._sniffer = None
         self._writer = None

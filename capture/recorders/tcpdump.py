@@ -42,7 +42,7 @@ class TcpdumpCapture(PacketCapture):
             "-U",
             "-n",
             "-i", self.iface,
-            "-s", "262144",
+            "-s", str(self.snaplen),
             "-Z", "root",  # keep root: the bundle is chowned to the invoking user at the end
             "-w", str(self.out_path),
             self.filter,

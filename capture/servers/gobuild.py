@@ -29,6 +29,7 @@ from pathlib import Path
 from capture.servers.errors import ServerError
 
 SOURCE_FILES = ("main.go", "go.mod")
+BUILD_ARGS = ("build", "-trimpath", "-buildvcs=false")
 BUILD_TIMEOUT_S = 300
 
 
@@ -66,7 +67,7 @@ def go_binary() -> str:
 
 
 def _go_env(cache: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO") or k == "GOROOT"}
     env.update(
         GOCACHE=str(cache / "go-build"),
         GOPATH=str(cache / "gopath"),
@@ -76,13 +77,14 @@ def _go_env(cache: Path) -> dict[str, str]:
         GOTOOLCHAIN="local",
         GO111MODULE="on",
         CGO_ENABLED="0",
-        HOME=env.get("HOME") if os.access(env.get("HOME", "/nonexistent"), os.W_OK) else str(cache),
     )
+    if not os.access(env.get("HOME", "/nonexistent"), os.W_OK):  # go wants a HOME; CI's may be odd
+        env["HOME"] = str(cache)
     return env
 
 
 def source_hash(go: str, env: dict[str, str]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(" ".join(BUILD_ARGS).encode() + b"\0")
     for name in SOURCE_FILES:
         digest.update(name.encode() + b"\0" + (go_source_dir() / name).read_bytes() + b"\0")
     version = subprocess.run([go, "version"], capture_output=True, text=True, env=env, timeout=30)
@@ -105,7 +107,7 @@ def ensure_go_server() -> Path:
         partial = binary.with_name(binary.name + f".partial-{os.getpid()}")
         try:
             result = subprocess.run(
-                [go, "build", "-trimpath", "-buildvcs=false", "-o", str(partial), "."],
+                [go, *BUILD_ARGS, "-o", str(partial), "."],
                 cwd=go_source_dir(),
                 env=env,
                 capture_output=True,

@@ -151,3 +151,10 @@ def test_under_sudo_clients_run_as_the_invoking_user(tmp_path, monkeypatch):
     result, server = run_against(tmp_path, "curl")
     assert result.killed_by_sigint and result.uid == nobody.uid
     assert any(e["event"] == "write_error" for e in server)
+
+
+def test_node_answers_a_half_close_by_closing_without_a_response(tmp_path):
+    """Node's http server does not keep half-open connections: the FIN ends the request."""
+    result, server = run_against(tmp_path, "half-close", impl="node", size=100)
+    assert result.bytes_received == 0 and "no complete response head" in result.event("read_eof")["detail"]
+    assert any(e["event"] == "read_eof" for e in server)

@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -70,18 +69,15 @@ def tshark_rows(pcap: Path) -> list[tuple[str, ...]]:
 # --- no root needed ---------------------------------------------------------------------------
 
 
-def test_count_capture_records_counts_whole_records_only():
-    header = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1)
+def test_count_capture_records_counts_whole_records_only(tmp_path):
+    header = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, 1)  # nanosecond pcap, Ethernet
     record = struct.pack("<IIII", 1, 2, 3, 3) + b"abc"
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"count-{os.getpid()}.pcap"
-    try:
-        path.write_bytes(header + record * 2 + record[:10])  # torn third record
-        assert count_capture_records(path) == 2
-    finally:
-        path.unlink()
+    path = tmp_path / "torn.pcap"
+    path.write_bytes(header + record * 2 + record[:10])  # a torn third record
+    assert count_capture_records(path) == 2
 
 
-def test_sudo_command_reruns_the_same_command_with_the_absolute_program(tmp_path):
+def test_sudo_command_reruns_the_same_command_with_the_absolute_program():
     line = sudo_command(["/venv/bin/abortscope", "run", "--size", "8060", "--out", "my run"])
     assert line == "sudo /venv/bin/abortscope run --size 8060 --out 'my run'"
 

@@ -1,0 +1,105 @@
+"""pyshark engine: tshark dissects (through pyshark's PDML), we pick the same fields.
+
+The only analysis module that starts a process (tshark). Very slow on big
+files (about 600 s per million packets); it exists as an independent
+reference. Rows follow the same rules as decode.py: a TCP header directly
+inside the first IPv4/IPv6 header, which sits directly on the link layer
+(plus VLAN tags); fragments and tunnels are not rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import CaptureFormatError
+from . import damage
+from .columns import packet_frame
+from .formats import PCAP_MAGICS, PCAPNG_SHB_MAGIC
+from .table import PACKET_COLUMNS, ReadReport
+
+Progress = Callable[[int, int], None]
+#: pyshark layer names of the link layers we decode (linktypes.LINKTYPES), as tshark calls them.
+LINK_LAYERS = {"eth", "sll", "null", "loop", "raw"}
+TSHARK_PREFS = {"tcp.analyze_sequence_numbers": "FALSE", "ip.defragment": "TRUE", "ipv6.defragment": "TRUE"}
+
+
+def _timestamp_ns(text: str) -> int:
+    sign = -1 if text.startswith("-") else 1
+    seconds, _, fraction = text.lstrip("-").partition(".")
+    return sign * (int(seconds) * 10**9 + int((fraction + "000000000")[:9]))
+
+
+def _row(pkt) -> tuple | None:
+    names = [layer.layer_name for layer in pkt.layers]
+    if "tcp" not in names:
+        return None
+    tcp_at = names.index("tcp")
+    before = names[:tcp_at]
+    ip_layers = [n for n in before if n in ("ip", "ipv6")]
+    if len(ip_layers) != 1 or before[-1] not in ("ip", "ipv6") or not set(before[:-1]) <= LINK_LAYERS | {"vlan"}:
+        return None
+    version = 4 if before[-1] == "ip" else 6
+    ip = pkt.layers[tcp_at - 1]
+    tcp = pkt.layers[tcp_at]
+    if not hasattr(tcp, "flags") or not hasattr(tcp, "hdr_len"):
+        return None  # header cut before the flags: not a row (decode.py counts it as cut)
+    vlans = ";".join(layer.id for layer in pkt.layers[:tcp_at] if layer.layer_name == "vlan")
+    info = pkt.frame_info
+    seg_len, header = int(tcp.len), int(tcp.hdr_len)
+    tcp_pos = int(tcp.get_field("srcport").pos)
+    return (
+        int(info.number), _timestamp_ns(info.time_epoch), int(getattr(info, "interface_id", 0) or 0), vlans, version,
+        ip.src, ip.dst, int(tcp.srcport), int(tcp.dstport), int(tcp.flags, 16), int(tcp.seq_raw), int(tcp.ack_raw),
+        seg_len, int(tcp.window_size_value), int(info.cap_len) < tcp_pos + header + seg_len,
+    )
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.startswith("Last error line:")]
+    return lines[0].removeprefix("Last error line:").strip() if lines else str(exc).splitlines()[0]
+
+
+def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFrame, ReadReport]:
+    import pyshark  # imported here: it is slow to import and only this engine needs it
+
+    path = Path(path)
+    if shutil.which("tshark") is None:
+        raise CaptureFormatError("the pyshark engine needs tshark: apt-get install tshark (or use --engine fast)")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head not in PCAP_MAGICS and head != PCAPNG_SHB_MAGIC:
+        raise damage.not_a_capture(path, head)
+    report = ReadReport(bytes_read=path.stat().st_size)
+    rows: list[tuple] = []
+    loop = asyncio.new_event_loop()
+    capture = pyshark.FileCapture(str(path), keep_packets=False, override_prefs=TSHARK_PREFS, eventloop=loop)
+    try:
+        for pkt in capture:
+            report.records += 1
+            row = _row(pkt)
+            if row is None:
+                report.non_tcp += 1
+            else:
+                rows.append(row)
+            if progress is not None and report.records % 1000 == 0:
+                progress(0, report.bytes_read)
+    except Exception as exc:  # tshark stopped on damage (pyshark raises when tshark exits non-zero)
+        report.warnings.append(f"tshark stopped after {report.records} records: {_last_line(exc)}")
+    finally:
+        try:
+            capture.close()
+        except Exception as exc:  # pyshark reports tshark's non-zero exit (damage) here
+            if not report.warnings:
+                report.warnings.append(f"tshark stopped after {report.records} records: {_last_line(exc)}")
+            capture._running_processes.clear()  # already reaped; keeps pyshark's __del__ from closing again
+        loop.close()
+    report.tcp_packets = len(rows)
+    if report.records == 0 and report.warnings:
+        raise CaptureFormatError(f"{path}: no packet could be read: {report.warnings[0]}")
+    columns = dict(zip(PACKET_COLUMNS, zip(*rows))) if rows else {name: [] for name in PACKET_COLUMNS}
+    return packet_frame(columns), report

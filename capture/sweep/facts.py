@@ -1,0 +1,170 @@
+"""The facts one probe's bundle holds, read with the analyzer's own parsers.
+
+    facts = read_facts(bundle_dir)     # -> ProbeFacts
+
+Sources, each through the analyzer (no second parser here):
+
+    app.jsonl    capture.servers.events.read_app_events: did the *application* see a write error?
+    strace.txt   analysis.events.strace.parse: the server's write syscalls, their errno, their time
+    capture.pcap analysis.pcap.read_packets + analysis.tcp.flags.BIT: the peer's FIN/RST and the
+                 server's payload bytes on the wire
+
+The full `analysis.load` timeline is not needed for these few facts; the
+per-source parsers are the same code it uses, and they keep a probe cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.bundle import BundlePaths, read_meta
+from analysis.events import strace
+from analysis.pcap import read_packets
+from analysis.schema import EventKind
+from analysis.tcp.flags import BIT
+from capture.servers.events import read_app_events
+
+#: the count argument of a failed write as strace prints it: `write(4<...>, "..."..., 4096) = -1 EPIPE`
+_ASKED = re.compile(r",\s*(\d+)\)\s*=\s*-?\d+")
+WRITE_KINDS = (EventKind.WRITE.value, EventKind.WRITE_ERROR.value)
+ERROR_KINDS = (EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value)
+
+
+@dataclass(frozen=True)
+class WriteCall:
+    """One server write syscall: bytes asked, bytes written (None on failure), errno."""
+
+    ts_ns: int
+    asked: int | None
+    written: int | None
+    errno: str | None
+
+    def text(self) -> str:
+        size = self.asked if self.asked is not None else "?"
+        return f"{size}={self.errno}" if self.errno else f"{size}={self.written}"
+
+
+@dataclass(frozen=True)
+class ProbeFacts:
+    """What one harness run at one body size shows (a probe). Times are epoch ns."""
+
+    size: int
+    app_error: bool  #: the server application saw a failed write
+    app_error_text: str | None = None
+    app_errno: str | None = None  #: errno the application reported (None: e.g. Node's ERR_STREAM_DESTROYED)
+    syscall_errnos: tuple[str, ...] = ()  #: errnos of the server's failed write/read syscalls, first-seen order
+    first_write_errno: str | None = None  #: errno of the first failed write syscall (EPIPE, ECONNRESET)
+    bytes_before_error: int = 0  #: bytes the server's write syscalls accepted before the first failed one
+    write_syscalls: int = 0  #: server write syscalls on TCP sockets
+    writes_after_peer_close: tuple[str, ...] = ()  #: "asked=written|ERRNO" of each write after the peer's FIN/RST
+    peer_close: str | None = None  #: "FIN" or "RST": how the client closed first (None: it did not)
+    client_rst: bool = False  #: the client sent a RST at any point (its kernel answering late data)
+    server_wire_bytes: int = 0  #: server TCP payload bytes in the capture
+    failed_write_in_handler: bool | None = None  #: first failed write before the handler returned (None: no failure)
+    handler_end_ns: int | None = None
+    interrupted: bool = False
+    note: str | None = None  #: why facts are missing (a failed run, an unreadable file)
+    bundle: str = ""
+    server_port: int | None = None
+    elapsed_s: float = field(default=0.0, compare=False)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ProbeFacts":
+        data = dict(data)
+        for key in ("syscall_errnos", "writes_after_peer_close"):
+            data[key] = tuple(data.get(key) or ())
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
+    """The facts of one bundle (``size`` defaults to meta's scenario size)."""
+    paths = BundlePaths(Path(bundle_dir))
+    meta = read_meta(paths.root)
+    size = int(meta.get("scenario", {}).get("size", 0) if size is None else size)
+    port = meta.get("server", {}).get("port")
+    app = _app_facts(read_app_events(paths.app, actor="server"))
+    writes = _server_writes(paths.strace)
+    wire = _wire_facts(paths.capture, port)
+    failed = next((w for w in writes if w.errno), None)
+    close_ns = wire.pop("peer_close_ns")
+    after = [w for w in writes if close_ns is not None and w.ts_ns >= close_ns]
+    return ProbeFacts(
+        size=size,
+        **app,
+        syscall_errnos=_syscall_errnos(paths.strace),
+        first_write_errno=failed.errno if failed else None,
+        bytes_before_error=sum(w.written or 0 for w in writes if failed is None or w.ts_ns < failed.ts_ns),
+        write_syscalls=len(writes),
+        writes_after_peer_close=tuple(w.text() for w in after),
+        failed_write_in_handler=None if failed is None or app["handler_end_ns"] is None else failed.ts_ns <= app["handler_end_ns"],
+        interrupted=bool(meta.get("interrupted")),
+        note=meta.get("reason"),
+        bundle=str(paths.root),
+        server_port=port,
+        **wire,
+    )  # fmt: skip
+
+
+def _app_facts(events: list[dict]) -> dict:
+    errors = [e for e in events if e.get("event") == EventKind.WRITE_ERROR.value]
+    first = errors[0] if errors else None
+    # the handler's end: its last write outcome or its response/abort line, whichever is last
+    ends = [e["ts_ns"] for e in events if e.get("event") in ("write", "write_error", "response", "abort")]
+    return {
+        "app_error": first is not None,
+        "app_error_text": first.get("error") if first else None,
+        "app_errno": first.get("errno") if first else None,
+        "handler_end_ns": int(max(ends)) if ends else None,
+    }
+
+
+def _syscalls(path: Path) -> pd.DataFrame:
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=["ts_ns", "kind", "len", "errno", "detail"])
+    return strace.parse(path.read_text(errors="replace"), actor="server")
+
+
+def _server_writes(path: Path) -> list[WriteCall]:
+    rows = _syscalls(path)
+    rows = rows[rows["kind"].astype(str).isin(WRITE_KINDS)]
+    calls = []
+    for ts_ns, length, errno, detail in zip(rows["ts_ns"], rows["len"], rows["errno"], rows["detail"]):
+        asked = _ASKED.search(str(detail))
+        calls.append(WriteCall(
+            ts_ns=int(ts_ns), asked=int(asked.group(1)) if asked else None,
+            written=None if pd.isna(length) else int(length), errno=None if pd.isna(errno) else str(errno),
+        ))  # fmt: skip
+    return calls
+
+
+def _syscall_errnos(path: Path) -> tuple[str, ...]:
+    rows = _syscalls(path)
+    failed = rows[rows["kind"].astype(str).isin(ERROR_KINDS) & rows["errno"].notna()]
+    failed = failed[failed["errno"].astype(str) != "EAGAIN"]  # Go's non-blocking reads: not an error
+    return tuple(dict.fromkeys(str(e) for e in failed["errno"]))
+
+
+def _wire_facts(path: Path, port: int | None) -> dict:
+    empty = {"peer_close": None, "peer_close_ns": None, "client_rst": False, "server_wire_bytes": 0}
+    if port is None or not path.exists():
+        return empty
+    packets, _ = read_packets(path)
+    if packets.empty:
+        return empty
+    from_client = packets[packets["dport"] == port]
+    from_server = packets[packets["sport"] == port]
+    closing = from_client[(from_client["flags"] & (BIT["FIN"] | BIT["RST"])) != 0]
+    first = closing.iloc[0] if len(closing) else None
+    return {
+        "peer_close": None if first is None else ("RST" if first["flags"] & BIT["RST"] else "FIN"),
+        "peer_close_ns": None if first is None else int(first["ts_ns"]),
+        "client_rst": bool(((from_client["flags"] & BIT["RST"]) != 0).any()),
+        "server_wire_bytes": int(from_server["len"].sum()),
+    }

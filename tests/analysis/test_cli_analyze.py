@@ -1,0 +1,73 @@
+"""`abortscope analyze` end to end through the real CLI (typer app), on a bundle and on corpus files."""
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from abortscope.cli import app
+from analysis.schema import COLUMN_NAMES
+from tests.analysis.bundles import bundle
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["analyze", *map(str, args)])
+
+
+def test_text_prints_the_diagnosis_and_a_compact_timeline():
+    result = run(bundle("go-curl-8061"))
+    assert result.exit_code == 0, result.output
+    assert "WRITE_AFTER_PEER_FIN_RST_EPIPE" in result.output
+    assert "Why EPIPE and not ECONNRESET" in result.output
+    assert "write_error" in result.output and "RST" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_exports_use_the_schema_column_names(fmt, tmp_path):
+    out = tmp_path / f"timeline.{fmt}"
+    result = run(bundle("go-curl-8061"), "--format", fmt, "-o", out)
+    assert result.exit_code == 0, result.output
+    frame = {"csv": pd.read_csv, "json": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}[fmt](out)
+    assert tuple(frame.columns) == COLUMN_NAMES
+    assert {"packet", "syscall", "kernel", "app"} <= set(frame["source"])
+    assert "EPIPE" in set(frame["errno"].dropna())
+
+
+def test_csv_to_stdout_and_port_filter(corpus):
+    both = pd.read_csv(io.StringIO(run(corpus / "zeek__irc-353-null.pcap", "--format", "csv", "--port", "6666").output))
+    assert both["flow"].nunique() == 2  # the refused IPv6 attempt and the IPv4 connection
+    result = run(corpus / "zeek__irc-353-null.pcap", "--format", "csv", "--port", "65389")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.output))
+    assert frame["flow"].unique().tolist() == ["127.0.0.1:65389>127.0.0.1:6666"]
+
+
+def test_flow_filter_and_unknown_flow(corpus):
+    path = corpus / "ppa3e__http_ip4and6.pcapng"
+    result = run(path, "--format", "json")
+    flows = {json.loads(line)["flow"] for line in result.output.splitlines()}
+    assert len(flows) == 2
+    one = sorted(flows)[0]
+    only = run(path, "--format", "json", "--flow", one)
+    assert {json.loads(line)["flow"] for line in only.output.splitlines()} == {one}
+    bad = run(path, "--flow", "1.2.3.4:5>6.7.8.9:10")
+    assert bad.exit_code != 0 and "no connection" in bad.output and "Traceback" not in bad.output
+
+
+def test_not_a_capture_is_one_line_error(tmp_path):
+    junk = tmp_path / "junk.pcap"
+    junk.write_text("hello, this is not a capture\n")
+    result = run(junk)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and "abortscope:" in result.output
+
+
+def test_truncated_capture_warns_and_still_succeeds(corpus):
+    result = run(corpus / "suricata__http-mime-truncated.pcap")
+    assert result.exit_code == 0, result.output
+    assert "warning" in result.output.lower()
+    assert "RST_BY_CLIENT" in result.output
