@@ -99,6 +99,11 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
         frames.append(_jsonl_parse(_text(jsonl, "JSON lines"), flows))
         sources.append("jsonl")
 
+    for name, frame in zip(sources[1:], frames[1:]):
+        untied = int((frame["flow"].astype(str) == "").sum())
+        if len(frame) and untied == len(frame):
+            warnings.append(f"none of the {len(frame)} {name} events names a connection of the capture "
+                            "(different run, or a port filter?)")
     if flow is not None or port is not None:
         wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
         frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]

@@ -68,7 +68,7 @@ def from_message(text: str | None) -> str | None:
     'write tcp 1.2.3.4:80->5.6.7.8:9: write: broken pipe' -> 'EPIPE';
     '[Errno 104] Connection reset by peer' -> 'ECONNRESET'; otherwise None.
     """
-    if not text:
+    if not isinstance(text, str) or not text:
         return None
     lowered = text.lower()
     match = re.search(r"\[errno (\d+)\]", lowered)

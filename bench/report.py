@@ -145,6 +145,12 @@ def markdown(results: dict) -> str:
             f"Extrapolated rows ran on the first {results['slice']['packets']:,} packets and are scaled by "
             f"{f['packets'] / max(results['slice']['packets'], 1):.0f}; their RSS is the slice's."
         )
+    if check := results.get("tshark_check"):
+        verdict = {True: "the same as", False: "**different from**", None: "(no reader to compare with)"}
+        lines.append(
+            f"Correctness: tshark's fields fold to checksum {check['checksum']} over {check['tcp_packets']:,} "
+            f"TCP packets, {verdict[check['agrees']]} the reader legs."
+        )
     if results.get("analysis_rate"):
         rate = results["analysis_rate"]
         lines.append(

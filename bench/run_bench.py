@@ -199,6 +199,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=1800, help="seconds before one run is killed")
     p.add_argument("--scaling", action="store_true", help="also time abortscope on the file and on --scale copies")
     p.add_argument("--scale", type=int, default=5)
+    p.add_argument("--verify-tshark", action="store_true",
+                   help="also (untimed, ~1 min) check that tshark's fields give the readers' checksum")  # fmt: skip
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="where latest.md and latest.json go")
     return p.parse_args(argv)
 
@@ -240,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         "analysis_rate": analysis_rate(rows, facts["packets"]),
         "rss_method": "GNU time %M (wait4 ru_maxrss of the child)" if gnu_time_available() else RSS_FLOOR_NOTE,
     }
+    if args.verify_tshark:
+        from verify_tshark import tshark_checksum
+
+        got = tshark_checksum(str(args.file))
+        reference = measured["expected"].get("file")
+        results["tshark_check"] = {**got, "agrees": reference == got if reference else None}
+        print(f"tshark checksum: {got}, readers: {reference}")
     if args.scaling:
         results["scaling"] = scaling_check(args.file, facts["packets"], args.scale, args.reps, args.timeout)
     args.results.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
     python -m capture.samples sample_pcaps            # every sample (what `make samples` runs; needs root)
     python -m capture.samples sample_pcaps --only go-curl-8061 go-curl-8060
     python -m capture.samples sample_pcaps --readme   # only rewrite sample_pcaps/README.md
+    python -m capture.samples sample_pcaps --figures  # only redraw the figures of the bundles (no root)
 
 Each entry of :data:`SAMPLES` is a set of ScenarioParams overrides (on top of
 the seed scenario: go + curl, 8061 bytes, abort at 0.3 s, 1 s handler sleep)
@@ -26,11 +27,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError
+from capture.bundle_writer import hand_over
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunResult, ScenarioParams, run_scenario
+from capture.users import invoking_user
 
 MAX_ATTEMPTS = 3
+TCP_RST = 0x04
 README = "README.md"
 
 
@@ -41,11 +46,14 @@ class Expect:
     ``app_error``: True when the server's application must report an error, False when it must not, None: either.
     ``failing_write``: the errno of the first failing write-like syscall ("EPIPE"), "" for none, None: either.
     ``rst``: True when the capture must hold a RST, False when it must not, None: either.
+    ``truncated``: True when the snaplen must have cut packets, False when it must not, None: either.
+    The packet facts are read with the analyzer's reader, which knows every link type (SLL2 included).
     """
 
     app_error: bool | None = None
     failing_write: str | None = None
     rst: bool | None = None
+    truncated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ SAMPLES: dict[str, Sample] = {
     "go-curl-8061": Sample(
         "The report: FIN at +0.3 s, 4096 B written at +1 s, RST, then the handler's Write fails with EPIPE "
         "(broken pipe).",
-        {}, Expect(app_error=True, failing_write="EPIPE", rst=True)),
+        {}, Expect(app_error=True, failing_write="EPIPE", rst=True, truncated=False)),
     "go-curl-8060": Sample(
         "One byte less: the second write fails after the handler returned; net/http swallows the EPIPE "
         "(only strace shows it).",
@@ -71,7 +79,8 @@ SAMPLES: dict[str, Sample] = {
         {"content_length": True}, Expect(app_error=False, failing_write="EPIPE", rst=True)),
     "go-ctx-aware": Sample(
         "The fix: the handler waits on r.Context() as well as its timer; the client's FIN cancels the context "
-        "at +0.3 s and the handler returns without writing: no EPIPE.",
+        "at +0.3 s and the handler returns without writing (net/http still sends an empty 200, which draws a "
+        "RST): no write fails.",
         {"ctx_aware": True}, Expect(failing_write="")),
     "go-socket-rst": Sample(
         "The client aborts with RST (SO_LINGER 0): net/http's background read gets ECONNRESET and the first "
@@ -94,11 +103,11 @@ SAMPLES: dict[str, Sample] = {
         {"host": "::1"}, Expect(app_error=True, failing_write="EPIPE", rst=True)),
     "go-curl-any": Sample(
         "The report captured with `tcpdump -i any`: Linux cooked capture v2 (SLL2) link type.",
-        {"capture_iface": "any"}, Expect(app_error=True, failing_write="EPIPE", rst=True)),
+        {"capture_iface": "any"}, Expect(app_error=True, failing_write="EPIPE", rst=True, truncated=False)),
     "go-curl-snaplen96": Sample(
         "The report captured with a 96-byte snaplen: payloads cut, headers kept; lengths come from the IP "
         "header.",
-        {"snaplen": 96}, Expect(app_error=True, failing_write="EPIPE", rst=True)),
+        {"snaplen": 96}, Expect(app_error=True, failing_write="EPIPE", rst=True, truncated=True)),
 }
 
 
@@ -120,13 +129,23 @@ def mismatches(expect: Expect, result: RunResult) -> list[str]:
     found = {
         "app_error": summary.app_error is not None,
         "failing_write": _errno_of(summary.failing_syscall),
-        "rst": summary.rst is not None,
+        **_packet_facts(BundlePaths(Path(result.out_dir)).capture),
     }
     wrong = []
     for key, wanted in dataclasses.asdict(expect).items():
         if wanted is not None and found[key] != wanted:
             wrong.append(f"{key}: wanted {wanted!r}, got {found[key]!r}")
     return wrong
+
+
+def _packet_facts(capture: Path) -> dict[str, bool | str]:
+    from analysis.pcap import read_packets  # lazy: numpy/pandas only when a run is checked
+
+    try:
+        table, _ = read_packets(capture)
+    except (AbortscopeError, OSError) as exc:
+        return {"rst": f"unreadable capture: {exc}", "truncated": f"unreadable capture: {exc}"}
+    return {"rst": bool((table["flags"] & TCP_RST).any()), "truncated": bool(table["truncated"].any())}
 
 
 def _errno_of(syscall_line: str | None) -> str:
@@ -177,7 +196,7 @@ def readme_text(out_dir: Path) -> str:
         "The golden tests (tests/golden/) keep the analyzer's timeline and diagnosis of each bundle;",
         "after `make samples`, refresh them with `ABORTSCOPE_REGEN_GOLDEN=1 pytest tests/analysis/test_golden.py`.",
         "",
-        "| bundle | parameters | what it shows | recorded (app / wire / syscall) |",
+        "| bundle | parameters | what it shows | recorded (app, failing syscall, analyzer verdict) |",
         "|---|---|---|---|",
     ]
     for name, sample in SAMPLES.items():
@@ -189,13 +208,21 @@ def readme_text(out_dir: Path) -> str:
 
 
 def _recorded(bundle_dir: Path) -> str:
+    """The app line and failing syscall from the run's summary, and the analyzer's verdict of each connection."""
     try:
         meta = json.loads((bundle_dir / "meta.json").read_text())
     except (OSError, json.JSONDecodeError):
         return "not generated yet"
-    parts = [line.split(":", 1)[-1].strip() for line in meta.get("summary", [])]
-    cells = "<br>".join(f"`{p}`".replace("|", "\\|") for p in parts)
-    return cells or "no summary"
+    summary = {line.split(":", 1)[0].strip(): line.split(":", 1)[-1].strip() for line in meta.get("summary", [])}
+    cells = [f"{key}: `{summary[key]}`" for key in ("app", "syscall") if key in summary]
+    try:
+        from analysis import load
+
+        verdicts = dict.fromkeys(d.verdict.value for d in load(bundle_dir).diagnose())
+        cells.append(f"verdict: `{', '.join(verdicts) or 'no connection'}`")
+    except Exception as exc:  # noqa: BLE001 - the README still lists the bundle
+        cells.append(f"verdict: not analysed ({type(exc).__name__})")
+    return "<br>".join(c.replace("|", "\\|") for c in cells)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,10 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(SAMPLES), metavar="NAME", help="regenerate these only")
     parser.add_argument("--attempts", type=int, default=MAX_ATTEMPTS, help="runs per sample until it shows its story")
     parser.add_argument("--readme", action="store_true", help="only rewrite the README from the bundles on disk")
+    parser.add_argument("--figures", action="store_true", help="only redraw the figures of the bundles on disk")
     args = parser.parse_args(argv)
 
     problems: dict[str, str] = {}
-    if not args.readme:
+    if args.figures:
+        for name in args.only or list(SAMPLES):
+            if (args.out_dir / name / "meta.json").is_file():
+                try:
+                    print(f"{name}: {', '.join(write_figures(args.out_dir / name))}")
+                except Exception as exc:  # noqa: BLE001 - one bad bundle must not stop the others
+                    problems[name] = f"figures not drawn: {type(exc).__name__}: {exc}"
+    elif not args.readme:
         for name in args.only or list(SAMPLES):
             unknown = missing_fields(SAMPLES[name])
             if unknown:
@@ -227,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 problems[name] = f"kept the last run, which does not show its story ({'; '.join(wrong)})"
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / README).write_text(readme_text(args.out_dir))
+    hand_over(args.out_dir, invoking_user())  # under sudo: the README and figures belong to the user too
     print(f"wrote {args.out_dir / README}")
     for name, problem in problems.items():
         print(f"PROBLEM {name}: {problem}", file=sys.stderr)

@@ -18,7 +18,7 @@ NOTEBOOK = REPO / "notebooks" / "broken_pipe_walkthrough.ipynb"
 #: the bundles the notebook needs (the others it shows when present)
 NEEDED = ("go-curl-8061", "go-curl-8060")
 #: functions the notebook may define: display glue only, no analysis
-DISPLAY_HELPERS = {"show_side_by_side", "server_side"}
+DISPLAY_HELPERS = {"show_side_by_side"}
 
 
 def read_notebook():

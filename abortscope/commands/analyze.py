@@ -58,7 +58,7 @@ def analyze(
                             engine=engine.value, progress=progress, tz=tz)
     except AbortscopeError as exc:
         raise fail(str(exc))
-    for message in timeline.report.warnings:
+    for message in (*timeline.report.warnings, *timeline.warnings):
         warn(message)
     for linktype, count in timeline.report.skipped_linktypes.items():
         warn(f"skipped {count} records with unsupported link type {linktype}")

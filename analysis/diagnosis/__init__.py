@@ -32,7 +32,8 @@ class Diagnosis:
 
     @property
     def frames(self) -> tuple[int, ...]:
-        return tuple(e.frame for e in self.evidence if e.frame is not None)
+        """The capture frames of the evidence, in order, each once."""
+        return tuple(sorted({e.frame for e in self.evidence if e.frame is not None}))
 
     def evidence_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(e) for e in self.evidence])

@@ -23,7 +23,7 @@ RST_REASONS: dict[str, str] = {
     "TCP_ABORT_ON_MEMORY": "the kernel ran out of socket memory",
     "TCP_KEEPALIVE_TIMEOUT": "keepalive probes went unanswered",
     "TCP_DISCONNECT_WITH_DATA": "the application disconnected with unread data",
-    "TCP_STATE": "the socket was disconnected abortively (tcp_disconnect: close() with SO_LINGER 0) in a state that needs a RST",
+    "TCP_STATE": "the socket was torn down abortively by tcp_disconnect, as close() with SO_LINGER 0 does",
     "NOT_SPECIFIED": "the kernel did not say why",
 }
 
@@ -86,7 +86,8 @@ def _sentence_late_data(f: Findings, ctx: dict) -> str | None:
     text = (f"The {f.writer} wrote {data.length} bytes at {time_rel(data)} ({_frame(data)}), "
             f"{duration(data.ts_ns - fin.ts_ns)} after that FIN")
     if "write_after_fin" in it and it["write_after_fin"].length and "rst_answer" in it:
-        text += f"; its write() returned {it['write_after_fin'].length} (strace), so the {f.writer} could not tell the {f.closer} was gone"
+        call = it["write_after_fin"]
+        text += f"; its {_syscall_name(call)} returned {call.length} (strace), so the {f.writer} could not tell the {f.closer} was gone"
     return text + "."
 
 
@@ -142,6 +143,10 @@ def _sentence_why(f: Findings, ctx: dict) -> str | None:
                                                   else f"no FIN from the {rst.actor} before its RST")
     errnos_seen = {e.errno for e in (it.get("syscall_error"), it.get("write_error")) if e is not None}
     if state == "CLOSE_WAIT":
+        if not errnos_seen and "strace" in f.sources:
+            return (f"No call of the {receiver} failed after the RST (strace). "
+                    f"The RST arrived while its socket was in CLOSE_WAIT ({source}), so a later write would have failed "
+                    "with EPIPE, not ECONNRESET (a RST in ESTABLISHED gives ECONNRESET).")
         head = "Why EPIPE and not ECONNRESET: " if "EPIPE" in errnos_seen or not errnos_seen else ""
         return (f"{head}the RST arrived while the {_possessive(receiver)} socket was in CLOSE_WAIT ({source}); "
                 "Linux reports a reset in CLOSE_WAIT as EPIPE, while a RST in ESTABLISHED gives ECONNRESET.")
@@ -170,9 +175,18 @@ def _sentence_app(f: Findings, ctx: dict) -> str | None:
     it = f.items
     impl = ctx.get("impl")
     who = WRITERS.get(impl or "", "the server's library")
+    if "app_error" in it and not f.signals["syscall_error"] and "strace" in f.sources:
+        err = it["app_error"]
+        return (f"The application reported \"{err.detail}\" at {time_rel(err)}, but no syscall failed (strace): "
+                "the error came from its runtime, which refused to write on a connection it had already closed, "
+                "not from the kernel.")
     if "app_error" in it:
         err = it["app_error"]
         return f"The error reached the application: it reported \"{err.detail}\" at {time_rel(err)}."
+    if "app_abort" in it:
+        ab = it["app_abort"]
+        return (f"The {ab.actor or f.writer}'s application noticed that the {f.closer} had gone: it reported "
+                f"\"{ab.detail}\" at {time_rel(ab)}.")
     if f.signals["syscall_error"] and f.signals["app_seen"]:
         write = it.get("app_write")
         err = it["syscall_error"]

@@ -121,6 +121,9 @@ def gather(flow_row: pd.Series, events: pd.DataFrame, loaded_sources: tuple[str,
     app_errors = app[app["errno"].notna() | app["kind"].isin([EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value])]
     if not app_errors.empty:
         items["app_error"] = _evidence("app_error", app_errors.iloc[0])
+    aborts = app[(app["kind"] == EventKind.ABORT.value) & (app["actor"] == writer)]
+    if not aborts.empty:
+        items["app_abort"] = _evidence("app_abort", aborts.iloc[0])
     app_writes = app[(app["kind"] == EventKind.WRITE.value) & app["errno"].isna()]
     if not app_writes.empty:
         items["app_write"] = _evidence("app_write", app_writes.iloc[-1])
@@ -141,6 +144,7 @@ def gather(flow_row: pd.Series, events: pd.DataFrame, loaded_sources: tuple[str,
         "syscall_error": "syscall_error" in items,
         "syscall_epipe": "EPIPE" in errnos_seen,
         "syscall_econnreset": "ECONNRESET" in errnos_seen,
+        "syscall_seen": not syscalls.empty,
         "app_seen": not app.empty,
         "app_error": "app_error" in items,
         "half_close": "half_close" in items,

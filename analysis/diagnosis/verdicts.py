@@ -15,6 +15,7 @@ Signals:
     syscall_error       the traced side got a connection error from a syscall (not EAGAIN/EINTR)
     syscall_epipe       ... it was EPIPE (first one)
     syscall_econnreset  ... the first one was ECONNRESET
+    syscall_seen        strace recorded calls on this connection
     app_seen            the application wrote events for this connection
     app_error           the application reported an error for it
     half_close          the FIN sender acknowledged the peer's later payload (a working half-close)
@@ -36,6 +37,7 @@ class Verdict(StrEnum):
     WRITE_AFTER_PEER_FIN_RST = "WRITE_AFTER_PEER_FIN_RST"
     RST_BY_CLIENT = "RST_BY_CLIENT"
     RST_BY_SERVER = "RST_BY_SERVER"
+    APP_ERROR_WITHOUT_SYSCALL_ERROR = "APP_ERROR_WITHOUT_SYSCALL_ERROR"
     HALF_CLOSE_CLEAN = "HALF_CLOSE_CLEAN"
     NORMAL_CLOSE = "NORMAL_CLOSE"
     RST_AFTER_CLOSE = "RST_AFTER_CLOSE"
@@ -63,6 +65,8 @@ RULES: tuple[Rule, ...] = (
          "the {writer} sent data after the {closer}'s FIN and the {closer} answered with RST"),
     Rule(Verdict.RST_BY_CLIENT, ("client_abort",), (), "the client aborted the connection with RST"),
     Rule(Verdict.RST_BY_SERVER, ("server_abort",), (), "the server aborted the connection with RST"),
+    Rule(Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, ("app_error", "syscall_seen"), ("syscall_error", "any_rst"),
+         "the application reported an error, but no syscall failed and no RST was sent: its runtime refused the write"),
     Rule(Verdict.HALF_CLOSE_CLEAN, ("half_close",), ("any_rst",),
          "half-close: the {closer} closed its direction and still received the {writer}'s data"),
     Rule(Verdict.NORMAL_CLOSE, ("both_fin",), ("any_rst",), "normal close: FIN from both sides, no RST"),

@@ -12,8 +12,7 @@ The actor is the side whose *socket* the event is about (the local endpoint
 of the event), not the task that happened to run: on loopback the client's
 RST is traced in the server's softirq context. ``sock_send_length`` has no
 addresses: it is tied through the latest strace write of the same thread
-(within 5 ms), else to the only connection when there is one; its actor is
-the traced side when strace saw that thread, else the other side.
+(within 5 ms) and then by its ``sk address`` (see _tie_send_length).
 """
 
 from __future__ import annotations
@@ -114,6 +113,7 @@ def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | 
         "len": pd.to_numeric(head.get("length", pd.Series(index=head.index, dtype=object)), errors="coerce").astype("Int64").to_numpy(),
         "detail": _details(head, spec).to_numpy(),
         "pid": head["pid"].astype("int64").to_numpy(),
+        "socket": head["sk address"].to_numpy(object),
     })
     rows["flow"], rows["actor"] = tie(ts_ns, local.reset_index(drop=True), remote.reset_index(drop=True), flows)
     _tie_send_length(rows, flows, syscalls)
@@ -173,24 +173,26 @@ def _details(head: pd.DataFrame, spec: pd.Series) -> pd.Series:
 
 
 def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: pd.DataFrame | None) -> None:
-    """sock_send_length carries no address: tie it through the enclosing write syscall, else the only flow."""
+    """sock_send_length carries no address: tie it through the write syscall of the same thread, then by socket.
+
+    A row goes to the connection of the latest strace write of the same
+    thread (within 5 ms before it); other rows with the same ``sk address``
+    follow it. Rows from threads strace did not see stay untied: guessing
+    from "the only connection" would pull in other sockets of the machine.
+    """
     mask = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "")
-    if not mask.any():
+    if not mask.any() or syscalls is None or not len(syscalls) or "pid" not in syscalls:
         return
-    if syscalls is not None and len(syscalls) and "pid" in syscalls:
-        writes = syscalls[syscalls["kind"].isin([EventKind.WRITE.value, EventKind.WRITE_ERROR.value]) & (syscalls["flow"] != "")]
-        writes = writes[["ts_ns", "pid", "flow", "actor"]].sort_values("ts_ns")
-        events = rows.loc[mask, ["ts_ns", "pid"]].reset_index().sort_values("ts_ns")
-        hit = pd.merge_asof(events, writes, on="ts_ns", by="pid", direction="backward", tolerance=5_000_000)
-        hit = hit[hit["flow"].notna()]
-        rows.loc[hit["index"].to_numpy(), "flow"] = hit["flow"].to_numpy()
-        rows.loc[hit["index"].to_numpy(), "actor"] = hit["actor"].to_numpy()
-        traced = rows["pid"].isin(set(syscalls["pid"]))  # threads strace saw belong to the traced side
-        rows.loc[mask & ~traced & (rows["flow"] != ""), "actor"] = "client"
-        mask = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "")
-    if flows is not None and len(flows) == 1 and mask.any():
-        rows.loc[mask, "flow"] = flows["flow"].iloc[0]
-        if syscalls is not None and len(syscalls) and "pid" in syscalls:
-            traced = rows["pid"].isin(set(syscalls["pid"]))
-            rows.loc[mask & traced, "actor"] = "server"
-            rows.loc[mask & ~traced, "actor"] = "client"
+    writes = syscalls[syscalls["kind"].isin([EventKind.WRITE.value, EventKind.WRITE_ERROR.value]) & (syscalls["flow"] != "")]
+    writes = writes[["ts_ns", "pid", "flow", "actor"]].astype({"flow": object, "actor": object}).sort_values("ts_ns")
+    events = rows.loc[mask, ["ts_ns", "pid"]].reset_index().sort_values("ts_ns")
+    hit = pd.merge_asof(events, writes, on="ts_ns", by="pid", direction="backward", tolerance=5_000_000)
+    hit = hit[hit["flow"].notna()]
+    rows.loc[hit["index"].to_numpy(), "flow"] = hit["flow"].to_numpy()
+    rows.loc[hit["index"].to_numpy(), "actor"] = hit["actor"].to_numpy()
+    sockets = rows.loc[hit["index"].to_numpy(), "socket"].dropna()
+    by_socket = dict(zip(sockets, rows.loc[sockets.index, "flow"]))
+    actor_by_socket = dict(zip(sockets, rows.loc[sockets.index, "actor"]))
+    rest = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "") & rows["socket"].isin(list(by_socket))
+    rows.loc[rest, "actor"] = rows.loc[rest, "socket"].map(actor_by_socket)
+    rows.loc[rest, "flow"] = rows.loc[rest, "socket"].map(by_socket)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import CaptureFormatError
 from .table import PACKET_COLUMNS, ReadReport, empty_packets
 
 Progress = Callable[[int, int], None]
@@ -35,15 +36,23 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
     """The packet table of one pcap/pcapng file, and what else the reader saw."""
     if engine not in ENGINES:
         raise ValueError(f"unknown capture engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    path = _existing_file(path)
     module = importlib.import_module(ENGINES[engine])  # lazy: scapy and pyshark are slow to import
-    return module.read(Path(path), progress=progress)
+    return module.read(path, progress=progress)
+
+
+def _existing_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise CaptureFormatError(f"{path}: no such capture file" if not path.exists() else f"{path}: not a file")
+    return path
 
 
 def iter_packet_chunks(path: str | Path, chunk_records: int = 1 << 18, progress: Progress | None = None, report: ReadReport | None = None) -> Iterator[pd.DataFrame]:
     """The fast engine's table in pieces of about `chunk_records` records (memory stays bounded)."""
     from . import fast
 
-    yield from fast.iter_chunks(Path(path), chunk_records=chunk_records, progress=progress, report=report)
+    yield from fast.iter_chunks(_existing_file(path), chunk_records=chunk_records, progress=progress, report=report)
 
 
 __all__ = ["ENGINES", "PACKET_COLUMNS", "ReadReport", "empty_packets", "iter_packet_chunks", "read_packets"]

@@ -40,7 +40,7 @@ def _decoded_batches(path: Path, report: ReadReport, progress: Progress | None, 
         for batch in batches:
             decoded = decode(batch)
             report.records = state.records
-            report.non_tcp += decoded.non_tcp + decoded.header_cut
+            report.non_tcp += decoded.non_tcp  # includes segments whose header was cut
             report.tcp_packets += len(decoded.frame)
             for name, count in decoded.skipped.items():
                 report.skipped_linktypes[name] = report.skipped_linktypes.get(name, 0) + count

@@ -94,7 +94,8 @@ def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFra
         try:
             capture.close()
         except Exception as exc:  # pyshark reports tshark's non-zero exit (damage) here
-            if not report.warnings:
+            # retcode 255 is asyncio's "unknown child" (the exit status was lost), not tshark's verdict.
+            if not report.warnings and "retcode: 255" not in str(exc):
                 report.warnings.append(f"tshark stopped after {report.records} records: {_last_line(exc)}")
             capture._running_processes.clear()  # already reaped; keeps pyshark's __del__ from closing again
         loop.close()

@@ -233,9 +233,9 @@ def _walk_pcapng(mv: memoryview, off: int, end: int, order: str) -> tuple[list[i
             if nxt > end or blen < 12 or blen & 3:
                 break
             if btype == PCAPNG_EPB or btype == PCAPNG_SPB or btype == PCAPNG_OPB:
-                append(off)
-            elif btype == PCAPNG_IDB or btype == PCAPNG_SHB_TYPE:
-                break
+                append(off)  # its trailer is checked with numpy in _packet_batch
+            elif btype == PCAPNG_IDB or btype == PCAPNG_SHB_TYPE or unpack(mv, nxt - 8)[1] != blen:
+                break  # state to update, or a skipped block with a bad trailer
             off = nxt
     except struct.error:
         pass
@@ -296,6 +296,9 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
                     return
                 window.skip_to(window.offset + blen)
             continue  # the refill keeps this block and grows the window if it does not fit
+        if btype not in (PCAPNG_SHB_TYPE, PCAPNG_IDB):  # the walk stopped on a whole block: its trailer is wrong
+            state.warnings.append(damage.bad_block(window.offset, "trailer length mismatch"))
+            return
         problem = _control_block(window, mv, section)
         if problem:
             state.warnings.append(problem)
@@ -379,15 +382,19 @@ def _packet_batch(data: np.ndarray, offsets: list[int], section: _Section, frame
     snap0 = section.interfaces[0].snaplen if n_ifaces else 0
     caplen[is_spb] = np.minimum.reduce([origlen[is_spb], blen[is_spb] - 16, np.full(int(is_spb.sum()), snap0 or MAX_CAPLEN), np.full(int(is_spb.sum()), MAX_CAPLEN)])
     short = np.where(is_spb, blen < 16, blen < 32)
+    trailer = gather(data, off + blen - 4, 4).view(order + "u4")[:, 0]
     bad_iface = iface >= n_ifaces
     too_big = caplen > MAX_CAPLEN
     overrun = ~is_spb & (caplen > blen - 32)
-    bad = short | bad_iface | too_big | overrun
+    bad_trailer = trailer != blen
+    bad = short | bad_iface | too_big | overrun | bad_trailer
     problem = None
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         where = base + offsets[k]
-        if too_big[k] and not short[k]:
+        if bad_trailer[k]:
+            problem = damage.bad_block(where, "trailer length mismatch")
+        elif too_big[k] and not short[k]:
             problem = damage.record_too_big(where, int(caplen[k]))
         elif bad_iface[k]:
             problem = damage.bad_block(where, f"unknown interface id {int(iface[k])}" if n_ifaces else "packet before any interface description")

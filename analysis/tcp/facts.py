@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.tcp import flags as F
+from analysis.tcp.flows import first_rows
 from analysis.tcp.history import conn_states, histories, retransmitted
 
 SIDES = ("client", "server")  # side index 0 = client, 1 = server
@@ -41,10 +42,13 @@ def _sides(pk: pd.DataFrame) -> np.ndarray:
 
 def _first_rows_per(keys: np.ndarray, mask: np.ndarray, n_keys: int) -> np.ndarray:
     """Row index of the first row (row order) where mask holds, per key; -1 where none."""
+    return first_rows(keys, mask, n_keys)
+
+
+def _max_per(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n_keys: int) -> np.ndarray:
+    """Largest value per key where mask holds; -1 where none."""
     out = np.full(n_keys, -1, dtype=np.int64)
-    rows = np.flatnonzero(mask)
-    uniq, first = np.unique(keys[rows], return_index=True)
-    out[uniq] = rows[first]
+    np.maximum.at(out, keys[mask], values[mask])
     return out
 
 
@@ -133,19 +137,14 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     upto_rst = ~after_rst
     seq = pk["seq"].to_numpy(np.int64)
     ack_rel = pk["ack"].fillna(-1).to_numpy(np.int64)
-    peer_end = pd.Series(np.where(data & upto_rst & other_side, seq + length, -1)).groupby(conn).max()
-    sender_ack = pd.Series(np.where(ack & upto_rst & ~other_side & (ack_rel >= 0), ack_rel, -1)).groupby(conn).max()
-    unacked = np.full(n_conn, -1, dtype=np.int64)
-    if len(pk):
-        pe = peer_end.reindex(range(n_conn), fill_value=-1).to_numpy()
-        sa = sender_ack.reindex(range(n_conn), fill_value=-1).to_numpy()
-        known = (rst_first >= 0) & (sa >= 0)
-        unacked = np.where(known, np.maximum(pe - sa, 0), -1)
+    pe = _max_per(conn, seq + length, data & upto_rst & other_side, n_conn)
+    sa = _max_per(conn, ack_rel, ack & upto_rst & ~other_side & (ack_rel >= 0), n_conn)
+    unacked = np.where((rst_first >= 0) & (sa >= 0), np.maximum(pe - sa, 0), -1)
     fl["unacked_at_rst_bytes"] = pd.array(unacked, dtype="Int64")
     fl.loc[unacked < 0, "unacked_at_rst_bytes"] = pd.NA
 
     # half-close: the FIN sender acknowledges the peer's later data
-    late_end = pd.Series(np.where(late, seq + length, -1)).groupby(conn).max().reindex(range(n_conn), fill_value=-1).to_numpy() if len(pk) else np.zeros(0, np.int64)
+    late_end = _max_per(conn, seq + length, late, n_conn)
     acks_it = ack & ~rst & is_fin_sender & (frame > late_frame_per_conn[conn]) & (ack_rel >= late_end[conn]) if len(pk) else np.zeros(0, bool)
     hc_first = _first_rows_per(conn, acks_it, n_conn)
     fl["half_close_by"] = _side_names(np.where(hc_first >= 0, fin_sender_side, -1))

@@ -35,7 +35,6 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from analysis.tcp import flags as F
 
@@ -63,13 +62,27 @@ def flow_id(client: str, server: str) -> str:
     return f"{client}>{server}"
 
 
+def first_rows(keys: np.ndarray, mask: np.ndarray | None, n_keys: int) -> np.ndarray:
+    """Row index of the first row (row order) per key 0..n_keys-1 where mask holds; -1 where none. Linear time."""
+    rows = np.arange(len(keys)) if mask is None else np.flatnonzero(mask)
+    out = np.full(n_keys, len(keys), dtype=np.int64)
+    np.minimum.at(out, keys[rows], rows)
+    out[out == len(keys)] = -1
+    return out
+
+
+def last_rows(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    out = np.full(n_keys, -1, dtype=np.int64)
+    np.maximum.at(out, keys, np.arange(len(keys)))
+    return out
+
+
 def _group_first(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int, fill) -> np.ndarray:
     """For each key 0..n-1, ``values`` at the first row (in row order) where mask holds; ``fill`` where none."""
+    rows = first_rows(keys, mask, n)
     out = np.full(n, fill, dtype=values.dtype)
-    rows = np.flatnonzero(mask)
-    k = keys[rows]
-    uniq, first = np.unique(k, return_index=True)
-    out[uniq] = values[rows[first]]
+    found = rows >= 0
+    out[found] = values[rows[found]]
     return out
 
 
@@ -79,7 +92,11 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     ``packets`` is a packet table (analysis.pcap.table.PACKET_COLUMNS). The
     returned packet frame is sorted by frame and keeps every input column.
     """
-    pk = packets.sort_values("frame", kind="stable").reset_index(drop=True)
+    frames = packets["frame"].to_numpy()
+    if len(frames) > 1 and not (np.diff(frames) > 0).all():
+        packets = packets.sort_values("frame", kind="stable")
+    pk = packets.reset_index(drop=True) if not isinstance(packets.index, pd.RangeIndex) or packets.index.start != 0 \
+        else packets.copy(deep=False)
     n = len(pk)
     flags = pk["flags"].to_numpy(np.int64)
     length = pk["len"].to_numpy(np.int64)
@@ -109,28 +126,29 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         stacks = pd.DataFrame({"p": pair_codes, "d": direction, "v": vlan_codes})
         per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
         split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
-    key = pair_codes * (vlan_codes.max() + 1 if n else 1) + np.where(split_pairs[pair_codes], vlan_codes, 0)
-    key, _ = pd.factorize(key)
-    key = key.astype(np.int64)
+    if split_pairs.any():
+        key = pair_codes * (vlan_codes.max() + 1) + np.where(split_pairs[pair_codes], vlan_codes, 0)
+        key = pd.factorize(key)[0].astype(np.int64)
+    else:
+        key = pair_codes
 
     # -- reuse after close (rule 2) ----------------------------------------------------
     pure_syn = ((flags & F.SYN) != 0) & ((flags & F.ACK) == 0)
-    closing = ((flags & (F.FIN | F.RST)) != 0).astype(np.int64)
-    frame_df = pd.DataFrame({"key": key, "closing": closing})
-    cum_closing_before = frame_df.groupby("key", sort=False)["closing"].cumsum().to_numpy() - closing
-    first_in_key = frame_df.groupby("key", sort=False).cumcount().to_numpy() == 0
-    syn_rows = np.flatnonzero(pure_syn)
-    syn_df = pd.DataFrame({"key": key[syn_rows], "seq": seq_raw[syn_rows], "cc": cum_closing_before[syn_rows]})
-    prev = syn_df.groupby("key", sort=False)[["seq", "cc"]].shift(1)
-    prev_seq = prev["seq"].to_numpy(float)
-    prev_cc = prev["cc"].fillna(0).to_numpy(float)
-    reopen = (syn_df["cc"].to_numpy() > prev_cc) & (syn_df["seq"].to_numpy(float) != prev_seq)
-    new_conn = first_in_key.copy()
-    new_conn[syn_rows] |= reopen
-    start_number = np.cumsum(new_conn) - 1  # conn number of each start row, in frame order
-    marks = pd.Series(np.where(new_conn, start_number, np.nan))
-    conn = marks.groupby(key, sort=False).ffill().to_numpy().astype(np.int64)
-    n_conn = int(new_conn.sum())
+    closing = (flags & (F.FIN | F.RST)) != 0
+    n_keys = int(key.max()) + 1 if n else 0
+    first_in_key = np.zeros(n, dtype=bool)
+    first_in_key[first_rows(key, None, n_keys)] = True
+    # only keys with a SYN after their first packet can hold a second connection; the rest skip the group work
+    suspects = np.zeros(n_keys, dtype=bool)
+    suspects[key[pure_syn & ~first_in_key]] = True
+    conn = key  # factorize numbered the keys by first packet already
+    if suspects.any():
+        rows = np.flatnonzero(suspects[key])
+        segment = np.zeros(n, dtype=np.int64)
+        segment[rows] = _segments(key[rows], closing[rows], pure_syn[rows], seq_raw[rows], first_in_key[rows])
+        if segment.any():
+            conn = pd.factorize(key * (segment.max() + 1) + segment)[0].astype(np.int64)
+    n_conn = int(conn.max()) + 1 if n else 0
 
     # -- roles (rule 3) --------------------------------------------------------------
     synack = ((flags & (F.SYN | F.ACK)) == (F.SYN | F.ACK))
@@ -168,9 +186,9 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
 
     # -- flows table ------------------------------------------------------------------
     ep_text = _endpoint_texts(ep_values, addrs)
-    first_rows = _first_rows(conn, n_conn)
-    server_ep = np.where(lo[first_rows] == client_ep, hi[first_rows], lo[first_rows])
-    last_rows = _last_rows(conn, n_conn)
+    first_idx = _first_rows(conn, n_conn)
+    server_ep = np.where(lo[first_idx] == client_ep, hi[first_idx], lo[first_idx])
+    last_idx = _last_rows(conn, n_conn)
     client_text = ep_text[client_ep] if n_conn else np.array([], object)
     server_text = ep_text[server_ep] if n_conn else np.array([], object)
     c2s = from_client
@@ -182,23 +200,38 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         "client": pd.array(client_text, dtype="string"),
         "server": pd.array(server_text, dtype="string"),
         "role_guessed": role_guessed,
-        "ip_version": pk["ip_version"].to_numpy()[first_rows] if n_conn else np.array([], np.int8),
-        "vlan": pk["vlan"].to_numpy(object)[first_rows] if n_conn else np.array([], object),
+        "ip_version": pk["ip_version"].to_numpy()[first_idx] if n_conn else np.array([], np.int8),
+        "vlan": pk["vlan"].take(first_idx).to_numpy(object) if n_conn else np.array([], object),
         "packets": counts,
         "packets_c2s": np.bincount(conn[c2s], minlength=n_conn),
         "packets_s2c": np.bincount(conn[~c2s], minlength=n_conn),
         "bytes_c2s": np.bincount(conn[c2s], weights=length[c2s], minlength=n_conn).astype(np.int64),
         "bytes_s2c": np.bincount(conn[~c2s], weights=length[~c2s], minlength=n_conn).astype(np.int64),
-        "first_frame": pk["frame"].to_numpy()[first_rows] if n_conn else np.array([], np.int64),
-        "last_frame": pk["frame"].to_numpy()[last_rows] if n_conn else np.array([], np.int64),
-        "first_ts_ns": ts[first_rows] if n_conn else np.array([], np.int64),
-        "last_ts_ns": ts[last_rows] if n_conn else np.array([], np.int64),
+        "first_frame": pk["frame"].to_numpy()[first_idx] if n_conn else np.array([], np.int64),
+        "last_frame": pk["frame"].to_numpy()[last_idx] if n_conn else np.array([], np.int64),
+        "first_ts_ns": ts[first_idx] if n_conn else np.array([], np.int64),
+        "last_ts_ns": ts[last_idx] if n_conn else np.array([], np.int64),
         "client_isn": isn[0::2] if n_conn else np.array([], np.int64),
         "server_isn": isn[1::2] if n_conn else np.array([], np.int64),
     })
     flows["duration_s"] = (flows["last_ts_ns"] - flows["first_ts_ns"]) / 1e9
     flows["vlan"] = flows["vlan"].astype("string")
     return pk, flows
+
+
+def _segments(key: np.ndarray, closing: np.ndarray, pure_syn: np.ndarray, seq_raw: np.ndarray,
+              first_in_key: np.ndarray) -> np.ndarray:
+    """Rule 2 on the rows of the suspect keys: the connection number (0, 1, ...) of each row within its key."""
+    frame = pd.DataFrame({"key": key, "closing": closing.astype(np.int64)})
+    closing_before = frame.groupby("key", sort=False)["closing"].cumsum().to_numpy() - frame["closing"].to_numpy()
+    syn_rows = np.flatnonzero(pure_syn)
+    syns = pd.DataFrame({"key": key[syn_rows], "seq": seq_raw[syn_rows], "cc": closing_before[syn_rows]})
+    prev = syns.groupby("key", sort=False)[["seq", "cc"]].shift(1)
+    reopen = (syns["cc"].to_numpy() > prev["cc"].fillna(0).to_numpy(float)) & \
+             (syns["seq"].to_numpy(float) != prev["seq"].to_numpy(float))
+    starts = np.zeros(len(key), dtype=np.int64)
+    starts[syn_rows] = reopen & ~first_in_key[syn_rows]
+    return pd.Series(starts).groupby(key, sort=False).cumsum().to_numpy()
 
 
 def _unique_ids(ids: pd.Series) -> np.ndarray:
@@ -208,22 +241,18 @@ def _unique_ids(ids: pd.Series) -> np.ndarray:
 
 
 def _factorize_text(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes for string columns (concatenated), hashed in Arrow; and the unique values."""
-    arrays = [pa.array(c.array, type=pa.large_string(), from_pandas=True) for c in columns]
-    encoded = pa.chunked_array(arrays).combine_chunks().dictionary_encode()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    """Integer codes for string columns (concatenated), and the unique values (pandas hashes Arrow strings fast)."""
+    joined = pd.concat([c.astype("string").reset_index(drop=True) for c in columns], ignore_index=True)
+    codes, uniques = pd.factorize(joined)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
 def _first_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
-    _, first = np.unique(conn, return_index=True)
-    return first if len(first) == n_conn else np.zeros(n_conn, np.int64)
+    return first_rows(conn, None, n_conn)
 
 
 def _last_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
-    rev = conn[::-1]
-    _, first = np.unique(rev, return_index=True)
-    return len(conn) - 1 - first
+    return last_rows(conn, n_conn)
 
 
 def _endpoint_texts(ep_values: np.ndarray, addrs: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.tcp import flags as F
+from analysis.tcp.flows import first_rows
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,11 @@ def histories(pk: pd.DataFrame, n_conn: int) -> np.ndarray:
     parts = []
     for order, (letter, mask) in enumerate(_letter_masks(pk).items()):
         for is_client, text in ((True, letter), (False, letter.lower())):
-            rows = np.flatnonzero(mask & (client == is_client))
-            if len(rows) == 0:
+            first = first_rows(conn, mask & (client == is_client), n_conn)
+            seen = np.flatnonzero(first >= 0)
+            if len(seen) == 0:
                 continue
-            uniq, first = np.unique(conn[rows], return_index=True)
-            parts.append(pd.DataFrame({"conn": uniq, "frame": frame[rows[first]], "order": order, "letter": text}))
+            parts.append(pd.DataFrame({"conn": seen, "frame": frame[first[seen]], "order": order, "letter": text}))
     out = np.full(n_conn, "", dtype=object)
     if parts:
         table = pd.concat(parts, ignore_index=True).sort_values(["conn", "frame", "order"], kind="stable")

@@ -1,8 +1,7 @@
 """The `browser` client: headless Chromium fetches the slow URL and gives up on it, as a user's tab does.
 
-    run_browser(url, abort_after_s=0.3, mode=BrowserMode.ABORT)          # in-process API
-    run_browser_client(ClientSpec(impl="browser", ...), user)            # the clients-registry entry
-    python -m capture.clients.browser --url URL --abort-after 0.3 [--mode abort|close-tab] [--linger S]
+    run_browser(url, abort_after_s=0.3, mode=BrowserMode.ABORT)    # the API: -> BrowserOutcome
+    run_browser_client(ClientSpec(impl="browser", ...), user)      # the clients-registry entry
 
 How it works, and why:
 
@@ -32,7 +31,6 @@ How it works, and why:
 
 from __future__ import annotations
 
-import argparse
 import enum
 import json
 import os
@@ -40,7 +38,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -109,6 +106,7 @@ class BrowserOutcome:
     exit_code: int | None = None  #: Chromium's exit status after we stopped it
     bytes_received: int = 0  #: body bytes the page read (0 when the fetch was aborted)
     log_tail: str = ""  #: last lines of Chromium's own output
+    profile: str = ""  #: the throw-away profile/HOME directory (removed at the end)
 
     def first(self, event: str) -> dict | None:
         return next((e for e in self.events if e["event"] == event), None)
@@ -326,6 +324,7 @@ def run_browser(
     threading.Thread(target=pages.serve_forever, name="browser-page-server", daemon=True).start()
     query = urllib.parse.urlencode({"target": url, "abort_ms": round(abort_after_s * 1000), "mode": mode.value})
     chromium = _Chromium(f"http://127.0.0.1:{pages.server_address[1]}/?{query}", user, min(timeout_s, STARTUP_TIMEOUT_S))
+    outcome.profile = str(chromium.profile)
     deadline = time.monotonic() + timeout_s
     ends: dict = {}
     skipped: list[tuple[int, dict]] = []  # page reports that came while waiting for another one
@@ -444,32 +443,3 @@ def run_browser_client(spec: ClientSpec, user: User) -> ClientResult:
         ended_ns=time.time_ns(), bytes_received=outcome.bytes_received, events=tuple(outcome.events),
         stderr=outcome.log_tail,
     )  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="the slow URL to fetch")
-    parser.add_argument("--abort-after", type=float, default=0.3, help="seconds before the browser gives up")
-    parser.add_argument("--mode", choices=[m.value for m in BrowserMode], default=BrowserMode.ABORT.value)
-    parser.add_argument("--linger", type=float, default=0.0, help="seconds the browser stays open after the abort")
-    parser.add_argument("--timeout", type=float, default=30.0, help="upper bound for the whole run, seconds")
-    args = parser.parse_args(argv)
-
-    def on_term(signum, frame):  # SIGTERM: unwind, so Chromium's group is stopped and the profile removed
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, on_term)
-    write = lambda line: os.write(sys.stdout.fileno(), (json.dumps(line) + "\n").encode())  # noqa: E731
-    try:
-        run_browser(args.url, abort_after_s=args.abort_after, mode=args.mode, linger_s=args.linger,
-                    timeout_s=args.timeout, emit=write)  # fmt: skip
-    except BrowserError as exc:
-        print(f"browser client: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,8 +28,9 @@ from analysis.schema import EventKind
 from analysis.tcp.flags import BIT
 from capture.servers.events import read_app_events
 
-#: the count argument of a failed write as strace prints it: `write(4<...>, "..."..., 4096) = -1 EPIPE`
-_ASKED = re.compile(r",\s*(\d+)\)\s*=\s*-?\d+")
+#: the count argument right after the buffer, as strace prints write/send/sendto:
+#: `write(4<...>, "..."..., 4096) = -1 EPIPE`, `sendto(4<...>, "..."..., 151, 0, NULL, 0) = 151`
+_ASKED = re.compile(r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?,\s*(\d+)')
 WRITE_KINDS = (EventKind.WRITE.value, EventKind.WRITE_ERROR.value)
 ERROR_KINDS = (EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value)
 
@@ -57,6 +58,7 @@ class ProbeFacts:
     app_error_text: str | None = None
     app_errno: str | None = None  #: errno the application reported (None: e.g. Node's ERR_STREAM_DESTROYED)
     syscall_errnos: tuple[str, ...] = ()  #: errnos of the server's failed write/read syscalls, first-seen order
+    read_errnos: tuple[str, ...] = ()  #: ... of its failed reads only (ECONNRESET: a background read took the RST)
     first_write_errno: str | None = None  #: errno of the first failed write syscall (EPIPE, ECONNRESET)
     bytes_before_error: int = 0  #: bytes the server's write syscalls accepted before the first failed one
     write_syscalls: int = 0  #: server write syscalls on TCP sockets
@@ -78,7 +80,7 @@ class ProbeFacts:
     @classmethod
     def from_dict(cls, data: dict) -> "ProbeFacts":
         data = dict(data)
-        for key in ("syscall_errnos", "writes_after_peer_close"):
+        for key in ("syscall_errnos", "read_errnos", "writes_after_peer_close"):
             data[key] = tuple(data.get(key) or ())
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
@@ -98,12 +100,13 @@ def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
     return ProbeFacts(
         size=size,
         **app,
-        syscall_errnos=_syscall_errnos(paths.strace),
+        syscall_errnos=_syscall_errnos(paths.strace, ERROR_KINDS),
+        read_errnos=_syscall_errnos(paths.strace, (EventKind.READ_ERROR.value,)),
         first_write_errno=failed.errno if failed else None,
         bytes_before_error=sum(w.written or 0 for w in writes if failed is None or w.ts_ns < failed.ts_ns),
         write_syscalls=len(writes),
         writes_after_peer_close=tuple(w.text() for w in after),
-        failed_write_in_handler=None if failed is None or app["handler_end_ns"] is None else failed.ts_ns <= app["handler_end_ns"],
+        failed_write_in_handler=_before(failed, app["handler_end_ns"]),
         interrupted=bool(meta.get("interrupted")),
         note=meta.get("reason"),
         bundle=str(paths.root),
@@ -144,9 +147,14 @@ def _server_writes(path: Path) -> list[WriteCall]:
     return calls
 
 
-def _syscall_errnos(path: Path) -> tuple[str, ...]:
+def _before(failed: WriteCall | None, handler_end_ns: int | None) -> bool | None:
+    """Did the first failed write happen while the handler was still running? (None: no failure/no log)"""
+    return None if failed is None or handler_end_ns is None else failed.ts_ns <= handler_end_ns
+
+
+def _syscall_errnos(path: Path, kinds: tuple[str, ...]) -> tuple[str, ...]:
     rows = _syscalls(path)
-    failed = rows[rows["kind"].astype(str).isin(ERROR_KINDS) & rows["errno"].notna()]
+    failed = rows[rows["kind"].astype(str).isin(kinds) & rows["errno"].notna()]
     failed = failed[failed["errno"].astype(str) != "EAGAIN"]  # Go's non-blocking reads: not an error
     return tuple(dict.fromkeys(str(e) for e in failed["errno"]))
 

@@ -105,12 +105,31 @@ def estimated_probes(lo: int, hi: int, fanout: int = 1) -> int:
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
-def _measure(row: SweepRow) -> SweepRow:
-    probe: ProbeFacts | None = row.result.at
-    if probe is None or not probe.bundle or probe.server_port is None or not probe.server_wire_bytes:
-        return row
-    head = measure_head(Path(probe.bundle) / "capture.pcap", probe.server_port)
-    return SweepRow(row.server, row.client, row.spec, row.result, head, row.knob)
+#: a client that reads the whole response: its capture holds the server's head even when
+#: the row's own client made the server fail before any byte left (socket-rst)
+HEAD_PROBE_CLIENT = "half-close"
+
+
+def _measured_head(facts: ProbeFacts | None) -> ResponseHead | None:
+    if facts is None or not facts.bundle or facts.server_port is None or not facts.server_wire_bytes:
+        return None
+    return measure_head(Path(facts.bundle) / "capture.pcap", facts.server_port)
+
+
+def _measure_heads(rows: list[SweepRow], pool: ProbePool, out_dir: Path) -> list[SweepRow]:
+    """The head of each row's threshold probe; without one, a half-close run of the same server at that size."""
+    heads = [_measured_head(r.result.at) for r in rows]
+    missing = {}
+    for i, (row, head) in enumerate(zip(rows, heads)):
+        wrote = row.result.at is not None and row.result.at.write_syscalls > 0
+        if head is None and wrote and row.result.outcome in (Outcome.THRESHOLD, Outcome.ALWAYS):
+            spec = row.spec.with_(client=HEAD_PROBE_CLIENT, abort_after_s=row.spec.handler_delay_s + LATE_ABORT_MARGIN_S)
+            where = Path(out_dir) / _slug(row.key) / f"head-n{row.result.threshold}"
+            missing[i] = pool.submit(spec, row.result.threshold, where)
+    for i, future in missing.items():
+        heads[i] = _measured_head(ProbeFacts.from_dict(future.result()))
+    return [SweepRow(r.server, r.client, r.spec, r.result, head, r.knob) for r, head in zip(rows, heads)]
+
 
 def run_jobs(rows: Sequence[tuple[str, ServerVariant, str, ProbeSpec, str | None]], lo: int, hi: int, out_dir: Path,
              workers: int | None, fanout: int, on_probe: ProbeCallback | None) -> list[SweepRow]:
@@ -119,7 +138,9 @@ def run_jobs(rows: Sequence[tuple[str, ServerVariant, str, ProbeSpec, str | None
         jobs.append(Job(key, spec, search(lo, hi, fanout=fanout), Path(out_dir) / _slug(key)))
     with ProbePool(workers) as pool:
         results = drive(jobs, pool, on_probe)
-    return [_measure(SweepRow(server.label, client, spec, results[key], knob=knob)) for key, server, client, spec, knob in rows]
+        rows_out = [SweepRow(server.label, client, spec, results[key], knob=knob) for key, server, client, spec, knob in rows]
+        return _measure_heads(rows_out, pool, out_dir)
+
 
 def run_sweep(spec: ProbeSpec, lo: int, hi: int, out_dir: Path, *, label: str | None = None,
               workers: int | None = None, on_probe: ProbeCallback | None = None) -> SweepRow:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -40,9 +42,17 @@ def _probe_in_worker(spec_json: str, size: int, out_dir: str) -> dict:
     return run_probe(ProbeSpec.from_json(spec_json), size, Path(out_dir)).as_dict()
 
 
-def _warm_up() -> None:  # import the heavy modules once per worker, not once per probe
-    import capture.scenario  # noqa: F401
+def _worker_init() -> None:
+    # An idle worker ignores Ctrl-C (the terminal sends it to the whole group): a busy one is
+    # interrupted by run_scenario's own handler and unwinds its run; the parent then shuts the
+    # pool down in order instead of every idle worker dying with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import capture.scenario  # noqa: F401  (the heavy imports once per worker, not per probe)
     import capture.sweep.facts  # noqa: F401
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 class ProbePool:
@@ -51,16 +61,21 @@ class ProbePool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = default_workers() if workers is None else workers
         self._executor: ProcessPoolExecutor | None = None
+        self._previous_sigterm = None
 
     def __enter__(self) -> "ProbePool":
         if self.workers > 0:
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_warm_up)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
+            if threading.current_thread() is threading.main_thread():  # SIGTERM unwinds like Ctrl-C
+                self._previous_sigterm = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
         return self
 
     def __exit__(self, *exc) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)  # busy workers finish (or unwind) their run
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def submit(self, spec: ProbeSpec, size: int, out_dir: Path) -> Future:
         if self._executor is None:  # in-process (tests, one-off debugging)

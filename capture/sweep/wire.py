@@ -51,18 +51,20 @@ def parse_head(payload: bytes) -> ResponseHead | None:
     return ResponseHead(head_bytes=len(head), chunked=chunked, chunk_line_bytes=chunk_line, status_line=lines[0])
 
 
-def first_server_payload(pcap: Path, server_port: int) -> bytes | None:
-    """Payload of the first TCP segment with data from ``server_port`` (None: there is none)."""
+def first_server_payload(pcap: Path, server_port: int, segments: int = 8) -> bytes | None:
+    """The server's first data bytes: up to ``segments`` data segments from ``server_port``, in capture order
+    (enough for a head that a small write size split; loopback does not reorder)."""
     from scapy.layers.inet import TCP  # lazy: scapy takes a second to import
     from scapy.utils import PcapReader
 
+    parts: list[bytes] = []
     with PcapReader(str(pcap)) as packets:
         for packet in packets:
-            if TCP in packet and packet[TCP].sport == server_port:
-                data = bytes(packet[TCP].payload)
-                if data:
-                    return data
-    return None
+            if TCP in packet and packet[TCP].sport == server_port and bytes(packet[TCP].payload):
+                parts.append(bytes(packet[TCP].payload))
+                if len(parts) >= segments:
+                    break
+    return b"".join(parts) or None
 
 
 def measure_head(pcap: Path, server_port: int) -> ResponseHead | None:

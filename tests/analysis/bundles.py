@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import SAMPLES
 
-NAMES = ("go-curl-8061", "go-curl-8060", "go-socket-rst", "python-socket-fin", "go-half-close")
+NAMES = ("go-curl-8061", "go-curl-8060", "go-socket-rst", "python-socket-fin", "go-half-close", "go-curl-ipv6")
 
 
 def samples_dir() -> Path:

@@ -81,7 +81,7 @@ def test_go_socket_rst_first_read_gets_econnreset_then_writes_get_epipe():
     _, d = diagnosis_of(path)
     assert d.verdict is Verdict.RST_BY_CLIENT_ECONNRESET
     text = joined(d)
-    assert re.search(r"The client aborted with RST at \+0\.[23]\d s \(frame \d+\) without a FIN", text)
+    assert re.search(r"The client aborted with RST at \+0\.[23]\d s \(frame \d+.*\) without a FIN", text)
     assert re.search(r"The server's read\(\) failed with ECONNRESET", text)
     assert "failed with EPIPE" in text
     assert "socket was ESTABLISHED" in text and "every later write fails with EPIPE" in text
@@ -131,3 +131,13 @@ def test_timeline_of_a_bundle_is_one_sorted_schema_frame():
     assert {"packet", "syscall", "app"} <= set(timeline.events["source"].astype(str))
     rows = timeline.flow_events(d.flow)
     assert rows[rows["source"] == "packet"]["t_rel"].iloc[0] == 0.0
+
+
+def test_go_curl_ipv6_same_story_with_bracketed_ids():
+    path = bundle("go-curl-ipv6")
+    timeline, d = diagnosis_of(path)
+    assert d.verdict is Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE
+    assert re.fullmatch(r"\[::1\]:\d+>\[::1\]:\d+", d.flow)
+    assert set(timeline.flow_events(d.flow)["source"].astype(str)) >= {"packet", "syscall", "app"}
+    if kernel_ran(path):
+        assert "reason TCP_TIMEWAIT_SOCKET, from the kernel" in joined(d)

@@ -1,0 +1,33 @@
+"""Fixtures for the capture-reader tests: write literal bytes to a file, read them with each engine."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from analysis.pcap import read_packets
+
+#: Engines cheap enough to run on every literal-bytes test (pyshark has its own, smaller, tests).
+CHEAP_ENGINES = ["fast", "scapy"]
+
+
+@pytest.fixture(params=CHEAP_ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def read_bytes(tmp_path, engine):
+    """read_bytes(b, suffix) -> (DataFrame, ReadReport) through the engine under test."""
+
+    def read(content: bytes, suffix: str = ".pcap"):
+        path = tmp_path / f"capture{suffix}"
+        path.write_bytes(content)
+        return read_packets(path, engine=engine)
+
+    return read
+
+
+def have_tshark() -> bool:
+    return shutil.which("tshark") is not None
