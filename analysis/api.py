@@ -14,7 +14,8 @@ import pandas as pd
 
 from analysis import bundle, clock
 from analysis.errors import AbortscopeError, BundleError, EventParseError
-from analysis.events import app_jsonl, applog, jsonl, kernel, packets, strace
+from analysis.events import app_jsonl, applog, jsonl, kernel, packets
+from analysis.events.strace import parse as strace_parse
 from analysis.pcap import read_packets
 from analysis.tcp import build_flows
 from analysis.timeline import Timeline, merge
@@ -79,10 +80,10 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     sources = ["packets"]
     warnings: list[str] = []
 
-    traced_side = (meta.get("strace") or {}).get("side", "server") if isinstance(meta.get("strace"), dict) else "server"
     strace_rows = None
     if (p := _pick(strace, defaults["strace"])) is not None:
-        strace_rows = strace_mod_parse(_text(p, "strace"), flows, traced_side)
+        # the harness traces the server (analysis/bundle.py); a user's strace is assumed to be of the server too
+        strace_rows = strace_parse(_text(p, "strace"), flows=flows, actor="server", with_pid=True)
         frames.append(strace_rows.drop(columns=["pid"]))
         sources.append("strace")
     if (p := _pick(kernel, defaults["kernel"])) is not None:
@@ -111,10 +112,6 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     events = merge(frames, flows)
     return Timeline(events=events, flows=flows, packets=pk, report=report, meta=meta, sources=tuple(sources),
                     warnings=tuple(warnings))
-
-
-def strace_mod_parse(text: str, flows: pd.DataFrame, side: str) -> pd.DataFrame:
-    return strace.parse(text, flows=flows, actor=side, with_pid=True)
 
 
 def _kernel_parse(text: str, offset: int | None, flows: pd.DataFrame, syscalls: pd.DataFrame | None) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from analysis.events._columns import codes_in, string_arrow
 from analysis.pcap.table import ReadReport
-from analysis.schema import COLUMN_NAMES, TIMELINE_COLUMNS, Actor, Source, conform, empty, validate
+from analysis.schema import COLUMN_NAMES, TIMELINE_COLUMNS, Actor, SchemaError, Source, conform, empty, validate
 
 SOURCE_RANK: dict[str, int] = {Source.SYSCALL.value: 0, Source.KERNEL.value: 1, Source.PACKET.value: 2, Source.APP.value: 3}
 
@@ -75,10 +75,14 @@ def _with_t_rel(merged: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
 
 def _exact(frame: pd.DataFrame) -> pd.DataFrame:
     """Small frames go through schema.conform; big ones must already be exact (packets.parse builds them so)."""
-    frame = frame[list(COLUMN_NAMES)]
-    if len(frame) < 100_000:
-        frame = conform(frame.assign(t_rel=frame["t_rel"].fillna(0.0)))
-    return frame
+    frame = frame[list(COLUMN_NAMES)].assign(t_rel=frame["t_rel"].fillna(0.0))
+    if len(frame) >= 100_000:
+        try:
+            validate(frame)
+            return frame
+        except SchemaError:
+            pass
+    return conform(frame)
 
 
 def _merge_categories(parts: list[pd.Series], order: np.ndarray) -> pd.Categorical:

@@ -27,6 +27,7 @@ from .formats import (
     PCAPNG_EPB,
     PCAPNG_IDB,
     PCAPNG_OPB,
+    PCAPNG_PACKET_BLOCKS,
     PCAPNG_SHB_TYPE,
     PCAPNG_SPB,
     TsResolution,
@@ -221,25 +222,35 @@ class _Section:
     interfaces: list[_Interface] = field(default_factory=list)
 
 
-def _walk_pcapng(mv: memoryview, off: int, end: int, order: str) -> tuple[list[int], int]:
-    """Offsets of whole packet blocks; stops at the end, a bad length, or a block that changes state."""
-    unpack = struct.Struct(order + "II").unpack_from
+def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: str) -> tuple[np.ndarray, int]:
+    """Offsets of the packet blocks in mv[off:end], and where the walk stopped.
+
+    The Python loop only follows block lengths; types, lengths and trailers
+    are checked afterwards with numpy. The walk stops before a block that
+    changes state (SHB, IDB) or is damaged, which the caller then handles.
+    """
+    unpack = struct.Struct(order + "I").unpack_from
     offsets: list[int] = []
     append = offsets.append
     try:
         while True:
-            btype, blen = unpack(mv, off)
-            nxt = off + blen
-            if nxt > end or blen < 12 or blen & 3:
+            nxt = off + unpack(mv, off + 4)[0]
+            if not off < nxt <= end:
                 break
-            if btype == PCAPNG_EPB or btype == PCAPNG_SPB or btype == PCAPNG_OPB:
-                append(off)  # its trailer is checked with numpy in _packet_batch
-            elif btype == PCAPNG_IDB or btype == PCAPNG_SHB_TYPE or unpack(mv, nxt - 8)[1] != blen:
-                break  # state to update, or a skipped block with a bad trailer
+            append(off)
             off = nxt
     except struct.error:
         pass
-    return offsets, off
+    at = np.array(offsets, dtype=np.int64)
+    head = gather(data, at, 8).view(order + "u4")
+    btype, blen = head[:, 0].astype(np.int64), head[:, 1].astype(np.int64)
+    trailer = gather(data, np.maximum(at + blen - 4, 0), 4).view(order + "u4")[:, 0]
+    is_packet = np.isin(btype, PCAPNG_PACKET_BLOCKS)
+    stop_here = (blen < 12) | (blen % 4 != 0) | (btype == PCAPNG_SHB_TYPE) | (btype == PCAPNG_IDB) | (~is_packet & (trailer != blen))
+    if stop_here.any():
+        k = int(np.argmax(stop_here))
+        return at[:k][is_packet[:k]], int(at[k])
+    return at[is_packet], off
 
 
 def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
@@ -259,8 +270,8 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
                 raise damage.CaptureFormatError(f"{path}: not a readable pcapng file: {problem}")
             first = False
             continue
-        offsets, stop = _walk_pcapng(mv, window.start, window.end, section.order)
         data = window.array()
+        offsets, stop = _walk_pcapng(mv, data, window.start, window.end, section.order)
         batch, problem = _packet_batch(data, offsets, section, frame, window.base)
         if batch is not None:
             yield batch
@@ -308,7 +319,7 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
 def _batch_end(data, offsets, batch, order) -> int:
     if batch is None or not len(batch.data_off):
         return 0
-    last = offsets[len(batch.data_off) - 1]
+    last = int(offsets[len(batch.data_off) - 1])
     return last + struct.unpack_from(order + "I", data, last + 4)[0]
 
 
@@ -358,9 +369,9 @@ def _control_block(window: _Window, mv: memoryview, section: _Section) -> str | 
     return None
 
 
-def _packet_batch(data: np.ndarray, offsets: list[int], section: _Section, frame: int, base: int) -> tuple[RecordBatch | None, str | None]:
+def _packet_batch(data: np.ndarray, offsets: np.ndarray, section: _Section, frame: int, base: int) -> tuple[RecordBatch | None, str | None]:
     """Gather EPB/SPB/OPB headers; cut at the first bad block (returned as a message)."""
-    if not offsets:
+    if not len(offsets):
         return None, None
     order = section.order
     off = np.array(offsets, dtype=np.int64)
@@ -391,7 +402,7 @@ def _packet_batch(data: np.ndarray, offsets: list[int], section: _Section, frame
     problem = None
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        where = base + offsets[k]
+        where = base + int(offsets[k])
         if bad_trailer[k]:
             problem = damage.bad_block(where, "trailer length mismatch")
         elif too_big[k] and not short[k]:

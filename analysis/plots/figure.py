@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -119,8 +120,10 @@ def save(fig: Figure, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
         from analysis.plots.select import PlotInputError
 
         raise PlotInputError(f"{path}: unsupported image type {suffix or '(none)'}; use .png or .svg")
-    fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white",
-                metadata={"Date": None} if suffix == ".svg" else None)
+    # SVG text stays text (searchable, 4x smaller than glyph outlines); viewers supply the font.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white",
+                    metadata={"Date": None} if suffix == ".svg" else None)
     return path
 
 

@@ -92,7 +92,7 @@ EVENT_STYLES: dict[tuple[str, str], EventStyle] = {
     ("syscall", "accept"): EventStyle("o", PALETTE["grey"], "accept/connect/close", "accept()", "accept"),
     ("syscall", "connect"): EventStyle("o", PALETTE["grey"], "accept/connect/close", "connect()", "connect"),
     ("syscall", "close"): EventStyle("o", PALETTE["grey"], "accept/connect/close", "close()", "close"),
-    ("syscall", "shutdown"): EventStyle("o", PALETTE["reddish_purple"], "shutdown()", "shutdown({detail})",
+    ("syscall", "shutdown"): EventStyle("o", PALETTE["reddish_purple"], "shutdown()", "shutdown()",
                                         "shutdown"),
     ("syscall", "signal"): EventStyle("o", PALETTE["reddish_purple"], "signal", "signal {signal}", "{signal}"),
     ("kernel", "state"): EventStyle("s", PALETTE["sky_blue"], "TCP state change", "state → {new_state}",

@@ -45,7 +45,7 @@ def test_relative_numbers_and_late_data_facts():
     row = flows.iloc[0]
     assert (row["data_after_fin_by"], row["data_after_fin_frame"], row["rst_answer_frame"]) == ("server", 6, 7)
     assert (row["bytes_after_peer_fin_server"], row["unacked_at_rst_bytes"], row["bytes_before_peer_fin_server"]) == (4096, 4096, 0)
-    assert row["history"] == "ShADaFdR"
+    assert row["history"] == "ShADFdR"  # no pure ACK from the server in this ladder
 
 
 def test_roles_are_guessed_without_a_syn():
