@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
+from analysis.errors import AbortscopeError
+from analysis.pcap import read_packets
+from analysis.tcp.flags import RST
 
-ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
-TCP_RST = 0x04
 WRITE_SYSCALLS = ("write", "writev", "sendto", "sendmsg", "sendfile")
 FAILED_WRITE = re.compile(r"^(?:\d+\s+)?(?P<ts>\d+\.\d+) (?P<call>(?:%s)\(.*\) = -1 (?P<errno>E[A-Z]+).*)$" % "|".join(WRITE_SYSCALLS))
 
@@ -70,43 +71,18 @@ def _first_failing_write(path: Path) -> str | None:
 
 
 def _first_rst(path: Path, server_port: int | None) -> tuple[int, str | None]:
-    """(TCP packets in a pcap file, description of the first RST) from an Ethernet pcap on lo."""
+    """(TCP packets in the capture, description of the first RST), read with the analyzer's reader."""
     if not path.exists():
         return 0, None
-    data = path.read_bytes()
-    if len(data) < 24 or data[:4] not in (b"\x4d\x3c\xb2\xa1", b"\xd4\xc3\xb2\xa1"):
-        return 0, None  # not a little-endian pcap: leave it to the analyzer
-    nano = data[:4] == b"\x4d\x3c\xb2\xa1"
-    offset, count, first_ts_ns, rst = 24, 0, None, None
-    while offset + 16 <= len(data):
-        sec = int.from_bytes(data[offset : offset + 4], "little")
-        frac = int.from_bytes(data[offset + 4 : offset + 8], "little")
-        caplen = int.from_bytes(data[offset + 8 : offset + 12], "little")
-        frame = data[offset + 16 : offset + 16 + caplen]
-        offset += 16 + caplen
-        tcp = _tcp_header(frame)
-        if tcp is None:
-            continue
-        count += 1
-        ts_ns = sec * 1_000_000_000 + (frac if nano else frac * 1000)
-        first_ts_ns = ts_ns if first_ts_ns is None else first_ts_ns
-        if rst is None and len(tcp) >= 14 and tcp[13] & TCP_RST:
-            sport = int.from_bytes(tcp[0:2], "big")
-            who = "server" if sport == server_port else "client"
-            rst = (who, (ts_ns - first_ts_ns) / 1e9, count)
-    if rst is None:
-        return count, None
-    who, t_rel, frame = rst
-    return count, f"{who} sent RST at +{t_rel:.3f} s (packet {frame} of {count})"
-
-
-def _tcp_header(frame: bytes) -> bytes | None:
-    if len(frame) < 14:
-        return None
-    ethertype = int.from_bytes(frame[12:14], "big")
-    ip = frame[14:]
-    if ethertype == ETHERTYPE_IPV4 and len(ip) >= 20 and ip[9] == 6:
-        return ip[(ip[0] & 0x0F) * 4 :]
-    if ethertype == ETHERTYPE_IPV6 and len(ip) >= 40 and ip[6] == 6:  # no extension headers on lo
-        return ip[40:]
-    return None
+    try:
+        packets, _ = read_packets(path)
+    except AbortscopeError:
+        return 0, None  # an unreadable capture: the analyzer's own run will say why
+    resets = packets.index[(packets["flags"] & RST).astype(bool)]
+    if len(resets) == 0:
+        return len(packets), None
+    first = packets.loc[resets[0]]
+    who = "server" if first["sport"] == server_port else "client"
+    t_rel = (first["ts_ns"] - packets["ts_ns"].iloc[0]) / 1e9
+    number = packets.index.get_loc(resets[0]) + 1
+    return len(packets), f"{who} sent RST at +{t_rel:.3f} s (packet {number} of {len(packets)})"

@@ -97,17 +97,9 @@ class _progress:
 
 
 def _export(events, format: Format, output: Optional[Path]) -> None:
-    frame = events.copy()
-    for column in ("source", "actor", "kind"):
-        frame[column] = frame[column].astype("string")
-    if format is Format.parquet:
-        frame.to_parquet(output, index=False)
-    elif format is Format.csv:
-        text = frame.to_csv(index=False)
-        output.write_text(text) if output else out.file.write(text)
-    else:
-        text = frame.to_json(orient="records", lines=True)
-        output.write_text(text) if output else out.file.write(text)
+    from analysis.export import export
+
+    export(events, format.value, output if output is not None else out.file)
 
 
 def _print_text(timeline) -> None:

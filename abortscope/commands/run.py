@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from abortscope.console import err, fail, out, warn
-from analysis.bundle import is_bundle
+from analysis.bundle import TIMELINE_CSV, is_bundle
 from analysis.errors import AbortscopeError
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunInterrupted, RunResult, ScenarioParams, run_scenario
@@ -53,10 +53,16 @@ def analyze_into_bundle(bundle_dir: Path) -> list[str]:
     """Hook for the analyzer: write its timeline and plot into the finished bundle.
 
     Called by run_scenario (as root, before the bundle is handed to the invoking user)
-    with the bundle directory; returns the file names it wrote. The analyzer is wired
-    here once analysis/ offers it; until then the run ends with the raw bundle.
+    with the bundle directory; returns the file names it wrote. A failure here is
+    recorded in meta["analysis"] and never loses the run.
     """
-    return []
+    import analysis  # the analyzer and matplotlib load only when a run needs them
+    from analysis.export import export
+    from analysis.plots.bundle_figures import write_bundle_figures
+
+    timeline = analysis.load(bundle_dir)
+    export(timeline.events, "csv", bundle_dir / TIMELINE_CSV)
+    return [TIMELINE_CSV, *write_bundle_figures(timeline, bundle_dir)]
 
 
 def run(

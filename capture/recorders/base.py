@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from analysis.errors import AbortscopeError
+from analysis.pcap import read_packets
 
 
 class RecorderError(AbortscopeError):
@@ -167,45 +168,13 @@ class HelperProcess:
 
 
 def count_capture_records(path: Path) -> int:
-    """Records in a pcap or pcapng file, counted from the headers alone.
+    """Records in a pcap or pcapng file, counted by the analyzer's reader.
 
-    An independent check of what the capture backend says it wrote; a torn
-    last record is not counted.
+    A check of what the capture backend says it wrote, by another program than
+    the backend; a torn last record is not counted.
     """
-    data = Path(path).read_bytes()
-    if len(data) < 24:
-        return 0
-    magic = data[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-        order = "little"
-    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-        order = "big"
-    elif magic == b"\x0a\x0d\x0d\x0a":
-        return _count_pcapng_packets(data)
-    else:
-        raise RecorderError(f"{path}: not a pcap/pcapng file (magic {magic.hex()})")
-    offset, records = 24, 0
-    while offset + 16 <= len(data):
-        caplen = int.from_bytes(data[offset + 8 : offset + 12], order)
-        if offset + 16 + caplen > len(data):
-            break
-        offset += 16 + caplen
-        records += 1
-    return records
-
-
-_PCAPNG_PACKET_BLOCKS = {0x00000006, 0x00000003, 0x00000002}  # enhanced, simple, obsolete packet
-
-
-def _count_pcapng_packets(data: bytes) -> int:
-    offset, records, order = 0, 0, "little"
-    while offset + 12 <= len(data):
-        if data[offset : offset + 4] == b"\x0a\x0d\x0d\x0a":  # section header: its byte-order magic decides
-            order = "little" if data[offset + 8 : offset + 12] == b"\x4d\x3c\x2b\x1a" else "big"
-        block_type = int.from_bytes(data[offset : offset + 4], order)
-        length = int.from_bytes(data[offset + 4 : offset + 8], order)
-        if length < 12 or offset + length > len(data):
-            break
-        records += block_type in _PCAPNG_PACKET_BLOCKS
-        offset += length
-    return records
+    try:
+        _, report = read_packets(path)
+    except AbortscopeError as exc:
+        raise RecorderError(f"{path}: {exc}") from exc
+    return report.records

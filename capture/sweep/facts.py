@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.bundle import BundlePaths, read_meta
+from analysis.bundle import BundlePaths, is_bundle, read_meta
+from analysis.errors import BundleError
 from analysis.events import strace
 from analysis.pcap import read_packets
 from analysis.schema import EventKind
@@ -86,13 +87,16 @@ class ProbeFacts:
 
 
 def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
-    """The facts of one bundle (``size`` defaults to meta's scenario size)."""
+    """The facts of one bundle (``size`` defaults to meta's scenario size); BundleError if it is none."""
     paths = BundlePaths(Path(bundle_dir))
+    if not is_bundle(paths.root):
+        raise BundleError(f"{paths.root}: not a run bundle (no meta.json)")
     meta = read_meta(paths.root)
     size = int(meta.get("scenario", {}).get("size", 0) if size is None else size)
     port = meta.get("server", {}).get("port")
     app = _app_facts(read_app_events(paths.app, actor="server"))
-    writes = _server_writes(paths.strace)
+    syscalls = _syscalls(paths.strace)
+    writes = _server_writes(syscalls)
     wire = _wire_facts(paths.capture, port)
     failed = next((w for w in writes if w.errno), None)
     close_ns = wire.pop("peer_close_ns")
@@ -100,8 +104,8 @@ def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
     return ProbeFacts(
         size=size,
         **app,
-        syscall_errnos=_syscall_errnos(paths.strace, ERROR_KINDS),
-        read_errnos=_syscall_errnos(paths.strace, (EventKind.READ_ERROR.value,)),
+        syscall_errnos=_errnos(syscalls, ERROR_KINDS),
+        read_errnos=_errnos(syscalls, (EventKind.READ_ERROR.value,)),
         first_write_errno=failed.errno if failed else None,
         bytes_before_error=sum(w.written or 0 for w in writes if failed is None or w.ts_ns < failed.ts_ns),
         write_syscalls=len(writes),
@@ -134,8 +138,7 @@ def _syscalls(path: Path) -> pd.DataFrame:
     return strace.parse(path.read_text(errors="replace"), actor="server")
 
 
-def _server_writes(path: Path) -> list[WriteCall]:
-    rows = _syscalls(path)
+def _server_writes(rows: pd.DataFrame) -> list[WriteCall]:
     rows = rows[rows["kind"].astype(str).isin(WRITE_KINDS)]
     calls = []
     for ts_ns, length, errno, detail in zip(rows["ts_ns"], rows["len"], rows["errno"], rows["detail"]):
@@ -152,8 +155,7 @@ def _before(failed: WriteCall | None, handler_end_ns: int | None) -> bool | None
     return None if failed is None or handler_end_ns is None else failed.ts_ns <= handler_end_ns
 
 
-def _syscall_errnos(path: Path, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    rows = _syscalls(path)
+def _errnos(rows: pd.DataFrame, kinds: tuple[str, ...]) -> tuple[str, ...]:
     failed = rows[rows["kind"].astype(str).isin(kinds) & rows["errno"].notna()]
     failed = failed[failed["errno"].astype(str) != "EAGAIN"]  # Go's non-blocking reads: not an error
     return tuple(dict.fromkeys(str(e) for e in failed["errno"]))

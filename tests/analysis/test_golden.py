@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 from analysis import load
+from analysis.export import to_csv_text
 from analysis.schema import COLUMN_NAMES
 from capture.samples import SAMPLES
 from tests.conftest import REPO, SAMPLES as SAMPLES_DIR
@@ -71,10 +72,7 @@ def render(bundle: Path) -> dict[str, str]:
     """What the goldens hold for ``bundle``: {file name: text}."""
     timeline = load(bundle)
     ports = port_names(timeline.flows)
-    frame = timeline.events[GOLDEN_COLUMNS].copy()
-    for column in ("source", "actor", "kind"):
-        frame[column] = frame[column].astype("string")
-    csv = frame.to_csv(index=False, float_format="%.9f", lineterminator="\n")
+    csv = to_csv_text(timeline.events, GOLDEN_COLUMNS)
     blocks = []
     for d in timeline.diagnose():
         blocks.append("\n".join([
