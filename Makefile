@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEMO_OUT ?= runs/seed
 
-.PHONY: install system-deps demo test samples bench clean
+.PHONY: install system-deps demo test samples sweep golden bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -27,6 +27,13 @@ test: install
 
 samples: install
 	$(SUDO) $(BIN)/python -m capture.samples sample_pcaps
+
+sweep: install
+	$(SUDO) $(BIN)/abortscope sweep --matrix --out runs/sweep
+
+# after a deliberate change of the analyzer's output: rewrite tests/golden/ (review the diff)
+golden: install
+	ABORTSCOPE_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/analysis/test_golden.py
 
 bench: install
 	$(SUDO) $(BIN)/python bench/run_bench.py

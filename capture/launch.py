@@ -20,7 +20,7 @@ from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, sta
 
 #: server/client -> programs it needs on PATH (for the preflight's "what to install")
 SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
-CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": []}
+CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": [], "browser": ["chromium"], "browser-close": ["chromium"]}
 #: app.jsonl events after which a server's handler has nothing more to do
 HANDLER_DONE_EVENTS = {"response", "abort"}
 #: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)

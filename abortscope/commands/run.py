@@ -30,6 +30,8 @@ class Client(str, Enum):
     socket_fin = "socket-fin"
     socket_rst = "socket-rst"
     half_close = "half-close"
+    browser = "browser"
+    browser_close = "browser-close"
 
 
 class Backend(str, Enum):

@@ -67,6 +67,9 @@ def sweep(
     except ValueError as exc:
         raise fail(str(exc), code=2)
     client_cols = _names(clients) or list(DEFAULT_CLIENTS)
+    unknown = _unknown([s.server for s in server_rows] if matrix else [server], client_cols if matrix else [client])
+    if unknown:
+        raise fail(unknown, code=2)
     try:
         require_root(sys.argv)
         require_tools(_tools(matrix, server_rows, client_cols, base))
@@ -108,6 +111,19 @@ def sweep(
         out.print(markdown(rows), soft_wrap=True, markup=False)
     out.print(explanation(rows), soft_wrap=True, markup=False)
     out.print("wrote " + ", ".join(str(p) for p in paths.values()), soft_wrap=True, markup=False)
+
+
+def _unknown(servers: list[str], clients: list[str]) -> str | None:
+    from capture.clients import CLIENTS
+    from capture.clients.browser import MODES
+    from capture.servers import SERVERS
+
+    bad = [f"server {s!r}" for s in servers if s not in SERVERS]
+    bad += [f"client {c!r}" for c in clients if c not in CLIENTS and c not in MODES]
+    if not bad:
+        return None
+    return (f"unknown {', '.join(bad)}: servers are {', '.join(SERVERS)}; "
+            f"clients are {', '.join([*CLIENTS, *(m for m in MODES if m not in CLIENTS)])}")
 
 
 def _tools(matrix: bool, servers, clients, base) -> list[str]:

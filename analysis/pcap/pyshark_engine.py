@@ -25,7 +25,16 @@ from .table import PACKET_COLUMNS, ReadReport
 Progress = Callable[[int, int], None]
 #: pyshark layer names of the link layers we decode (linktypes.LINKTYPES), as tshark calls them.
 LINK_LAYERS = {"eth", "sll", "null", "loop", "raw"}
-TSHARK_PREFS = {"tcp.analyze_sequence_numbers": "FALSE", "ip.defragment": "TRUE", "ipv6.defragment": "TRUE"}
+#: tshark's layers for VLAN tags: 802.1Q (and 0x9100) is "vlan", the 802.1ad S-tag is "ieee8021ad".
+VLAN_LAYERS = {"vlan", "ieee8021ad"}
+#: No reassembly: a fragment is not a TCP row (decode.py's rule), so tshark must not glue fragments together.
+TSHARK_PREFS = {"tcp.analyze_sequence_numbers": "FALSE", "ip.defragment": "FALSE", "ipv6.defragment": "FALSE"}
+
+
+def _is_fragment(ip) -> bool:
+    more = ip.get_field_value("flags_mf") or ip.get_field_value("fraghdr_more") or "0"
+    offset = ip.get_field_value("frag_offset") or ip.get_field_value("fraghdr_offset") or "0"
+    return int(more) != 0 or int(offset) != 0
 
 
 def _timestamp_ns(text: str) -> int:
@@ -41,14 +50,16 @@ def _row(pkt) -> tuple | None:
     tcp_at = names.index("tcp")
     before = names[:tcp_at]
     ip_layers = [n for n in before if n in ("ip", "ipv6")]
-    if len(ip_layers) != 1 or before[-1] not in ("ip", "ipv6") or not set(before[:-1]) <= LINK_LAYERS | {"vlan"}:
+    if len(ip_layers) != 1 or before[-1] not in ("ip", "ipv6") or not set(before[:-1]) <= LINK_LAYERS | VLAN_LAYERS:
         return None
     version = 4 if before[-1] == "ip" else 6
     ip = pkt.layers[tcp_at - 1]
     tcp = pkt.layers[tcp_at]
+    if _is_fragment(ip):
+        return None
     if not hasattr(tcp, "flags") or not hasattr(tcp, "hdr_len"):
         return None  # header cut before the flags: not a row (decode.py counts it as cut)
-    vlans = ";".join(layer.id for layer in pkt.layers[:tcp_at] if layer.layer_name == "vlan")
+    vlans = ";".join(layer.id for layer in pkt.layers[:tcp_at] if layer.layer_name in VLAN_LAYERS)
     info = pkt.frame_info
     seg_len, header = int(tcp.len), int(tcp.hdr_len)
     tcp_pos = int(tcp.get_field("srcport").pos)

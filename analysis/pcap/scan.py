@@ -218,7 +218,6 @@ class _Interface:
 @dataclass
 class _Section:
     order: str = "<"
-    iface_base: int = 0
     interfaces: list[_Interface] = field(default_factory=list)
 
 
@@ -348,7 +347,6 @@ def _control_block(window: _Window, mv: memoryview, section: _Section) -> str | 
             return damage.bad_block(where, "section header trailer length mismatch")
         if parse_options(mv[off + 8 : off + blen - 4], 16, order) is None:
             return damage.bad_block(where, "section header option runs past its block")
-        section.iface_base += len(section.interfaces)
         section.order, section.interfaces = order, []
     elif btype == PCAPNG_IDB:
         blen = struct.unpack_from(section.order + "I", mv, off + 4)[0]
@@ -429,7 +427,7 @@ def _packet_batch(data: np.ndarray, offsets: np.ndarray, section: _Section, fram
         caplen=caplen,
         origlen=origlen,
         ts_ns=ts_ns,
-        iface=(iface + section.iface_base).astype(np.int32),
+        iface=iface.astype(np.int32),  # the id inside its section, as tshark 4.0 prints frame.interface_id
         linktype=linktype,
     )
     return batch, problem

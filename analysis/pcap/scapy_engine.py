@@ -90,7 +90,6 @@ class _CheckedPcapNgReader(RawPcapNgReader):
     """scapy's pcapng reader with length checks, sections, if_tsoffset and interface ids."""
 
     def __init__(self, filename, fdesc=None, magic=None):
-        self.iface_base = 0
         self.clocks: list[tuple[TsResolution, int]] = []
         self.last_iface = 0
         self.file_size = os.fstat(fdesc.fileno()).st_size
@@ -118,7 +117,6 @@ class _CheckedPcapNgReader(RawPcapNgReader):
         if parse_options(body, 16, order) is None:
             raise _Stop(damage.bad_block(start, "section header option runs past its block"))
         self.endian = order
-        self.iface_base += len(self.interfaces)
         self.interfaces = []
         self.clocks = []
 
@@ -178,7 +176,7 @@ class _CheckedPcapNgReader(RawPcapNgReader):
             raise _Stop(damage.bad_block(start, "bad packet block options")) from None
         resol, offset_ns = self.clocks[intid]
         ts_ns = int(np.int64(resol.ticks_to_ns_int((meta.tshigh << 32) | meta.tslow)) + np.int64(offset_ns))
-        return data, meta.linktype, ts_ns, self.iface_base + intid, meta.wirelen
+        return data, meta.linktype, ts_ns, intid, meta.wirelen  # id inside its section, as tshark prints it
 
     def _simple_packet(self, start, body):
         if len(body) < 4 or not self.interfaces:
@@ -186,7 +184,7 @@ class _CheckedPcapNgReader(RawPcapNgReader):
         (wirelen,) = struct.unpack(self.endian + "I", body[:4])
         linktype, snaplen = self.interfaces[0][0], self.interfaces[0][1]
         caplen = min(wirelen, len(body) - 4, snaplen or MAX_CAPLEN, MAX_CAPLEN)
-        return body[4 : 4 + caplen], linktype, 0, self.iface_base, wirelen
+        return body[4 : 4 + caplen], linktype, 0, 0, wirelen
 
 
 def _records(path: Path, progress: Progress | None, report: ReadReport) -> Iterator[Record]:

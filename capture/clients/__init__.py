@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from capture.clients.curl import run_curl
 from capture.clients.sockets import run_socket_client
+from capture.clients.browser import run_browser_client
 from capture.clients.spec import ClientError, ClientResult, ClientSpec
 from capture.users import User, invoking_user
 
@@ -44,6 +45,8 @@ CLIENTS: dict[str, Client] = {
         Client("socket-fin", "Python socket: GET, then close() -> FIN", run_socket_client),
         Client("socket-rst", "Python socket: GET, then SO_LINGER 0 close() -> RST", run_socket_client),
         Client("half-close", "Python socket: GET, shutdown(SHUT_WR) -> FIN, then read the whole response", run_socket_client),
+        Client("browser", "headless Chromium: fetch() aborted with an AbortController", run_browser_client),
+        Client("browser-close", "headless Chromium: the tab is closed while the fetch is pending", run_browser_client),
     )
 }
 

@@ -71,9 +71,6 @@ def run_probe(spec: ProbeSpec, size: int, out_dir: Path) -> ProbeFacts:
 
     RunInterrupted (Ctrl-C, SIGTERM) and a missing root/tool propagate.
     """
-    from capture.sweep.clients import ensure_client
-
-    ensure_client(spec.client)
     started = time.monotonic()
     try:
         run_scenario(spec.params(size, out_dir))

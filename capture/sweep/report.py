@@ -23,6 +23,12 @@ from capture.sweep.bisect import Outcome
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.matrix import SweepRow
 
+LEGEND = ("`N (W wire)`: no error at N-1, an error from N on, confirmed by fresh runs; W = head + chunk framing "
+          "+ body bytes, measured from the capture. `always (ERRNO)`: an error at every size; `always (no write)`: "
+          "the error came without any write syscall; `never`: no error up to the largest size; `never (EPIPE hidden)`: "
+          "a write syscall failed after the handler returned, and the server dropped the error.")
+
+
 def _at(row: SweepRow) -> ProbeFacts | None:
     return row.result.at
 
@@ -106,6 +112,8 @@ def markdown_table(rows: Sequence[SweepRow]) -> str:
         lines.append("")
         lines.append(f"Smallest body size (bytes) at which the handler sees a write error, searched in {lo}..{hi}; "
                      f"handler sleep {spec.handler_delay_s} s, client abort at {spec.abort_after_s} s.")  # fmt: skip
+        lines.append("")
+        lines.append(LEGEND)
     return "\n".join(lines)
 
 

@@ -85,12 +85,10 @@ def test_browser_gives_up_and_leaves_nothing_behind(slow_server, mode):
 def test_browser_through_the_harness_closes_with_fin_and_gets_the_rst_back(tmp_path):
     """The scenario with the browser client: the capture says what Chromium put on the wire."""
     from capture.scenario import ScenarioParams, run_scenario
-    from capture.sweep.clients import ensure_client
     from capture.sweep.facts import read_facts
 
     conftest.require_root()
     conftest.require_tools("go", "chromium", "tcpdump", "strace")
-    ensure_client("browser")
     result = run_scenario(ScenarioParams(out_dir=tmp_path / "b", client="browser", size=8061, handler_delay_s=0.3,
                                          abort_after_s=0.1, kernel=False))  # fmt: skip
     facts = read_facts(result.out_dir)

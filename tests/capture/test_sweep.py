@@ -244,6 +244,8 @@ def test_reduced_matrix_with_the_browser_writes_the_table_csv_and_plot(tmp_path)
         (["--host", "10.0.0.1"], "loopback only"),
         (["--min", "10", "--max", "5"], "is below --min"),
         (["--matrix", "--servers", "go -bogus"], "unknown server option"),
+        (["--server", "apache"], "unknown server 'apache'"),
+        (["--matrix", "--clients", "curl,wget"], "unknown client 'wget'"),
     ],
 )
 def test_sweep_command_refuses_bad_input_in_one_line(tmp_path, args, says):
@@ -255,3 +257,87 @@ def test_sweep_command_refuses_bad_input_in_one_line(tmp_path, args, says):
     assert result.exit_code == 2
     assert says in result.output.replace("\n", " ")
     assert not (tmp_path / "s").exists()
+
+
+# --- facts from a literal bundle (the seed run's lines, trimmed) ---------------------------------
+
+SERVER, CLIENT = 53227, 39144
+T0 = 1795473681.489
+STRACE = f"""\
+29003 {T0 + 0.001:.6f} read(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "GET / HTTP/1.1\\r\\nHost: 127.0.0.1:"..., 4096) = 79 <0.000037>
+29000 {T0 + 0.002:.6f} read(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, 0xc00008cee1, 1) = -1 EAGAIN (Resource temporarily unavailable) <0.000021>
+29003 {T0 + 0.202:.6f} write(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "HTTP/1.1 200 OK\\r\\nDate: Mon, 23 N"..., 4096) = 4096 <0.000146>
+29003 {T0 + 0.203:.6f} write(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "\\0\\0\\0\\0"..., 4096) = -1 EPIPE (Broken pipe) <0.000017>
+29003 {T0 + 0.204:.6f} write(1</tmp/app.jsonl>, "{{\\"ts_ns\\":1795473681692393690,\\"ac"..., 282) = 282 <0.000009>
+"""  # fmt: skip
+
+
+def _literal_bundle(root: Path) -> Path:
+    import json
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    root.mkdir()
+    ns = lambda s: int((T0 + s) * 1e9)  # noqa: E731
+    app = [{"ts_ns": ns(0.2035), "actor": "server", "event": "write_error", "asked": 8061, "written": 8061,
+            "error": "write tcp 127.0.0.1:53227->127.0.0.1:39144: write: broken pipe", "errno": "EPIPE"},
+           {"ts_ns": ns(0.205), "actor": "server", "event": "response", "detail": "handler returned"},
+           {"ts_ns": ns(0.05), "actor": "client", "event": "abort"}]  # fmt: skip
+    (root / "app.jsonl").write_text("".join(json.dumps(e) + "\n" for e in app))
+    (root / "strace.txt").write_text(STRACE)
+    (root / "meta.json").write_text(json.dumps({"scenario": {"size": 8061}, "server": {"port": SERVER}}))
+    ip = IP(src="127.0.0.1", dst="127.0.0.1")
+    ladder = [  # (seconds after T0, from the client?, flags, payload bytes)
+        (0.0, True, "S", 0), (0.0, False, "SA", 0), (0.0, True, "A", 0), (0.0005, True, "PA", 79),
+        (0.05, True, "FA", 0), (0.2025, False, "PA", 4096), (0.2026, True, "R", 0),
+    ]  # fmt: skip
+    packets = []
+    for at, from_client, flags, size in ladder:
+        sport, dport = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
+        packet = Ether() / ip / TCP(sport=sport, dport=dport, flags=flags) / (b"\0" * size)
+        packet.time = T0 + at
+        packets.append(packet)
+    wrpcap(str(root / "capture.pcap"), packets)
+    return root
+
+
+def test_facts_of_the_seed_bundle_say_which_write_failed_and_when(tmp_path):
+    from capture.sweep.facts import read_facts
+
+    facts = read_facts(_literal_bundle(tmp_path / "b"))
+    assert facts.size == 8061 and facts.app_error and facts.app_errno == "EPIPE"
+    assert facts.syscall_errnos == ("EPIPE",) and facts.read_errnos == ()  # EAGAIN is not an error
+    assert facts.write_syscalls == 2  # the app.jsonl write on fd 1 is not a TCP write
+    assert facts.writes_after_peer_close == ("4096=4096", "4096=EPIPE")
+    assert (facts.peer_close, facts.client_rst, facts.server_wire_bytes) == ("FIN", True, 4096)
+    assert facts.bytes_before_error == 4096 and facts.failed_write_in_handler is True
+
+
+def test_facts_refuse_a_directory_that_is_no_bundle(tmp_path):
+    from analysis.errors import BundleError
+    from capture.sweep.facts import read_facts
+
+    with pytest.raises(BundleError):
+        read_facts(tmp_path)
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_sweep_command_prints_the_threshold_in_body_and_wire_bytes(tmp_path):
+    from typer.testing import CliRunner
+
+    from abortscope.cli import app
+
+    conftest.require_root()
+    conftest.require_tools(*SWEEP_TOOLS)
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, ["sweep", "--server", "go", "--client", "curl", "--min", "8000", "--max", "8100",
+                                      "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "threshold N = 8061 body bytes = 8193 bytes on the wire" in text
+    assert "confirmed by fresh runs at 8060 and 8061" in text
+    assert "the threshold is the first size that needs write number 2 while the handler is still writing" in text
+    assert {p.name for p in out.iterdir()} >= {"sweep.csv", "sweep.md", "sweep.txt", "sweep.png"}

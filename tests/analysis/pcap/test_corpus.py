@@ -14,7 +14,7 @@ import pytest
 from analysis.errors import CaptureFormatError
 from analysis.pcap import iter_packet_chunks, read_packets
 from analysis.pcap import fast
-from tests.conftest import corpus_files, require_tools
+from tests.conftest import SAMPLES, corpus_files, require_tools
 
 FILES = corpus_files()
 IDS = [p.name for p in FILES]
@@ -148,3 +148,39 @@ def test_small_windows_and_chunks_give_the_same_table(corpus, path):
         assert small_report == report
     pieces = list(iter_packet_chunks(path, chunk_records=50))
     pd.testing.assert_frame_equal(whole, pd.concat(pieces, ignore_index=True))
+
+
+SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*/*") if p.suffix in (".pcap", ".pcapng"))
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.parent.name for p in SAMPLE_FILES])
+def test_sample_captures_three_engines_and_tshark_agree(path):
+    require_tools("tshark")
+    table, report = read_packets(path)
+    assert len(table) > 0 and report.warnings == []
+    for engine in ("scapy", "pyshark"):
+        pd.testing.assert_frame_equal(table, read_packets(path, engine=engine)[0])
+    columns = ["frame", "ts_ns", "iface", "vlan", "src", "dst", "sport", "dport", "flags", "seq_raw", "ack_raw", "len", "win"]
+    pd.testing.assert_frame_equal(table[columns].astype(object), tshark_table(path)[columns].astype(object), check_dtype=False)
+
+
+def test_pyshark_engine_on_literal_edge_cases(tmp_path):
+    """Fragments, VLAN stacks, IPv6 extension headers, snaplen cuts: pyshark agrees with fast."""
+    require_tools("tshark")
+    from .builders import TCP_ACK, ether, ext_fragment, ext_generic, ipv4, ipv6, pcap, tcp
+
+    segment = tcp(flags=TCP_ACK, payload=b"y" * 40)
+    frames = [
+        ether(ipv4(segment, frag=0x2000)),
+        ether(ipv4(segment[:8], frag=0x0010)),
+        ether(ipv6(segment, ext=[(44, ext_fragment(0, True))]), 0x86DD),
+        ether(ipv6(segment, ext=[(0, ext_generic(0)), (60, ext_generic(1))]), 0x86DD),
+        ether(ipv4(segment), vlans=(10, 20), tpids=(0x88A8, 0x8100)),
+        ether(ipv4(segment, options=b"\\x01" * 4)),
+    ]
+    records = [(1, i, f) for i, f in enumerate(frames)] + [(2, 0, frames[4][:70], len(frames[4]))]
+    path = tmp_path / "edge.pcap"
+    path.write_bytes(pcap(records))
+    ours = read_packets(path)[0]
+    assert ours["frame"].tolist() == [4, 5, 6, 7]
+    pd.testing.assert_frame_equal(ours, read_packets(path, engine="pyshark")[0])
