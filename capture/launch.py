@@ -57,6 +57,7 @@ def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> Se
         ctx_aware=params.ctx_aware,
         flush=params.flush,
         write_size=params.write_size or 4096,
+        sndbuf=params.sndbuf,
     )
 
 

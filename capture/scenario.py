@@ -76,6 +76,7 @@ class ScenarioParams:
     ctx_aware: bool = False
     flush: bool = False
     write_size: int | None = None
+    sndbuf: int = 0  # SO_SNDBUF on the server's accepted connection (go, python-raw); 0 = kernel default
     port: int | None = None  # None: a free port
     capture_iface: str = "lo"  # "any" gives Linux cooked (SLL2) frames, as `tcpdump -i any` does
     snaplen: int = 0  # bytes kept per packet; 0 = whole packets

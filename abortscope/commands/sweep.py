@@ -42,6 +42,7 @@ def sweep(
     ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go/node: check the request context before writing."),
     flush: bool = typer.Option(False, "--flush", help="go: flush after the write."),
     write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
+    sndbuf: int = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default)."),
     kernel: bool = typer.Option(False, "--kernel/--no-kernel", help="Also record kernel tracepoints in each probe."),
 ) -> None:
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
@@ -61,7 +62,7 @@ def sweep(
         raise fail(f"--max {hi} is below --min {min_size}", code=2)
     base = ProbeSpec(server=server, client=client, host=host, abort_after_s=abort_after, handler_delay_s=handler_delay,
                      content_length=content_length, ctx_aware=ctx_aware, flush=flush, write_size=write_size,
-                     kernel=kernel)  # fmt: skip
+                     sndbuf=sndbuf, kernel=kernel)  # fmt: skip
     try:
         server_rows = [parse_server(s) for s in _names(servers)] if servers else list(DEFAULT_SERVERS)
     except ValueError as exc:

@@ -194,5 +194,13 @@ def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: p
     by_socket = dict(zip(sockets, rows.loc[sockets.index, "flow"]))
     actor_by_socket = dict(zip(sockets, rows.loc[sockets.index, "actor"]))
     rest = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "") & rows["socket"].isin(list(by_socket))
+    if flows is not None and len(flows):
+        # The kernel reuses a socket's address once it is freed: only the connection's own
+        # lifetime (first to last packet) ties by address, or another program's send joins it.
+        flow_of = rows.loc[rest, "socket"].map(by_socket).astype(object)
+        first = pd.to_numeric(flow_of.map(dict(zip(flows["flow"], flows["first_ts_ns"]))), errors="coerce")
+        last = pd.to_numeric(flow_of.map(dict(zip(flows["flow"], flows["last_ts_ns"]))), errors="coerce")
+        ts = pd.to_numeric(rows.loc[rest, "ts_ns"])
+        rest.loc[rest] = ((ts >= first) & (ts <= last)).to_numpy()
     rows.loc[rest, "actor"] = rows.loc[rest, "socket"].map(actor_by_socket)
     rows.loc[rest, "flow"] = rows.loc[rest, "socket"].map(by_socket)

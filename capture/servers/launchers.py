@@ -40,7 +40,7 @@ def _host_port(host: str, port: int) -> str:
 def _go_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
     argv = [str(files[0]), "-addr", _host_port(spec.host, port), "-size", str(spec.size), "-delay", f"{spec.handler_delay_s}s"]
     argv += [flag for flag, on in (("-content-length", spec.content_length), ("-ctx-aware", spec.ctx_aware), ("-flush", spec.flush)) if on]
-    return argv
+    return argv + (["-sndbuf", str(spec.sndbuf)] if spec.sndbuf else [])
 
 
 def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
@@ -49,6 +49,7 @@ def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user
     argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
     if spec.impl == "python-raw":
         argv += ["--write-size", str(spec.write_size)] + (["--stop-on-error"] if spec.stop_on_error else [])
+        argv += ["--sndbuf", str(spec.sndbuf)] if spec.sndbuf else []
     return argv
 
 
@@ -70,11 +71,11 @@ LAUNCHERS: dict[str, Launcher] = {
     launcher.impl: launcher
     for launcher in (
         Launcher("go", "the user's net/http program (handler sleeps, then one w.Write)",
-                 frozenset({"content_length", "ctx_aware", "flush"}), lambda: [ensure_go_server()], _go_argv),
+                 frozenset({"content_length", "ctx_aware", "flush", "sndbuf"}), lambda: [ensure_go_server()], _go_argv),
         Launcher("python", "stdlib http.server: headers in one write, then the body in one write",
                  frozenset(), lambda: [HERE / "python_http.py"], _python_script_argv),
         Launcher("python-raw", "plain socket server sending the response in --write-size send() calls",
-                 frozenset({"write_size", "stop_on_error"}), lambda: [HERE / "python_raw.py"], _python_script_argv),
+                 frozenset({"write_size", "stop_on_error", "sndbuf"}), lambda: [HERE / "python_raw.py"], _python_script_argv),
         Launcher("node", "Node's http module: setTimeout, then res.write and res.end",
                  frozenset({"content_length", "ctx_aware"}), lambda: [HERE / "node_http.js"], _node_argv),
     )

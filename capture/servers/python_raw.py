@@ -14,6 +14,12 @@ A failed send keeps its errno (ECONNRESET when the RST was already in,
 EPIPE once the socket is dead). By default every planned chunk is still
 attempted once (that is how the ECONNRESET-then-EPIPE sequence shows);
 `--stop-on-error` stops at the first failure like a typical send loop.
+
+`--sndbuf N` sets SO_SNDBUF on the accepted connection (0: the kernel's
+default, autotuned). Linux doubles the value asked for (the extra half is
+bookkeeping overhead) and clamps it to [4608, net.core.wmem_max * 2]; the
+`accept` event's detail carries the effective value read back with
+getsockopt, so a run says what it measured with.
 """
 
 from __future__ import annotations
@@ -70,7 +76,11 @@ def response(size: int) -> bytes:
 def serve(conn: socket.socket, args: argparse.Namespace) -> None:
     with conn:
         ends = {"local": addr(conn.getsockname()), "remote": addr(conn.getpeername())}
-        emit("accept", **ends)
+        if args.sndbuf:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, args.sndbuf)
+        effective = conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        emit("accept", detail=f"SO_SNDBUF={effective}" + (f" (asked {args.sndbuf})" if args.sndbuf else " (kernel default)"),
+             **ends)  # fmt: skip
         if not read_request(conn, ends):
             return
         time.sleep(args.delay)
@@ -99,10 +109,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=8061, help="body bytes")
     parser.add_argument("--delay", type=float, default=1.0, help="sleep before responding, seconds")
     parser.add_argument("--write-size", type=int, default=4096, help="bytes per send() call")
+    parser.add_argument("--sndbuf", type=int, default=0, help="SO_SNDBUF on each accepted connection (0: kernel default)")
     parser.add_argument("--stop-on-error", action="store_true", help="stop at the first failed send")
     args = parser.parse_args()
     if args.write_size <= 0:
         parser.error("--write-size must be positive")
+    if args.sndbuf < 0:
+        parser.error("--sndbuf must be 0 (kernel default) or positive")
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 from capture.users import User
 
 #: optional behaviours and their "off" values: a launcher must list any that is switched on
-OPTION_DEFAULTS = {"content_length": False, "ctx_aware": False, "flush": False, "write_size": 4096, "stop_on_error": False}
+OPTION_DEFAULTS = {"content_length": False, "ctx_aware": False, "flush": False, "write_size": 4096, "stop_on_error": False, "sndbuf": 0}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ServerSpec:
     flush: bool = False  #: go: http.Flusher.Flush after the write
     write_size: int = 4096  #: python-raw: bytes per send()
     stop_on_error: bool = False  #: python-raw: stop at the first failed send
+    sndbuf: int = 0  #: go, python-raw: SO_SNDBUF on the accepted connection; 0 = kernel default (Linux doubles it)
     user: User | None = None  #: who the server runs as; None: the invoking user (SUDO_UID under sudo)
     ready_timeout_s: float = 15.0  #: how long the server may take to listen
 

@@ -11,6 +11,7 @@ turns the body threshold into bytes on the wire. The axes are data
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,10 +50,20 @@ DEFAULT_SERVERS: tuple[ServerVariant, ...] = (
 )
 DEFAULT_CLIENTS: tuple[str, ...] = ("curl", "socket-fin", "socket-rst", "half-close", "browser")
 SERVERS_BY_LABEL = {v.label: v for v in DEFAULT_SERVERS}
-#: extra rows for the "how to change it" knobs the matrix does not vary: (label, server, client, spec changes)
+#: extra rows for the "how to change it" knobs the matrix does not vary: (label, server, client, spec changes).
+#: SO_SNDBUF: a send() is accepted up to the first 32 KiB skb whatever the buffer, so only a write larger
+#: than that can be cut short by a small buffer; the 65536-byte rows need sizes past 65536 (``max_size``).
+SNDBUF_SMALL = 4096
 KNOB_ROWS: tuple[tuple[str, ServerVariant, str, dict], ...] = (
     ("abort after the write", DEFAULT_SERVERS[0], "curl", {"abort_after_s": None}),  # None: handler delay + 0.15 s
-)
+    (f"SO_SNDBUF {SNDBUF_SMALL}", DEFAULT_SERVERS[0], "curl", {"sndbuf": SNDBUF_SMALL}),
+    (f"SO_SNDBUF {SNDBUF_SMALL}", SERVERS_BY_LABEL["python-raw -write-size 16384"], "socket-fin", {"sndbuf": SNDBUF_SMALL}),
+    ("SO_SNDBUF 16384", SERVERS_BY_LABEL["python-raw -write-size 16384"], "socket-fin", {"sndbuf": 16384}),
+    ("SO_SNDBUF default", variant("python-raw -write-size 65536", "python-raw", write_size=65536), "socket-fin",
+     {"max_size": 70000}),
+    (f"SO_SNDBUF {SNDBUF_SMALL}", variant("python-raw -write-size 65536", "python-raw", write_size=65536), "socket-fin",
+     {"sndbuf": SNDBUF_SMALL, "max_size": 70000}),
+)  # fmt: skip
 LATE_ABORT_MARGIN_S = 0.15
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class SweepRow:
     result: Threshold
     head: ResponseHead | None = None  #: measured from the threshold probe's capture
     knob: str | None = None  #: set for the extra knob rows
+    sndbuf_effective: int | None = None  #: SO_SNDBUF the server read back (app.jsonl accept event), when it logged one
 
     @property
     def wire_threshold(self) -> int | None:
@@ -86,7 +98,7 @@ def parse_server(text: str) -> ServerVariant:
     rest = parts[1:]
     while rest:
         flag = rest.pop(0).lstrip("-").replace("-", "_")
-        if flag == "write_size" and rest:
+        if flag in ("write_size", "sndbuf") and rest:
             options[flag] = int(rest.pop(0))
         elif flag in ("content_length", "ctx_aware", "flush"):
             options[flag] = True
@@ -128,14 +140,37 @@ def _measure_heads(rows: list[SweepRow], pool: ProbePool, out_dir: Path) -> list
             missing[i] = pool.submit(spec, row.result.threshold, where)
     for i, future in missing.items():
         heads[i] = _measured_head(ProbeFacts.from_dict(future.result()))
-    return [SweepRow(r.server, r.client, r.spec, r.result, head, r.knob) for r, head in zip(rows, heads)]
+    return [SweepRow(r.server, r.client, r.spec, r.result, head, r.knob, _effective_sndbuf(r.result.at))
+            for r, head in zip(rows, heads)]  # fmt: skip
+
+
+def _effective_sndbuf(facts: ProbeFacts | None) -> int | None:
+    """The SO_SNDBUF the server read back after setting it ("SO_SNDBUF=8192 (asked 4096)" in its accept event)."""
+    if facts is None or not facts.bundle:
+        return None
+    try:
+        lines = (Path(facts.bundle) / "app.jsonl").read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        found = re.match(r"SO_SNDBUF=(\d+)", event.get("detail") or "") if event.get("event") == "accept" else None
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def run_jobs(rows: Sequence[tuple[str, ServerVariant, str, ProbeSpec, str | None]], lo: int, hi: int, out_dir: Path,
-             workers: int | None, fanout: int, on_probe: ProbeCallback | None) -> list[SweepRow]:
+             workers: int | None, fanout: int, on_probe: ProbeCallback | None,
+             row_max: dict[str, int] | None = None) -> list[SweepRow]:
+    """``row_max``: a larger top of the range for some rows (by key), e.g. the 65536-byte SO_SNDBUF rows."""
     jobs = []
     for key, server, client, spec, knob in rows:
-        jobs.append(Job(key, spec, search(lo, hi, fanout=fanout), Path(out_dir) / _slug(key)))
+        top = max(hi, (row_max or {}).get(key, hi))
+        jobs.append(Job(key, spec, search(lo, top, fanout=fanout), Path(out_dir) / _slug(key)))
     with ProbePool(workers) as pool:
         results = drive(jobs, pool, on_probe)
         rows_out = [SweepRow(server.label, client, spec, results[key], knob=knob) for key, server, client, spec, knob in rows]
@@ -154,16 +189,25 @@ def matrix_rows(servers: Sequence[ServerVariant], clients: Sequence[str], base: 
     rows = [(f"{s.label} | {c}", s, c, s.spec(base, c), None) for s in servers for c in clients]
     if knobs:
         for knob, server, client, changes in KNOB_ROWS:
+            changes = {k: v for k, v in changes.items() if k != "max_size"}
             if changes.get("abort_after_s", 0) is None:
                 changes = {**changes, "abort_after_s": round(base.handler_delay_s + LATE_ABORT_MARGIN_S, 3)}
             rows.append((f"{server.label} | {client} | {knob}", server, client, server.spec(base, client).with_(**changes), knob))
     return rows
 
+
+def knob_row_max(knobs: bool) -> dict[str, int]:
+    """Row key -> the top of its search range, for the knob rows that need sizes past the matrix's max."""
+    if not knobs:
+        return {}
+    return {f"{server.label} | {client} | {knob}": changes["max_size"]
+            for knob, server, client, changes in KNOB_ROWS if "max_size" in changes}  # fmt: skip
+
 def run_matrix(servers: Sequence[ServerVariant] = DEFAULT_SERVERS, clients: Sequence[str] = DEFAULT_CLIENTS, *,
                lo: int = 1, hi: int = 32768, out_dir: Path, base: ProbeSpec = ProbeSpec(), knobs: bool = True,
                workers: int | None = None, on_probe: ProbeCallback | None = None) -> list[SweepRow]:
     """Every server x client (plus the knob rows), probes in parallel across cells."""
-    return run_jobs(matrix_rows(servers, clients, base, knobs), lo, hi, out_dir, workers, 1, on_probe)
+    return run_jobs(matrix_rows(servers, clients, base, knobs), lo, hi, out_dir, workers, 1, on_probe, knob_row_max(knobs))
 
 def total_probes(rows: int, lo: int, hi: int, fanout: int = 1) -> int:
     return rows * estimated_probes(lo, hi, fanout)

@@ -40,6 +40,7 @@ class ProbeSpec:
     ctx_aware: bool = False
     flush: bool = False
     write_size: int | None = None
+    sndbuf: int = 0  #: SO_SNDBUF on the server's accepted connection; 0 = kernel default
     capture: str = "tcpdump"
     strace: bool = True  #: the syscall facts need it
     kernel: bool = False  #: tracepoints add ~0.2 s per probe and no fact the sweep uses
@@ -52,6 +53,8 @@ class ProbeSpec:
         flags = [f"-{name.replace('_', '-')}" for name in ("content_length", "ctx_aware", "flush") if getattr(self, name)]
         if self.write_size is not None:
             flags.append(f"-write-size {self.write_size}")
+        if self.sndbuf:
+            flags.append(f"-sndbuf {self.sndbuf}")
         return " ".join([self.server, *flags])
 
     def to_json(self) -> str:

@@ -51,6 +51,8 @@ CSV_COLUMNS: dict[str, Callable[[SweepRow], object]] = {
     "size_min": lambda r: r.result.lo,
     "size_max": lambda r: r.result.hi,
     "abort_after_s": lambda r: r.spec.abort_after_s,
+    "sndbuf": lambda r: r.spec.sndbuf or "",
+    "sndbuf_effective": lambda r: r.sndbuf_effective or "",
     "handler_delay_s": lambda r: r.spec.handler_delay_s,
     "app_error": lambda r: _at(r).app_error if _at(r) else "",
     "app_error_text": lambda r: (_at(r).app_error_text or "") if _at(r) else "",
@@ -121,9 +123,9 @@ def knob_table(rows: Sequence[SweepRow]) -> str:
     knob_rows = [r for r in rows if r.knob]
     if not knob_rows:
         return ""
-    lines = ["| knob | server | client | abort after | result |", "|---|---|---|---|---|"]
+    lines = ["| knob | server | client | abort after | SO_SNDBUF | result |", "|---|---|---|---|---|---|"]
     for r in knob_rows:
-        lines.append(f"| {r.knob} | `{r.server}` | {r.client} | {r.spec.abort_after_s} s | {cell(r)} |")
+        lines.append(f"| {r.knob} | `{r.server}` | {r.client} | {r.spec.abort_after_s} s | {_sndbuf_text(r)} | {cell(r)} |")
     return "\n".join(lines)
 
 
@@ -255,11 +257,67 @@ def knobs(rows: Sequence[SweepRow], client: str = "curl") -> list[str]:
         lines.append(f"Abort timing (go, {late.client}, abort at {late.spec.abort_after_s} s, after the handler's "
                      f"{late.spec.handler_delay_s} s sleep): {cell(late)}. A client that gives up after the "
                      f"response was written never makes the handler's write fail.")  # fmt: skip
-    lines.append("Kernel send buffer (SO_SNDBUF): not measured: no server sets it yet (it needs a "
-                 "python-raw --sndbuf N or go -sndbuf N option).")  # fmt: skip
+    lines += sndbuf_lines(rows)
     fix = _find(rows, "go -ctx-aware", client)
     if fix:
         lines.append(f"The real fix: check r.Context() before writing (go -ctx-aware): {cell(fix)}. net/http's "
                      f"background read sees the FIN and cancels the request's context, so the handler skips the "
                      f"write instead of writing to a closed connection.")  # fmt: skip
+    return lines
+
+
+# --- SO_SNDBUF ---------------------------------------------------------------------------
+
+
+def _sndbuf_text(row: SweepRow) -> str:
+    """`4096 (8192 effective)`: asked, and what the server read back (Linux doubles it); `default`: not set."""
+    if not row.spec.sndbuf:
+        return "default"
+    return f"{row.spec.sndbuf}" + (f" ({row.sndbuf_effective} effective)" if row.sndbuf_effective else "")
+
+
+def _partial_send(facts: ProbeFacts | None) -> tuple[int, int] | None:
+    """(asked, accepted) of the first write after the peer closed that the kernel accepted only in part."""
+    for asked, result in _calls(facts) if facts is not None else []:
+        if asked is not None and result.isdigit() and int(result) < asked:
+            return asked, int(result)
+    return None
+
+
+def _sndbuf_why(row: SweepRow) -> str:
+    at = _at(row)
+    partial = _partial_send(at)
+    if partial:
+        asked, accepted = partial
+        failed = next((result for _, result in _calls(at) if result.startswith("E")), "an error")
+        return (f"with SO_SNDBUF {_sndbuf_text(row)} a blocking send() of {asked} bytes returned after {accepted} "
+                f"(a partial send: the small buffer was full, and the peer's RST ended the wait), so the next send "
+                f"failed with {failed}; the threshold follows the bytes accepted, not the write size")  # fmt: skip
+    if at is not None and at.writes_after_peer_close:
+        shown = ", ".join(c.replace("=", " -> ") for c in at.writes_after_peer_close)
+        return (f"with SO_SNDBUF {_sndbuf_text(row)} every write after the peer closed was accepted whole "
+                f"or failed outright ({shown}), so the buffer size never cut a write short")  # fmt: skip
+    return "no write after the peer closed to compare"
+
+
+def sndbuf_lines(rows: Sequence[SweepRow]) -> list[str]:
+    """"How can I change it?" for the kernel send buffer: each SO_SNDBUF row against the same row without it."""
+    tuned = [r for r in rows if r.spec.sndbuf]
+    if not tuned:
+        return ["Kernel send buffer (SO_SNDBUF): not measured in this sweep (matrix knob rows, or "
+                "`--sndbuf N` with go or python-raw, measure it)."]  # fmt: skip
+    lines = []
+    for spec_without in dict.fromkeys(r.spec.with_(sndbuf=0) for r in tuned):
+        group = [r for r in tuned if r.spec.with_(sndbuf=0) == spec_without]
+        base = next((r for r in rows if r.spec == spec_without), None)
+        name = f"{spec_without.label()} + {spec_without.client}"
+        parts = [f"default -> {cell(base)}"] if base else []
+        parts += [f"{_sndbuf_text(r)} -> {cell(r)}" for r in group]
+        if base is None:
+            verdict = "no run without SO_SNDBUF in this sweep to compare (sweep again without --sndbuf)"
+        else:
+            moved = any(r.result.outcome != base.result.outcome or r.result.threshold != base.result.threshold for r in group)
+            verdict = "the threshold moved" if moved else "the threshold did not move"
+        whys = "; ".join(dict.fromkeys(_sndbuf_why(r) for r in group))
+        lines.append(f"Kernel send buffer (SO_SNDBUF, {name}): {', '.join(parts)}: {verdict}; {whys}.")
     return lines

@@ -127,7 +127,7 @@ def test_unknown_client_is_refused():
 
 
 def test_every_client_has_a_description():
-    assert set(CLIENTS) == {"curl", "socket-fin", "socket-rst", "half-close"}
+    assert set(CLIENTS) == {"curl", "socket-fin", "socket-rst", "half-close", "browser", "browser-close"}
     assert all(c.doc for c in CLIENTS.values())
 
 

@@ -109,6 +109,28 @@ def test_python_raw_write_size_moves_the_failure(tmp_path, write_size, failed):
         assert named(server, "write_error")[0]["errno"] == "EPIPE"
 
 
+#: "SO_SNDBUF=8192 (asked 4096)": the accept event's detail when the server set the buffer
+SNDBUF_DETAIL = re.compile(r"^SO_SNDBUF=(\d+) \(asked (\d+)\)$")
+
+
+@pytest.mark.parametrize("impl", ["python-raw", "go"])
+def test_sndbuf_sets_the_effective_send_buffer_which_linux_doubles(tmp_path, impl):
+    server, _ = scenario(tmp_path, impl=impl, size=100, sndbuf=4096)
+    [accept] = named(server, "accept")
+    effective, asked = map(int, SNDBUF_DETAIL.match(accept["detail"]).groups())
+    assert (asked, effective) == (4096, 8192)  # read back with getsockopt: the kernel doubles what is asked
+
+
+@pytest.mark.parametrize(("sndbuf", "cut_short"), [(0, False), (4096, True)])
+def test_a_small_sndbuf_cuts_a_large_send_short_after_fin(tmp_path, sndbuf, cut_short):
+    """One 65536-byte send after the peer's FIN: accepted whole by default; with a small buffer a
+    partial send (the RST ends the wait for buffer space), and the rest of the response fails."""
+    server, _ = scenario(tmp_path, impl="python-raw", size=40000, write_size=65536, sndbuf=sndbuf)
+    [first] = named(server, "write")
+    assert (first["written"] < first["asked"]) is cut_short
+    assert [e["errno"] for e in named(server, "write_error")] == (["EPIPE"] if cut_short else [])
+
+
 def test_node_destroys_the_socket_on_fin_and_never_writes(tmp_path):
     server, _ = scenario(tmp_path, impl="node", size=8061)
     assert named(server, "read_eof"), "node saw the client's FIN"

@@ -18,7 +18,7 @@ from capture.sweep.bisect import Outcome, Threshold, cut_points, search
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.matrix import SweepRow, estimated_probes, parse_server
 from capture.sweep.probe import ProbeSpec
-from capture.sweep.report import CSV_COLUMNS, cell, markdown_table, write_csv
+from capture.sweep.report import CSV_COLUMNS, cell, knob_table, markdown_table, sndbuf_lines, write_csv
 from capture.sweep.wire import parse_head
 from tests import conftest
 
@@ -103,6 +103,8 @@ def test_server_labels_parse_to_options():
     assert parse_server("python-raw -write-size 1024").options == (("write_size", 1024),)
     assert parse_server("go -content-length").spec(ProbeSpec(), "curl").content_length
     assert ProbeSpec(server="go", ctx_aware=True).label() == "go -ctx-aware"
+    assert parse_server("python-raw -write-size 65536 -sndbuf 4096").options == (("write_size", 65536), ("sndbuf", 4096))
+    assert ProbeSpec(server="go", sndbuf=4096).label() == "go -sndbuf 4096"
     with pytest.raises(ValueError):
         parse_server("go -bogus")
 
@@ -341,3 +343,20 @@ def test_sweep_command_prints_the_threshold_in_body_and_wire_bytes(tmp_path):
     assert "confirmed by fresh runs at 8060 and 8061" in text
     assert "the threshold is the first size that needs write number 2 while the handler is still writing" in text
     assert {p.name for p in out.iterdir()} >= {"sweep.csv", "sweep.md", "sweep.txt", "sweep.png"}
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_a_small_sndbuf_moves_the_python_raw_threshold_and_the_report_says_why(tmp_path):
+    """python-raw -write-size 65536 + socket-fin: by default the first 65536-byte send is accepted whole
+    (no error up to 32700); with SO_SNDBUF 4096 it returns after 32768 bytes, and the next send fails."""
+    default = _sweep(tmp_path / "default", "python-raw", "socket-fin", 32600, 32700, write_size=65536)
+    small = _sweep(tmp_path / "small", "python-raw", "socket-fin", 32600, 32700, write_size=65536, sndbuf=4096)
+    assert default.result.outcome is Outcome.NEVER and default.sndbuf_effective > 8192  # the kernel default, read back
+    assert small.result.outcome is Outcome.THRESHOLD and small.result.confirmed
+    assert small.sndbuf_effective == 8192 and small.wire_threshold == 32769  # one byte past the partial send
+    # the whole response (32769 bytes) in one send: 32768 accepted, then the last byte fails
+    assert small.result.at.writes_after_peer_close == ("32769=32768", "1=EPIPE")
+    [line] = sndbuf_lines([default, small])
+    assert "the threshold moved" in line and "partial send" in line and "4096 (8192 effective)" in line
+    assert "| SO_SNDBUF |" not in knob_table([default, small])  # no knob rows: nothing in the knob table

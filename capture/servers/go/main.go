@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -90,6 +91,7 @@ func main() {
 	contentLength := flag.Bool("content-length", false, "set Content-Length (no chunked encoding)")
 	ctxAware := flag.Bool("ctx-aware", false, "watch r.Context() during the sleep and skip the write when the client is gone (the proper fix)")
 	flush := flag.Bool("flush", false, "call http.Flusher.Flush after the write")
+	sndbuf := flag.Int("sndbuf", 0, "SO_SNDBUF on each accepted connection (0: the kernel's default; Linux doubles it)")
 	flag.Parse()
 	if *addr == "" {
 		*addr = net.JoinHostPort(*host, strconv.Itoa(*port))
@@ -137,5 +139,42 @@ func main() {
 		emit(event{Event: "response", Local: local, Remote: remote, Detail: str("handler returned")})
 	})
 
-	log.Fatal(http.ListenAndServe(*addr, nil))
+	// The user's http.ListenAndServe(addr, nil), plus a ConnContext hook that
+	// sets SO_SNDBUF on each accepted connection when -sndbuf asks for it.
+	server := &http.Server{Addr: *addr, ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+		if *sndbuf > 0 {
+			setSendBuffer(c, *sndbuf)
+		}
+		return ctx
+	}}
+	log.Fatal(server.ListenAndServe())
+}
+
+// setSendBuffer sets SO_SNDBUF on an accepted connection and logs the
+// effective value read back (Linux doubles what is asked, within limits).
+func setSendBuffer(c net.Conn, asked int) {
+	local, remote := str(c.LocalAddr().String()), str(c.RemoteAddr().String())
+	tcp, ok := c.(*net.TCPConn)
+	if !ok {
+		emit(event{Event: "accept", Local: local, Remote: remote, Detail: str("not a TCP connection: SO_SNDBUF not set")})
+		return
+	}
+	if err := tcp.SetWriteBuffer(asked); err != nil {
+		emit(event{Event: "accept", Local: local, Remote: remote, Error: str(err.Error()), Errno: errnoOf(err),
+			Detail: str("setsockopt SO_SNDBUF failed")})
+		return
+	}
+	effective, readErr := -1, error(nil)
+	if raw, err := tcp.SyscallConn(); err == nil {
+		raw.Control(func(fd uintptr) {
+			effective, readErr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
+		})
+	} else {
+		readErr = err
+	}
+	detail := "SO_SNDBUF=" + strconv.Itoa(effective) + " (asked " + strconv.Itoa(asked) + ")"
+	if readErr != nil {
+		detail = "SO_SNDBUF set (asked " + strconv.Itoa(asked) + "), read back failed: " + readErr.Error()
+	}
+	emit(event{Event: "accept", Local: local, Remote: remote, Detail: str(detail)})
 }
