@@ -34,3 +34,9 @@ def test_analysis_is_sans_io_and_never_imports_capture():
 def test_capture_never_imports_the_cli():
     offenders = [p.relative_to(REPO).as_posix() for p in (REPO / "capture").rglob("*.py") if "abortscope" in _imports(p)]
     assert offenders == []
+
+
+def test_readme_documents_the_timeline_schema_as_declared():
+    from analysis.schema import markdown_table
+
+    assert markdown_table() in (REPO / "README.md").read_text()

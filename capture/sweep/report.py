@@ -271,9 +271,8 @@ def knobs(rows: Sequence[SweepRow], client: str = "curl") -> list[str]:
 
 def _sndbuf_text(row: SweepRow) -> str:
     """`4096 (8192 effective)`: asked, and what the server read back (Linux doubles it); `default`: not set."""
-    if not row.spec.sndbuf:
-        return "default"
-    return f"{row.spec.sndbuf}" + (f" ({row.sndbuf_effective} effective)" if row.sndbuf_effective else "")
+    asked = str(row.spec.sndbuf) if row.spec.sndbuf else "default"
+    return asked + (f" ({row.sndbuf_effective} effective)" if row.sndbuf_effective else "")
 
 
 def _partial_send(facts: ProbeFacts | None) -> tuple[int, int] | None:
