@@ -50,7 +50,7 @@ class ProcessError(AbortscopeError):
     """A child could not be started, or did not become ready in time."""
 
 
-def _reset_signals_in_child() -> None:  # runs between fork and exec: keep it tiny
+def reset_signals_in_child() -> None:  # runs between fork and exec: keep it tiny
     for sig in RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -160,7 +160,7 @@ def spawn(
             env=env if env is not None else child_env(user),
             cwd=cwd if cwd is not None else "/",
             process_group=0,
-            preexec_fn=_reset_signals_in_child,
+            preexec_fn=reset_signals_in_child,
             close_fds=True,
             **drop,
         )

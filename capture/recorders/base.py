@@ -31,6 +31,7 @@ from pathlib import Path
 
 from analysis.errors import AbortscopeError
 from analysis.pcap import read_packets
+from capture.procs import reset_signals_in_child
 
 
 class RecorderError(AbortscopeError):
@@ -107,6 +108,8 @@ class HelperProcess:
             stdout=stdout,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            # tcpdump/strace are stopped with SIGINT: a shell or job that ignores it must not pass that on
+            preexec_fn=reset_signals_in_child,
         )
         self._lines: list[str] = []
         self._cond = threading.Condition()
