@@ -87,10 +87,11 @@ SYSTEM_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3")
 @contextlib.contextmanager
 def staged_for(user: User, files: Sequence[Path]) -> Iterator[list[Path]]:
     """Paths ``user`` can read and execute for ``files``: the files themselves when no
-    privilege change is involved, else root-owned copies in a temporary directory
+    privilege change is involved and they share a directory (a script imports its
+    helpers from beside it), else root-owned copies in one temporary directory
     removed on exit."""
     files = [Path(f) for f in files]
-    if user.is_current:
+    if user.is_current and len({f.parent for f in files}) == 1:
         yield files
         return
     stage = Path(tempfile.mkdtemp(prefix="abortscope-stage-"))

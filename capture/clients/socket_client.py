@@ -19,12 +19,13 @@ step went as planned, 1 when connect or the request failed.
 from __future__ import annotations
 
 import argparse
-import errno
-import json
 import os
 import socket
 import struct
 import time
+
+import app_line  # staged beside this script (capture/app_line.py)
+from app_line import addr
 
 IMPLS = {"fin": "socket-fin", "rst": "socket-rst", "half-close": "half-close"}
 
@@ -35,20 +36,10 @@ class Log:
         self.ends = {"local": None, "remote": None}
 
     def emit(self, event: str, ts_ns: int | None = None, **fields) -> None:
-        """One app.jsonl line, written with one write(2) so concurrent writers never interleave."""
-        line = {"ts_ns": ts_ns or time.time_ns(), "actor": "client", "impl": self.impl, "pid": os.getpid(),
-                "event": event, "asked": None, "written": None, "error": None, "errno": None, **self.ends,
-                "detail": None}  # fmt: skip
-        line.update(fields)
-        os.write(1, (json.dumps(line) + "\n").encode())
+        app_line.emit("client", self.impl, event, ts_ns, **{**self.ends, **fields})
 
     def failure(self, event: str, exc: OSError, **fields) -> None:
-        self.emit(event, error=str(exc), errno=errno.errorcode.get(exc.errno) if exc.errno else None, **fields)
-
-
-def addr(sockaddr) -> str:
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.emit(event, **app_line.failure(exc), **fields)
 
 
 def request_bytes(host: str, port: int, path: str) -> bytes:

@@ -11,26 +11,28 @@ import tempfile
 import time
 from pathlib import Path
 
+from capture import app_line
 from capture.clients.spec import ClientError, ClientResult, ClientSpec
 from capture.procs import ProcessError, spawn
 from capture.servers.events import read_app_events
 from capture.users import PrivilegeError, User, python_for, staged_for
 
 SCRIPT = Path(__file__).resolve().parent / "socket_client.py"
+APP_LINE = Path(app_line.FILE)  # staged beside the script, which imports it
 MODES = {"socket-fin": "fin", "socket-rst": "rst", "half-close": "half-close"}
 STARTUP_ALLOWANCE_S = 10.0  # interpreter start and connect, on a loaded CI machine
 
 
 def socket_client_argv(spec: ClientSpec, script: Path, user: User) -> list[str]:
     return [
-        python_for(user), "-I", "-S", str(script), "--mode", MODES[spec.impl],
+        python_for(user), "-E", "-s", "-S", str(script), "--mode", MODES[spec.impl],
         "--host", spec.host, "--port", str(spec.port), "--path", spec.path,
         "--abort-after", str(spec.abort_after_s), "--read-timeout", str(spec.read_timeout_s),
     ]  # fmt: skip
 
 
 def run_socket_client(spec: ClientSpec, user: User) -> ClientResult:
-    with staged_for(user, [SCRIPT]) as (script,), tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile(suffix=".jsonl") as scratch:
+    with staged_for(user, [SCRIPT, APP_LINE]) as (script, _), tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile(suffix=".jsonl") as scratch:
         app_log = Path(spec.app_log) if spec.app_log is not None else Path(scratch.name)
         with open(app_log, "ab") as out:
             try:

@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from capture import app_line
 from capture.servers.errors import ServerError
 from capture.servers.gobuild import ensure_go_server
 from capture.servers.spec import ServerSpec
 from capture.users import User, python_for
 
 HERE = Path(__file__).resolve().parent
+APP_LINE = Path(app_line.FILE)
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ def _go_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> 
 
 
 def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
-    # -I -S: stdlib only, no site-packages, no environment: the script runs the same under any python3
-    argv = [python_for(user), "-I", "-S", str(files[0]), "--host", spec.host, "--port", str(port)]
+    # -E -s -S: stdlib only, no site-packages, no environment: the script runs the same under any python3
+    # (not -I: the script imports app_line from its own directory)
+    argv = [python_for(user), "-E", "-s", "-S", str(files[0]), "--host", spec.host, "--port", str(port)]
     argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
     if spec.impl == "python-raw":
         argv += ["--write-size", str(spec.write_size)] + (["--stop-on-error"] if spec.stop_on_error else [])
@@ -73,9 +76,9 @@ LAUNCHERS: dict[str, Launcher] = {
         Launcher("go", "the user's net/http program (handler sleeps, then one w.Write)",
                  frozenset({"content_length", "ctx_aware", "flush", "sndbuf"}), lambda: [ensure_go_server()], _go_argv),
         Launcher("python", "stdlib http.server: headers in one write, then the body in one write",
-                 frozenset(), lambda: [HERE / "python_http.py"], _python_script_argv),
+                 frozenset(), lambda: [HERE / "python_http.py", APP_LINE], _python_script_argv),
         Launcher("python-raw", "plain socket server sending the response in --write-size send() calls",
-                 frozenset({"write_size", "stop_on_error", "sndbuf"}), lambda: [HERE / "python_raw.py"], _python_script_argv),
+                 frozenset({"write_size", "stop_on_error", "sndbuf"}), lambda: [HERE / "python_raw.py", APP_LINE], _python_script_argv),
         Launcher("node", "Node's http module: setTimeout, then res.write and res.end",
                  frozenset({"content_length", "ctx_aware"}), lambda: [HERE / "node_http.js"], _node_argv),
     )

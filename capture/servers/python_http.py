@@ -14,32 +14,18 @@ the first failed write, as a real handler whose write raised would.
 from __future__ import annotations
 
 import argparse
-import errno
-import json
-import os
 import socket
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import app_line  # staged beside this script (capture/app_line.py)
+from app_line import addr, failure
 
 IMPL = "python"
 
 
 def emit(event: str, **fields) -> None:
-    """One app.jsonl line, written with one write(2) so concurrent writers never interleave."""
-    line = {"ts_ns": time.time_ns(), "actor": "server", "impl": IMPL, "pid": os.getpid(), "event": event,
-            "asked": None, "written": None, "error": None, "errno": None, "local": None, "remote": None,
-            "detail": None}  # fmt: skip
-    line.update(fields)
-    os.write(1, (json.dumps(line) + "\n").encode())
-
-
-def addr(sockaddr) -> str:
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def failure(exc: OSError) -> dict:
-    return {"error": str(exc), "errno": errno.errorcode.get(exc.errno) if exc.errno else None}
+    app_line.emit("server", IMPL, event, **fields)
 
 
 class SleepThenWrite(BaseHTTPRequestHandler):

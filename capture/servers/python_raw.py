@@ -26,28 +26,19 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
-import os
 import socket
 import threading
 import time
+
+import app_line  # staged beside this script (capture/app_line.py)
+from app_line import addr
 
 IMPL = "python-raw"
 MAX_REQUEST_BYTES = 64 * 1024
 
 
 def emit(event: str, **fields) -> None:
-    """One app.jsonl line, written with one write(2) so concurrent writers never interleave."""
-    line = {"ts_ns": time.time_ns(), "actor": "server", "impl": IMPL, "pid": os.getpid(), "event": event,
-            "asked": None, "written": None, "error": None, "errno": None, "local": None, "remote": None,
-            "detail": None}  # fmt: skip
-    line.update(fields)
-    os.write(1, (json.dumps(line) + "\n").encode())
-
-
-def addr(sockaddr) -> str:
-    host, port = sockaddr[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    app_line.emit("server", IMPL, event, **fields)
 
 
 def read_request(conn: socket.socket, ends: dict) -> bool:
