@@ -14,50 +14,30 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import time
 
-from capture.recorders.base import HelperProcess, RecorderError
-from capture.recorders.packets import PacketCapture, parse_counts
+from capture.recorders.base import RecorderError
+from capture.recorders.packets import ToolCapture
 
-READY_LINE = r"Capturing on"
-COUNT_LINES = {
-    "captured": r"Packets captured: (\d+)",
-    "received_by_filter": r"Packets received/dropped on interface .*: (\d+)/\d+",
-    "dropped_by_kernel": r"Packets received/dropped on interface .*: \d+/(\d+)",
-}
-
-
-class DumpcapCapture(PacketCapture):
+class DumpcapCapture(ToolCapture):
     backend = "dumpcap"
     settle_s = 0.5
+    ready_line = r"Capturing on"
+    count_lines = {
+        "captured": r"Packets captured: (\d+)",
+        "received_by_filter": r"Packets received/dropped on interface .*: (\d+)/\d+",
+        "dropped_by_kernel": r"Packets received/dropped on interface .*: \d+/(\d+)",
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._helper: HelperProcess | None = None
         self._pcapng = self.out_path.with_name(self.out_path.name + ".pcapng")
-
-    @property
-    def pids(self) -> list[int]:
-        return [self._helper.pid] if self._helper else []
 
     def argv(self) -> list[str]:
         return ["dumpcap", "-n", "-i", self.iface, "-f", self.filter, "-s", str(self.snaplen), "-w", str(self._pcapng)]
 
-    def _start(self) -> None:
-        self._helper = HelperProcess(self.argv())
-        self.status["pid"] = self._helper.pid
-        self._helper.wait_for_line(READY_LINE, timeout_s=10)
-
-    def _stop(self) -> None:
-        if self._helper is None:  # start failed before the tool ran
-            return
-        time.sleep(self.settle_s)
-        self.status["exit_code"] = self._helper.stop(signal.SIGINT)
-        self.status.update(parse_counts(self._helper.stderr_lines, COUNT_LINES))
+    def _finish_file(self) -> None:
         self._to_nanosecond_pcap()
-        self._count_written()
 
     def _to_nanosecond_pcap(self) -> None:
         if not self._pcapng.exists():

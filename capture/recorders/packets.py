@@ -28,7 +28,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from capture.recorders.base import Recorder, count_capture_records
+import signal
+import time
+
+from capture.recorders.base import HelperProcess, Recorder, count_capture_records
 
 LOOPBACK = "lo"
 #: libpcap's default "whole packet" snaplen
@@ -73,6 +76,42 @@ class PacketCapture(Recorder):
         captured = self.status.get("captured")
         if captured is not None and self.status["written"] != captured:
             self.status["warning"] = f"the backend says {captured} packets captured but the file holds {self.status['written']}"
+
+
+class ToolCapture(PacketCapture):
+    """A backend that runs a capture program: ready on a stderr line, stopped with SIGINT
+    (after ``settle_s``), counts read from what it prints on the way out."""
+
+    ready_line = ""  # regex on stderr: the tool is capturing
+    count_lines: dict[str, str] = {}  # status key -> regex with one int group, on stderr at exit
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._helper: HelperProcess | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [self._helper.pid] if self._helper else []
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        self._helper = HelperProcess(self.argv())
+        self.status["pid"] = self._helper.pid
+        self._helper.wait_for_line(self.ready_line, timeout_s=10)
+
+    def _stop(self) -> None:
+        if self._helper is None:  # start failed before the tool ran
+            return
+        time.sleep(self.settle_s)
+        self.status["exit_code"] = self._helper.stop(signal.SIGINT)
+        self.status.update(parse_counts(self._helper.stderr_lines, self.count_lines))
+        self._finish_file()
+        self._count_written()
+
+    def _finish_file(self) -> None:
+        """Turn what the tool wrote into the bundle's capture file (nothing to do by default)."""
 
 
 def parse_counts(lines: list[str], patterns: dict[str, str]) -> dict[str, int]:
