@@ -17,6 +17,7 @@ from analysis.errors import AbortscopeError, BundleError, EventParseError
 from analysis.events import app_jsonl, applog, jsonl, kernel, packets
 from analysis.events.strace import parse as strace_parse
 from analysis.pcap import read_packets
+from analysis.pcap.fast import plain_columns
 from analysis.tcp import build_flows
 from analysis.timeline import Timeline, merge
 
@@ -41,13 +42,15 @@ def _pick(explicit: PathLike | None, default: Path | None) -> Path | None:
 def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
          applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
          progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-         trace_to_realtime_ns: int | None = None) -> Timeline:
+         trace_to_realtime_ns: int | None = None, lean: bool = False) -> Timeline:
     """Read a capture or bundle plus optional event logs into one :class:`Timeline`.
 
     ``flow`` keeps one connection (its id, as in ``Timeline.flows.flow``);
     ``port`` keeps connections with that port on either side. ``tz`` is the
     zone of ``applog`` timestamps (default: local). ``trace_to_realtime_ns``
-    overrides the bundle's clock offset for ``kernel``.
+    overrides the bundle's clock offset for ``kernel``. ``lean=True`` leaves
+    ``Timeline.packets`` with src, dst and vlan as Categoricals (same values,
+    far less memory on big captures; the CLI uses it).
     """
     path = Path(path)
     meta: dict = {}
@@ -66,10 +69,11 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     else:
         raise AbortscopeError(f"{path}: no such file or directory")
 
-    table, report = read_packets(capture, engine=engine, progress=progress)
+    table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
     if port is not None:
         table = table[(table["sport"] == port) | (table["dport"] == port)]
     pk, flows = build_flows(table)
+    del table
     if flow is not None:
         if flow not in set(flows["flow"].astype(str)):
             known = ", ".join(flows["flow"].astype(str).head(5))
@@ -110,6 +114,9 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
         frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]
         flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
     events = merge(frames, flows)
+    del frames
+    if not lean:
+        pk = plain_columns(pk)
     return Timeline(events=events, flows=flows, packets=pk, report=report, meta=meta, sources=tuple(sources),
                     warnings=tuple(warnings))
 

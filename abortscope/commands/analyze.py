@@ -55,7 +55,7 @@ def analyze(
     try:
         with _progress(path) as progress:
             timeline = load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port,
-                            engine=engine.value, progress=progress, tz=tz)
+                            engine=engine.value, progress=progress, tz=tz, lean=True)
     except AbortscopeError as exc:
         raise fail(str(exc))
     for message in (*timeline.report.warnings, *timeline.warnings):
@@ -67,7 +67,9 @@ def analyze(
     if format is Format.text:
         _print_text(timeline)
     else:
-        _export(timeline.events, format, output)
+        events = timeline.events
+        del timeline  # the packet table and flows: not needed to write the export (memory on big captures)
+        _export(events, format, output)
 
 
 class _progress:

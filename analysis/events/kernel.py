@@ -194,7 +194,7 @@ def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: p
     by_socket = dict(zip(sockets, rows.loc[sockets.index, "flow"]))
     actor_by_socket = dict(zip(sockets, rows.loc[sockets.index, "actor"]))
     rest = (rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "") & rows["socket"].isin(list(by_socket))
-    if flows is not None and len(flows):
+    if flows is not None and {"first_ts_ns", "last_ts_ns"} <= set(flows.columns):
         # The kernel reuses a socket's address once it is freed: only the connection's own
         # lifetime (first to last packet) ties by address, or another program's send joins it.
         flow_of = rows.loc[rest, "socket"].map(by_socket).astype(object)

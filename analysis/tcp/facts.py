@@ -82,7 +82,8 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     syn = (flags & F.SYN) != 0
     ack = (flags & F.ACK) != 0
     data = length > 0
-    fresh = data & ~retransmitted(pk)
+    retrans = retransmitted(pk)
+    fresh = data & ~retrans
     big = np.iinfo(np.int64).max
 
     # first FIN / RST per side and overall
@@ -151,7 +152,7 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     fl["half_close_frame"] = _take(frame, hc_first)
 
     # history and conn_state
-    fl["history"] = pd.array(histories(pk, n_conn), dtype="string")
+    fl["history"] = pd.array(histories(pk, n_conn, retrans), dtype="string")
     booleans = pd.DataFrame({
         "c_syn": _any(conn, syn & ~ack & (side % 2 == 0), n_conn),
         "s_synack": _any(conn, syn & ack & (side % 2 == 1), n_conn),

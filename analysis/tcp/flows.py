@@ -108,8 +108,11 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     src_addr, dst_addr = addr_codes[:n].astype(np.int64), addr_codes[n:].astype(np.int64)
     sport = pk["sport"].to_numpy(np.int64)
     dport = pk["dport"].to_numpy(np.int64)
-    ep_codes, ep_values = pd.factorize(np.concatenate([src_addr * 65536 + sport, dst_addr * 65536 + dport]))
+    ep_codes, ep_values = _factorize_small(np.concatenate([src_addr * 65536 + sport, dst_addr * 65536 + dport]),
+                                           (len(addrs) + 1) * 65536)
+    del src_addr, dst_addr, addr_codes, sport, dport
     ep_src, ep_dst = ep_codes[:n].astype(np.int64), ep_codes[n:].astype(np.int64)
+    del ep_codes
     n_ep = max(len(ep_values), 1)
     lo = np.minimum(ep_src, ep_dst)
     hi = np.maximum(ep_src, ep_dst)
@@ -117,7 +120,7 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     direction = (ep_src == lo).astype(np.int64)
 
     # -- VLAN split (rule 1) -----------------------------------------------------------
-    vlan_codes, _ = _factorize_text(pk["vlan"].fillna(""))
+    vlan_codes, _ = _factorize_text(pk["vlan"] if _plain_categorical(pk["vlan"]) else pk["vlan"].fillna(""))
     vlan_codes = vlan_codes.astype(np.int64)
     pair_codes, _ = pd.factorize(pair)
     pair_codes = pair_codes.astype(np.int64)
@@ -180,8 +183,9 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     pk["conn"] = conn
     pk["from_client"] = from_client
     pk["seq"] = seq_rel
-    pk["ack"] = pd.array(np.where(has_ack, ack_rel, 0), dtype="Int64")
-    pk.loc[~has_ack, "ack"] = pd.NA
+    del own_isn, peer_isn
+    pk["ack"] = pd.arrays.IntegerArray(np.where(has_ack, ack_rel, 0).astype(np.int64, copy=False), ~has_ack)
+    del ack_rel, seq_rel
     pk["kind"] = F.packet_kinds(flags, length)
 
     # -- flows table ------------------------------------------------------------------
@@ -196,7 +200,8 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     ts = pk["ts_ns"].to_numpy(np.int64)
     flows = pd.DataFrame({
         "conn": np.arange(n_conn),
-        "flow": pd.array(_unique_ids(pd.Series(client_text, dtype=object) + ">" + pd.Series(server_text, dtype=object)), dtype="string"),
+        "flow": pd.array(_unique_ids(pd.Series([c + ">" + s for c, s in zip(client_text.tolist(), server_text.tolist())],
+                                               dtype=object)), dtype="string"),
         "client": pd.array(client_text, dtype="string"),
         "server": pd.array(server_text, dtype="string"),
         "role_guessed": role_guessed,
@@ -221,30 +226,103 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
 
 def _segments(key: np.ndarray, closing: np.ndarray, pure_syn: np.ndarray, seq_raw: np.ndarray,
               first_in_key: np.ndarray) -> np.ndarray:
-    """Rule 2 on the rows of the suspect keys: the connection number (0, 1, ...) of each row within its key."""
-    frame = pd.DataFrame({"key": key, "closing": closing.astype(np.int64)})
-    closing_before = frame.groupby("key", sort=False)["closing"].cumsum().to_numpy() - frame["closing"].to_numpy()
-    syn_rows = np.flatnonzero(pure_syn)
-    syns = pd.DataFrame({"key": key[syn_rows], "seq": seq_raw[syn_rows], "cc": closing_before[syn_rows]})
-    prev = syns.groupby("key", sort=False)[["seq", "cc"]].shift(1)
-    reopen = (syns["cc"].to_numpy() > prev["cc"].fillna(0).to_numpy(float)) & \
-             (syns["seq"].to_numpy(float) != prev["seq"].to_numpy(float))
+    """Rule 2 on the rows of the suspect keys: the connection number (0, 1, ...) of each row within its key.
+
+    Works on the rows grouped by key (one stable sort, so each key's rows stay
+    in row order): a SYN reopens when its key had a FIN or RST since the key's
+    previous SYN (or since the start, for the first) and its ISN differs from that SYN's.
+    """
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    closing_sorted = closing[order].astype(np.int64)
+    group_start = _group_starts(k)
+    closing_before = _grouped_cumsum(closing_sorted, group_start) - closing_sorted
+    syn_at = np.flatnonzero(pure_syn[order])  # grouped, and in row order within each key
+    syn_key, syn_seq, syn_cc = k[syn_at], seq_raw[order][syn_at], closing_before[syn_at]
+    has_prev = np.zeros(len(syn_at), dtype=bool)
+    has_prev[1:] = syn_key[1:] == syn_key[:-1]
+    prev_cc = np.zeros(len(syn_at), dtype=np.int64)
+    prev_cc[1:] = syn_cc[:-1]
+    prev_cc[~has_prev] = 0
+    prev_seq = np.zeros(len(syn_at), dtype=np.int64)
+    prev_seq[1:] = syn_seq[:-1]
+    reopen = (syn_cc > prev_cc) & (~has_prev | (syn_seq != prev_seq))
     starts = np.zeros(len(key), dtype=np.int64)
-    starts[syn_rows] = reopen & ~first_in_key[syn_rows]
-    return pd.Series(starts).groupby(key, sort=False).cumsum().to_numpy()
+    starts[syn_at] = reopen & ~first_in_key[order][syn_at]
+    segment = np.empty(len(key), dtype=np.int64)
+    segment[order] = _grouped_cumsum(starts, group_start)
+    return segment
+
+
+def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Per row of a key-sorted array: the index of the first row of its key."""
+    n = len(sorted_keys)
+    is_start = np.ones(n, dtype=bool)
+    if n > 1:
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=is_start[1:])
+    return np.maximum.accumulate(np.where(is_start, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+
+
+def _grouped_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Inclusive running sum within each group of a key-sorted array."""
+    total = np.cumsum(values)
+    return total - (total[group_start] - values[group_start])
+
+
+def _nth_in_group(codes: np.ndarray) -> np.ndarray:
+    """1 for the first row of each code, 2 for the second... (row order)."""
+    order = np.argsort(codes, kind="stable")
+    group_start = _group_starts(codes[order])
+    nth = np.empty(len(codes), dtype=np.int64)
+    nth[order] = np.arange(len(codes)) - group_start + 1
+    return nth
 
 
 def _unique_ids(ids: pd.Series) -> np.ndarray:
     """Suffix ``#2``, ``#3``... to later connections that share an id (VLAN split, reused 4-tuple)."""
-    nth = ids.groupby(ids, sort=False).cumcount().to_numpy() + 1
+    if ids.is_unique:  # the usual case: nothing to number
+        return ids.to_numpy(object)
+    nth = _nth_in_group(pd.factorize(ids)[0])
     return np.where(nth == 1, ids.to_numpy(object), ids.to_numpy(object) + "#" + nth.astype(str).astype(object))
 
 
 def _factorize_text(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes for string columns (concatenated), and the unique values (pandas hashes Arrow strings fast)."""
+    if all(_plain_categorical(c) for c in columns) and all(c.cat.categories.equals(columns[0].cat.categories) for c in columns):
+        # the fast reader's lean table: the codes are there already (numbering does not matter to the callers,
+        # which only compare codes for equality and map them back to these values)
+        codes = np.concatenate([c.cat.codes.to_numpy().astype(np.int64) for c in columns])
+        return codes, np.asarray(columns[0].cat.categories, dtype=object)
     joined = pd.concat([c.astype("string").reset_index(drop=True) for c in columns], ignore_index=True)
     codes, uniques = pd.factorize(joined)
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _plain_categorical(column: pd.Series) -> bool:
+    return isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans
+
+
+#: _factorize_small uses a dense table up to this many possible values (int32 each: 64 MiB).
+_DENSE_LIMIT = 1 << 24
+
+
+def _factorize_small(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize (codes in order of first appearance) for non-negative ints below ``bound``.
+
+    With few addresses the endpoint keys (address code * 65536 + port) fit a
+    dense table, which avoids hashing two million keys.
+    """
+    if bound > _DENSE_LIMIT or len(values) >= np.iinfo(np.int32).max:
+        codes, uniques = pd.factorize(values)
+        return codes, uniques
+    none = np.iinfo(np.int32).max
+    first = np.full(bound, none, dtype=np.int32)
+    np.minimum.at(first, values, np.arange(len(values), dtype=np.int32))
+    seen = np.flatnonzero(first != none)
+    uniques = seen[np.argsort(first[seen], kind="stable")]
+    code_of = np.empty(bound, dtype=np.int64)
+    code_of[uniques] = np.arange(len(uniques))
+    return code_of[values], uniques.astype(values.dtype, copy=False)
 
 
 def _first_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:

@@ -40,7 +40,7 @@ HISTORY_LEGEND: tuple[HistoryLetter, ...] = (
 )
 
 
-def _letter_masks(pk: pd.DataFrame) -> dict[str, np.ndarray]:
+def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[str, np.ndarray]:
     flags = pk["flags"].to_numpy(np.int64)
     length = pk["len"].to_numpy(np.int64)
     syn = (flags & F.SYN) != 0
@@ -52,7 +52,7 @@ def _letter_masks(pk: pd.DataFrame) -> dict[str, np.ndarray]:
         "H": syn & ack,
         "A": ack & ~syn & ~fin & ~rst & (length == 0),
         "D": length > 0,
-        "T": retransmitted(pk),
+        "T": retransmitted(pk) if retrans is None else retrans,
         "W": (pk["win"].to_numpy(np.int64) == 0) & ~syn & ~rst,
         "F": fin,
         "R": rst,
@@ -64,33 +64,60 @@ def retransmitted(pk: pd.DataFrame) -> np.ndarray:
     length = pk["len"].to_numpy(np.int64)
     side = pk["conn"].to_numpy(np.int64) * 2 + (~pk["from_client"].to_numpy(bool)).astype(np.int64)
     seq_end = np.where(length > 0, pk["seq"].to_numpy(np.int64) + length, -1)
-    prev_max = pd.Series(seq_end).groupby(side, sort=False).cummax().groupby(side, sort=False).shift(1)
-    return (length > 0) & (seq_end <= prev_max.fillna(-1).to_numpy(np.int64))
+    return (length > 0) & (seq_end <= _previous_max(side, seq_end))
 
 
-def histories(pk: pd.DataFrame, n_conn: int) -> np.ndarray:
-    """History string of every connection 0..n_conn-1 from annotated packets (flows.assign_connections)."""
+#: seq + len stays far below this (32-bit sequence space plus one segment), so
+#: group index * _GROUP_STRIDE keeps every group's running maximum apart.
+_GROUP_STRIDE = 1 << 40
+
+
+def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row: the largest value in earlier rows of its group, -1 when none (values >= -1)."""
+    n = len(values)
+    out = np.full(n, -1, dtype=np.int64)
+    if n < 2:
+        return out
+    order = np.argsort(groups, kind="stable")  # rows grouped, each group in row order
+    g = groups[order]
+    starts = np.empty(n, dtype=bool)
+    starts[0] = True
+    np.not_equal(g[1:], g[:-1], out=starts[1:])
+    offset = (np.cumsum(starts) - 1) * _GROUP_STRIDE
+    running = np.maximum.accumulate(offset + (values[order] + 1)) - offset - 1
+    previous = np.empty(n, dtype=np.int64)
+    previous[0] = -1
+    previous[1:] = running[:-1]
+    previous[starts] = -1
+    out[order] = previous
+    return out
+
+
+def histories(pk: pd.DataFrame, n_conn: int, retrans: np.ndarray | None = None) -> np.ndarray:
+    """History string of every connection 0..n_conn-1 from annotated packets (flows.assign_connections).
+
+    A (connection x letter-and-side) table of first frames, sorted along each
+    row: letters by the frame that first showed them, ties in legend order.
+    """
     conn = pk["conn"].to_numpy(np.int64)
     client = pk["from_client"].to_numpy(bool)
     frame = pk["frame"].to_numpy(np.int64)
-    parts = []
-    for order, (letter, mask) in enumerate(_letter_masks(pk).items()):
-        for is_client, text in ((True, letter), (False, letter.lower())):
+    width = 2 * len(HISTORY_LEGEND)
+    never = np.iinfo(np.int64).max
+    firsts = np.full((n_conn, width), never, dtype=np.int64)
+    letters = []
+    for order, (letter, mask) in enumerate(_letter_masks(pk, retrans).items()):
+        for j, (is_client, text) in enumerate(((True, letter), (False, letter.lower()))):
             first = first_rows(conn, mask & (client == is_client), n_conn)
             seen = np.flatnonzero(first >= 0)
-            if len(seen) == 0:
-                continue
-            parts.append(pd.DataFrame({"conn": seen, "frame": frame[first[seen]], "order": order, "letter": text}))
-    out = np.full(n_conn, "", dtype=object)
-    if parts:
-        table = pd.concat(parts, ignore_index=True).sort_values(["conn", "frame", "order"], kind="stable")
-        conns = table["conn"].to_numpy(np.int64)
-        rank = table.groupby("conn", sort=False).cumcount().to_numpy()
-        width = 2 * len(HISTORY_LEGEND)
-        grid = np.zeros((n_conn, width), dtype="<U1")
-        grid[conns, rank] = table["letter"].to_numpy(dtype="<U1")
-        out = grid.view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
-    return out
+            firsts[seen, 2 * order + j] = frame[first[seen]]
+            letters.append(text)
+    if n_conn == 0:
+        return np.full(0, "", dtype=object)
+    columns = np.argsort(firsts, axis=1, kind="stable")
+    present = np.take_along_axis(firsts, columns, axis=1) != never
+    grid = np.where(present, np.array(letters, dtype="<U1")[columns], "")
+    return np.ascontiguousarray(grid).view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
 
 
 @dataclass(frozen=True)
