@@ -225,7 +225,9 @@ def _relation(row: SweepRow) -> str:
         if wire and len(set(sizes)) == 1:
             text += f" ({wire} bytes on the wire > {flushed} = {len(sizes)} x {sizes[0]})"
         elif wire:
-            text += f" ({wire} bytes on the wire > {flushed})"
+            # uneven writes (a Write larger than the buffer goes out whole): compare with what N-1 wrote
+            fitted = sum(a or 0 for a, _ in _calls(below))
+            text += f" ({wire} bytes on the wire > {fitted} written at N={below.size})" if fitted else ""
         return text + "."
     if below is not None and not below.first_write_errno:
         text += (f" At N={below.size} no write failed: the response fitted in what was accepted; the "
