@@ -39,9 +39,9 @@ def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     ts = packets["ts_ns"].to_numpy(np.int64)
     order = _time_order(ts)
 
-    def column(name: str) -> np.ndarray:
+    def column(name: str) -> np.ndarray:  # always a new array: the timeline must not share buffers with the packets
         values = packets[name].to_numpy()
-        return values if order is None else values[order]
+        return values.copy() if order is None else values[order]
 
     if order is not None:
         ts = ts[order]
@@ -57,8 +57,7 @@ def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     ack = packets["ack"].array
     if not isinstance(ack, pd.arrays.IntegerArray):
         ack = pd.array(ack, dtype="Int64")
-    if order is not None:
-        ack = ack.take(order)
+    ack = ack.copy() if order is None else ack.take(order)
     flag_codes = column("flags").astype(np.int64) & (len(TCPDUMP_NAMES) - 1)
     flow_names = by_conn["flow"].reindex(range(n_conn)).astype(object).to_numpy()
     rows = pd.DataFrame({
@@ -78,6 +77,6 @@ def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
         "len": nullable_int(column("len")),
         "errno": null_strings(n),
         "detail": null_strings(n),
-    })
+    }, copy=False)  # every column above is a new array: no second copy of a million rows
     validate(rows)
     return rows
