@@ -8,6 +8,7 @@ supplies the trace clock offset and which side was traced.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,9 @@ from analysis.events import app_jsonl, applog, jsonl, kernel, packets
 from analysis.events.strace import parse as strace_parse
 from analysis.pcap import read_packets
 from analysis.pcap.fast import plain_columns
-from analysis.tcp import build_flows
+from analysis.tcp.facts import add_facts
+from analysis.tcp.flows import assign_connections
+from analysis.schema import empty
 from analysis.timeline import Timeline, merge
 
 PathLike = str | Path
@@ -52,6 +55,42 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     ``Timeline.packets`` with src, dst and vlan as Categoricals (same values,
     far less memory on big captures; the CLI uses it).
     """
+    return _load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine,
+                 progress=progress, jsonl=jsonl, tz=tz, trace_to_realtime_ns=trace_to_realtime_ns, lean=lean)
+
+
+def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Timeline, int]:
+    """``load(path, lean=True, **options)`` and write its timeline as ``format`` (analysis.export) to ``output``.
+
+    Returns the Timeline, with ``events`` and ``packets`` left empty (they are
+    written, and freed), and the number of rows written; nothing is written
+    when there is no row. A capture with no other event source exported as
+    parquet is streamed: its packet rows are built and written a slice at a
+    time (analysis.events.packets.parse_chunks), so the whole timeline never
+    sits in memory. The file reads back (pandas.read_parquet) as load's
+    events exported with analysis.export.export.
+    """
+    from analysis import export as exports
+
+    timeline = _load(path, lean=True, stream=format == "parquet", **options)
+    events = timeline.events
+    rows = len(events) if events is not None else len(timeline.packets)
+    pk = timeline.packets
+    timeline = replace(timeline, events=empty(), packets=pk.iloc[:0])
+    if rows:
+        if events is None:
+            exports.write_parquet_chunks(packets.parse_chunks(pk, timeline.flows), output)
+        else:
+            del pk
+            exports.export(events, format, output)
+    return timeline, rows
+
+
+def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
+          applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
+          progress=None, jsonl: PathLike | None = None, tz: str | None = None,
+          trace_to_realtime_ns: int | None = None, lean: bool = False, stream: bool = False) -> Timeline:
+    """load(); ``stream``: when the packets are the only source, leave ``events`` None (export_timeline builds them)."""
     path = Path(path)
     meta: dict = {}
     defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
@@ -72,15 +111,19 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
     if port is not None:
         table = table[(table["sport"] == port) | (table["dport"] == port)]
-    pk, flows = build_flows(table)
+    _release_freed_memory()  # the reader's per-window pieces, joined into the table by now
+    pk, flows = assign_connections(table)  # build_flows, in its two steps, with the heap trimmed between
     del table
+    _release_freed_memory()
+    flows = add_facts(pk, flows)
+    _release_freed_memory()
     if flow is not None:
         if flow not in set(flows["flow"].astype(str)):
             known = ", ".join(flows["flow"].astype(str).head(5))
             raise AbortscopeError(f"no connection {flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
         keep = flows.loc[flows["flow"] == flow, "conn"].to_numpy()
         pk = pk[pk["conn"].isin(keep)]
-    frames = [packets.parse(pk, flows)]
+    frames: list[pd.DataFrame | None] = [None]  # the packet rows, built last (below) unless streamed
     sources = ["packets"]
     warnings: list[str] = []
 
@@ -113,7 +156,11 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
         wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
         frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]
         flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
-    events = merge(frames, flows)
+    if stream and len(frames) == 1:
+        events = None
+    else:
+        frames[0] = packets.parse(pk, flows)
+        events = merge(frames, flows)
     del frames
     if not lean:
         pk = plain_columns(pk)
@@ -131,3 +178,20 @@ def _applog_parse(text: str, flows: pd.DataFrame, tz: str | None) -> pd.DataFram
 
 def _jsonl_parse(text: str, flows: pd.DataFrame) -> pd.DataFrame:
     return jsonl.parse(text, flows=flows)
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise), so big captures peak lower."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None

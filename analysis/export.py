@@ -14,11 +14,13 @@ pandas metadata) is the one ``DataFrame.to_parquet`` would write, so
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 import pandas as pd
 
-from analysis.schema import COLUMN_NAMES
+from analysis.schema import COLUMN_NAMES, empty
 
 FORMATS = ("csv", "json", "parquet")
 #: categoricals become plain strings so every reader sees the same values
@@ -54,14 +56,34 @@ def export(events: pd.DataFrame, format: str, output: Path | IO[str]) -> None:
 
 def write_parquet(events: pd.DataFrame, output: Path | str | IO[bytes]) -> None:
     """``exportable(events).to_parquet(output, index=False)``, without copying the frame."""
+    write_parquet_chunks([events], output)
+
+
+def write_parquet_chunks(pieces: Iterable[pd.DataFrame], output: Path | str | IO[bytes]) -> int:
+    """Write timeline pieces (in order) as one parquet file, a row group or more per piece; the row count.
+
+    ``pandas.read_parquet`` of the result equals that of ``write_parquet(pd.concat(pieces))``;
+    only one piece's Arrow columns exist at a time.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.Schema.from_pandas(exportable(events.iloc[:0]), preserve_index=False)
-    arrays = [_arrow_column(events[field.name], field.type) for field in schema]
-    table = pa.Table.from_arrays(arrays, schema=schema)
-    del arrays
-    pq.write_table(table, output, compression="snappy")
+    schema = pa.Schema.from_pandas(exportable(empty()), preserve_index=False)
+    rows = 0
+    # One thread writes (encoding and compressing release the GIL) while this one builds the next piece.
+    with pq.ParquetWriter(output, schema, compression="snappy") as writer, ThreadPoolExecutor(1) as pool:
+        written = None
+        for piece in pieces:
+            table = pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
+            rows += len(piece)
+            del piece
+            if written is not None:
+                written.result()
+            written = pool.submit(writer.write_table, table)
+            del table
+        if written is not None:
+            written.result()
+    return rows
 
 
 def _arrow_column(series: pd.Series, type_):

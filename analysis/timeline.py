@@ -40,12 +40,12 @@ def merge(frames: list[pd.DataFrame], flows: pd.DataFrame) -> pd.DataFrame:
     frames = [_exact(f) for f in frames if f is not None and len(f)]
     if not frames:
         return empty()
+    if len(frames) == 1 and _in_order(frames[0]):
+        merged = frames[0].reset_index(drop=True)  # one source already in order: nothing to move
+        return _with_t_rel(merged, flows)
     ts = np.concatenate([f["ts_ns"].to_numpy(np.int64) for f in frames])
     rank = np.concatenate([f["source"].map(SOURCE_RANK).to_numpy(np.int64) for f in frames])
     order = np.lexsort((np.arange(len(ts)), rank, ts))
-    if len(frames) == 1 and np.array_equal(order, np.arange(len(order))):
-        merged = frames[0].reset_index(drop=True)  # one source already in order: nothing to move
-        return _with_t_rel(merged, flows)
     out = {}
     for col in TIMELINE_COLUMNS:
         parts = [f[col.name] for f in frames]
@@ -60,7 +60,21 @@ def merge(frames: list[pd.DataFrame], flows: pd.DataFrame) -> pd.DataFrame:
             out[col.name] = pd.arrays.IntegerArray(data[order].astype(np.int64), mask[order])
         else:
             out[col.name] = np.concatenate([p.to_numpy(col.dtype, na_value=np.nan) if col.dtype == "float64" else p.to_numpy(col.dtype) for p in parts])[order]
-    return _with_t_rel(pd.DataFrame(out), flows)
+    return _with_t_rel(pd.DataFrame(out, copy=False), flows)
+
+
+def _in_order(frame: pd.DataFrame) -> bool:
+    """Rows already sorted by (ts_ns, SOURCE_RANK), e.g. packets.parse's (the sort would leave them in place)."""
+    ts = frame["ts_ns"].to_numpy(np.int64)
+    if len(ts) < 2:
+        return True
+    if not (ts[1:] >= ts[:-1]).all():
+        return False
+    source = frame["source"]
+    if isinstance(source.dtype, pd.CategoricalDtype) and len(source.cat.categories) and source.nunique(dropna=False) <= 1:
+        return True  # one source: ties keep their order
+    rank = source.map(SOURCE_RANK).to_numpy(np.int64)
+    return not ((ts[1:] == ts[:-1]) & (rank[1:] < rank[:-1])).any()
 
 
 def _with_t_rel(merged: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:

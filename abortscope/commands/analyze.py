@@ -47,29 +47,39 @@ def analyze(
 ) -> None:
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
     from analysis import load
+    from analysis.api import export_timeline
 
     if flow is not None and port is not None:
         raise fail("give --flow or --port, not both")
     if format is Format.parquet and output is None:
         raise fail("--format parquet needs -o FILE")
+    _lean_allocators()
+    options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
+    target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     try:
         with _progress(path) as progress:
-            timeline = load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port,
-                            engine=engine.value, progress=progress, tz=tz, lean=True)
+            if format is Format.text:
+                timeline = load(path, progress=progress, lean=True, **options)
+                rows = len(timeline.events)
+            else:  # written as it is built: a big capture's timeline is never whole in memory
+                timeline, rows = export_timeline(path, format.value, target, progress=progress, **options)
     except AbortscopeError as exc:
         raise fail(str(exc))
     for message in (*timeline.report.warnings, *timeline.warnings):
         warn(message)
     for linktype, count in timeline.report.skipped_linktypes.items():
         warn(f"skipped {count} records with unsupported link type {linktype}")
-    if len(timeline.events) == 0:
+    if rows == 0:
         raise fail(f"nothing read from {path}: no TCP packet and no event")
     if format is Format.text:
         _print_text(timeline)
-    else:
-        events = timeline.events
-        del timeline  # the packet table and flows: not needed to write the export (memory on big captures)
-        _export(events, format, output)
+
+
+def _lean_allocators() -> None:
+    """Arrow's system pool: freed memory goes back through malloc (mimalloc, the default, holds on to it)."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 class _progress:
@@ -96,12 +106,6 @@ class _progress:
         if self.bar is not None:
             self.bar.stop()
         return False
-
-
-def _export(events, format: Format, output: Optional[Path]) -> None:
-    from analysis.export import export
-
-    export(events, format.value, output if output is not None else out.file)
 
 
 def _print_text(timeline) -> None:

@@ -15,10 +15,14 @@ order saves the merge a second copy of a million-row timeline.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from analysis.events._columns import null_strings, nullable_int, strings_from_codes
+from analysis.events._columns import null_strings, nullable_int
 from analysis.schema import Actor, PacketKind, Source, conform, validate
 from analysis.tcp.flags import TCPDUMP_NAMES
 
@@ -32,23 +36,66 @@ def _time_order(ts: np.ndarray) -> np.ndarray | None:
     return np.argsort(ts, kind="stable")
 
 
+#: parse_chunks' default slice: 64 Ki rows (~9 MB of timeline) at a time.
+CHUNK_ROWS = 1 << 16
+
+
 def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     if len(packets) == 0:
-        return conform(pd.DataFrame({"ts_ns": [], "t_rel": [], "source": [], "kind": []}))
+        return _no_rows()
+    return _rows(packets, _ConnTable(packets, flows), _time_order(packets["ts_ns"].to_numpy(np.int64)))
+
+
+def parse_chunks(packets: pd.DataFrame, flows: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """parse()'s rows a slice at a time, in the same order: pd.concat of the pieces equals parse()."""
     n = len(packets)
-    ts = packets["ts_ns"].to_numpy(np.int64)
-    order = _time_order(ts)
+    if n == 0:
+        yield _no_rows()
+        return
+    order = _time_order(packets["ts_ns"].to_numpy(np.int64))
+    conns = _ConnTable(packets, flows)
+    for start in range(0, n, chunk_rows):
+        stop = min(n, start + chunk_rows)
+        yield _rows(packets, conns, np.arange(start, stop) if order is None else order[start:stop])
+
+
+def _no_rows() -> pd.DataFrame:
+    return conform(pd.DataFrame({"ts_ns": [], "t_rel": [], "source": [], "kind": []}))
+
+
+class _ConnTable:
+    """Per connection number: the first packet's time and the flow id."""
+
+    def __init__(self, packets: pd.DataFrame, flows: pd.DataFrame):
+        n_conn = int(packets["conn"].max()) + 1
+        by_conn = flows.set_index("conn")
+        # flows may be a filtered table (api: --flow/--port): connections it lacks have no rows here
+        self.first_ts_ns = by_conn["first_ts_ns"].reindex(range(n_conn), fill_value=0).to_numpy(np.int64)
+        flow = by_conn["flow"].reindex(range(n_conn), fill_value="").astype(object).to_numpy()
+        self.flow = pa.array(flow, type=pa.large_string())  # converted once, taken from per slice
+
+
+#: TCPDUMP_NAMES as Arrow strings, for taking by flag value.
+_FLAG_NAMES = pa.array(TCPDUMP_NAMES, type=pa.large_string())
+
+
+def _take_strings(names: pa.Array, codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """names[codes] as a ``string`` array (what _columns.strings_from_codes builds), names already in Arrow."""
+    index = pa.array(codes.astype(np.int64, copy=False), mask=codes < 0)
+    return pd.arrays.ArrowStringArray(pc.take(names, index).cast(pa.large_string()))
+
+
+def _rows(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | None) -> pd.DataFrame:
+    """Timeline rows of packets[order] (all packets, in table order, when order is None)."""
 
     def column(name: str) -> np.ndarray:  # always a new array: the timeline must not share buffers with the packets
         values = packets[name].to_numpy()
         return values.copy() if order is None else values[order]
 
-    if order is not None:
-        ts = ts[order]
+    ts = column("ts_ns").astype(np.int64, copy=False)
+    n = len(ts)
     conn = column("conn").astype(np.int64, copy=False)
-    n_conn = int(conn.max()) + 1
-    by_conn = flows.set_index("conn")
-    first = by_conn["first_ts_ns"].reindex(range(n_conn)).to_numpy(np.int64)
+    first = conns.first_ts_ns
     kind = packets["kind"]
     kind_codes = (kind.cat.codes.to_numpy() if isinstance(kind.dtype, pd.CategoricalDtype) and list(kind.cat.categories) == _KINDS
                   else pd.Index(_KINDS).get_indexer(kind.astype(str).to_numpy(object)))
@@ -59,17 +106,16 @@ def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
         ack = pd.array(ack, dtype="Int64")
     ack = ack.copy() if order is None else ack.take(order)
     flag_codes = column("flags").astype(np.int64) & (len(TCPDUMP_NAMES) - 1)
-    flow_names = by_conn["flow"].reindex(range(n_conn)).astype(object).to_numpy()
     rows = pd.DataFrame({
         "ts_ns": ts,
         "t_rel": (ts - first[conn]) / 1e9,
-        "flow": strings_from_codes(conn, flow_names),
+        "flow": _take_strings(conns.flow, conn),
         "source": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[s.value for s in Source]),
         "actor": pd.Categorical.from_codes(np.where(column("from_client").astype(bool), 0, 1).astype(np.int8),
                                            categories=[a.value for a in Actor]),
         "kind": pd.Categorical.from_codes(kind_codes.astype(np.int8), categories=_KINDS),
         "frame": nullable_int(column("frame")),
-        "flags": strings_from_codes(flag_codes, TCPDUMP_NAMES),
+        "flags": _take_strings(_FLAG_NAMES, flag_codes),
         "seq": nullable_int(column("seq")),
         "ack": ack,
         "seq_raw": nullable_int(column("seq_raw")),

@@ -76,11 +76,12 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     ts = pk["ts_ns"].to_numpy(np.int64)
     conn = pk["conn"].to_numpy(np.int64)
     side = _sides(pk)
-    peer_side = side ^ 1
+    from_server = (side & 1).astype(bool)
     fin = (flags & F.FIN) != 0
     rst = (flags & F.RST) != 0
     syn = (flags & F.SYN) != 0
     ack = (flags & F.ACK) != 0
+    del flags
     data = length > 0
     retrans = retransmitted(pk)
     fresh = data & ~retrans
@@ -101,9 +102,10 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     # data after the peer's FIN
     fin_rows = _first_rows_per(side, fin, 2 * n_conn)
     fin_frame_of_side = np.where(fin_rows >= 0, frame[np.maximum(fin_rows, 0)] if len(pk) else big, big)
-    peer_fin_frame = fin_frame_of_side[peer_side] if len(pk) else np.zeros(0, np.int64)
+    peer_fin_frame = fin_frame_of_side[side ^ 1] if len(pk) else np.zeros(0, np.int64)
     after_peer_fin = frame > peer_fin_frame
     before_peer_fin = ~after_peer_fin
+    del peer_fin_frame
     late = data & after_peer_fin
     late_first = _first_rows_per(conn, late, n_conn)
     late_side = np.where(late_first >= 0, side[np.maximum(late_first, 0)] % 2 if len(pk) else -1, -1)
@@ -119,8 +121,9 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     # the FIN sender's RST answering that data
     late_frame_per_conn = np.where(late_first >= 0, frame[np.maximum(late_first, 0)] if len(pk) else big, big)
     fin_sender_side = np.where(late_side >= 0, 1 - late_side, -1)  # per conn: side index of the FIN sender
-    is_fin_sender = (side % 2) == fin_sender_side[conn] if len(pk) else np.zeros(0, bool)
-    answer = rst & is_fin_sender & (frame > late_frame_per_conn[conn] if len(pk) else False)
+    is_fin_sender = from_server == fin_sender_side[conn] if len(pk) else np.zeros(0, bool)
+    after_late = frame > late_frame_per_conn[conn] if len(pk) else np.zeros(0, bool)
+    answer = rst & is_fin_sender & after_late
     answer_first = _first_rows_per(conn, answer, n_conn)
     fl["rst_answer_frame"] = _take(frame, answer_first)
     fl["rst_answer_ts_ns"] = _take(ts, answer_first)
@@ -131,22 +134,25 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     rst_frame_conn = np.where(rst_first >= 0, frame[np.maximum(rst_first, 0)] if len(pk) else big, big)
     rst_side_conn = np.where(rst_first >= 0, side[np.maximum(rst_first, 0)] % 2 if len(pk) else -1, -1)
     after_rst = frame > rst_frame_conn[conn] if len(pk) else np.zeros(0, bool)
-    other_side = (side % 2) != rst_side_conn[conn] if len(pk) else np.zeros(0, bool)
+    other_side = from_server != rst_side_conn[conn] if len(pk) else np.zeros(0, bool)
     lost = data & after_rst & other_side
     fl["lost_after_rst_bytes"] = np.bincount(conn[lost], weights=length[lost], minlength=n_conn).astype(np.int64)
     fl["lost_after_rst_frame"] = _take(frame, _first_rows_per(conn, lost, n_conn))
     upto_rst = ~after_rst
     seq = pk["seq"].to_numpy(np.int64)
-    ack_rel = pk["ack"].fillna(-1).to_numpy(np.int64)
-    pe = _max_per(conn, seq + length, data & upto_rst & other_side, n_conn)
+    ack_rel = pk["ack"].to_numpy(np.int64, na_value=-1)
+    seq_end = seq + length
+    pe = _max_per(conn, seq_end, data & upto_rst & other_side, n_conn)
     sa = _max_per(conn, ack_rel, ack & upto_rst & ~other_side & (ack_rel >= 0), n_conn)
     unacked = np.where((rst_first >= 0) & (sa >= 0), np.maximum(pe - sa, 0), -1)
     fl["unacked_at_rst_bytes"] = pd.array(unacked, dtype="Int64")
     fl.loc[unacked < 0, "unacked_at_rst_bytes"] = pd.NA
 
     # half-close: the FIN sender acknowledges the peer's later data
-    late_end = _max_per(conn, seq + length, late, n_conn)
-    acks_it = ack & ~rst & is_fin_sender & (frame > late_frame_per_conn[conn]) & (ack_rel >= late_end[conn]) if len(pk) else np.zeros(0, bool)
+    late_end = _max_per(conn, seq_end, late, n_conn)
+    del seq_end
+    acks_it = ack & ~rst & is_fin_sender & after_late & (ack_rel >= late_end[conn]) if len(pk) else np.zeros(0, bool)
+    del ack_rel
     hc_first = _first_rows_per(conn, acks_it, n_conn)
     fl["half_close_by"] = _side_names(np.where(hc_first >= 0, fin_sender_side, -1))
     fl["half_close_frame"] = _take(frame, hc_first)
@@ -154,14 +160,14 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     # history and conn_state
     fl["history"] = pd.array(histories(pk, n_conn, retrans), dtype="string")
     booleans = pd.DataFrame({
-        "c_syn": _any(conn, syn & ~ack & (side % 2 == 0), n_conn),
-        "s_synack": _any(conn, syn & ack & (side % 2 == 1), n_conn),
+        "c_syn": _any(conn, syn & ~ack & ~from_server, n_conn),
+        "s_synack": _any(conn, syn & ack & from_server, n_conn),
         "c_fin": fl["fin_frame_client"].notna().to_numpy(),
         "s_fin": fl["fin_frame_server"].notna().to_numpy(),
         "c_rst": fl["rst_frame_client"].notna().to_numpy(),
         "s_rst": fl["rst_frame_server"].notna().to_numpy(),
         "c_rst_first": (fl["first_rst_by"] == "client").fillna(False).to_numpy(bool),
-        "s_any": _any(conn, side % 2 == 1, n_conn),
+        "s_any": _any(conn, from_server, n_conn),
     })
     fl["conn_state"] = pd.array(conn_states(booleans), dtype="string")
     return fl

@@ -105,19 +105,22 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
 
     # -- endpoints as small integers -------------------------------------------------
     addr_codes, addrs = _factorize_text(pk["src"], pk["dst"])
-    src_addr, dst_addr = addr_codes[:n].astype(np.int64), addr_codes[n:].astype(np.int64)
-    sport = pk["sport"].to_numpy(np.int64)
-    dport = pk["dport"].to_numpy(np.int64)
-    ep_codes, ep_values = _factorize_small(np.concatenate([src_addr * 65536 + sport, dst_addr * 65536 + dport]),
-                                           (len(addrs) + 1) * 65536)
-    del src_addr, dst_addr, addr_codes, sport, dport
-    ep_src, ep_dst = ep_codes[:n].astype(np.int64), ep_codes[n:].astype(np.int64)
-    del ep_codes
+    bound = (len(addrs) + 1) * 65536
+    key_type = np.int32 if bound < np.iinfo(np.int32).max else np.int64  # half the memory on a million rows
+    keys = addr_codes.astype(key_type)  # endpoint key: address code * 65536 + port; src rows, then dst rows
+    del addr_codes
+    keys *= 65536
+    keys[:n] += pk["sport"].to_numpy()
+    keys[n:] += pk["dport"].to_numpy()
+    ep_codes, ep_values = _factorize_small(keys, bound)
+    del keys
+    ep_src, ep_dst = ep_codes[:n], ep_codes[n:]  # views: ep_codes lives on through them
     n_ep = max(len(ep_values), 1)
-    lo = np.minimum(ep_src, ep_dst)
-    hi = np.maximum(ep_src, ep_dst)
-    pair = lo * n_ep + hi
-    direction = (ep_src == lo).astype(np.int64)
+    lo = np.minimum(ep_src, ep_dst).astype(np.int64)
+    pair = lo * n_ep
+    pair += np.maximum(ep_src, ep_dst)
+    direction = (ep_src == lo).astype(np.int8)
+    del lo  # big: recomputed for the first packets only (below)
 
     # -- VLAN split (rule 1) -----------------------------------------------------------
     vlan_codes, _ = _factorize_text(pk["vlan"] if _plain_categorical(pk["vlan"]) else pk["vlan"].fillna(""))
@@ -134,6 +137,7 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         key = pd.factorize(key)[0].astype(np.int64)
     else:
         key = pair_codes
+    del pair, direction, vlan_codes, pair_codes
 
     # -- reuse after close (rule 2) ----------------------------------------------------
     pure_syn = ((flags & F.SYN) != 0) & ((flags & F.ACK) == 0)
@@ -151,6 +155,8 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         segment[rows] = _segments(key[rows], closing[rows], pure_syn[rows], seq_raw[rows], first_in_key[rows])
         if segment.any():
             conn = pd.factorize(key * (segment.max() + 1) + segment)[0].astype(np.int64)
+        del rows, segment
+    del key, closing, first_in_key
     n_conn = int(conn.max()) + 1 if n else 0
 
     # -- roles (rule 3) --------------------------------------------------------------
@@ -174,16 +180,19 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     side = conn * 2 + (~from_client).astype(np.int64)  # 2c: client->server, 2c+1: server->client
     has_syn = (flags & F.SYN) != 0
     isn = _group_first(side, seq_raw, has_syn, 2 * n_conn, -1)
+    del has_syn, pure_syn, synack
     own_isn = isn[side]
     peer_isn = isn[side ^ 1]
+    del side
     seq_rel = np.where(own_isn >= 0, (seq_raw - own_isn) % SEQ_MOD, seq_raw)
+    del own_isn
     ack_rel = np.where(peer_isn >= 0, (ack_raw - peer_isn) % SEQ_MOD, ack_raw)
+    del peer_isn
     has_ack = (flags & F.ACK) != 0
 
     pk["conn"] = conn
     pk["from_client"] = from_client
     pk["seq"] = seq_rel
-    del own_isn, peer_isn
     pk["ack"] = pd.arrays.IntegerArray(np.where(has_ack, ack_rel, 0).astype(np.int64, copy=False), ~has_ack)
     del ack_rel, seq_rel
     pk["kind"] = F.packet_kinds(flags, length)
@@ -191,7 +200,9 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     # -- flows table ------------------------------------------------------------------
     ep_text = _endpoint_texts(ep_values, addrs)
     first_idx = _first_rows(conn, n_conn)
-    server_ep = np.where(lo[first_idx] == client_ep, hi[first_idx], lo[first_idx])
+    lo_first = np.minimum(ep_src[first_idx], ep_dst[first_idx])
+    hi_first = np.maximum(ep_src[first_idx], ep_dst[first_idx])
+    server_ep = np.where(lo_first == client_ep, hi_first, lo_first)
     last_idx = _last_rows(conn, n_conn)
     client_text = ep_text[client_ep] if n_conn else np.array([], object)
     server_text = ep_text[server_ep] if n_conn else np.array([], object)
@@ -260,13 +271,20 @@ def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     is_start = np.ones(n, dtype=bool)
     if n > 1:
         np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=is_start[1:])
-    return np.maximum.accumulate(np.where(is_start, np.arange(n), 0)) if n else np.zeros(0, np.int64)
+    if not n:
+        return np.zeros(0, np.int64)
+    starts = np.arange(n)
+    starts[~is_start] = 0
+    return np.maximum.accumulate(starts, out=starts)
 
 
 def _grouped_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
     """Inclusive running sum within each group of a key-sorted array."""
     total = np.cumsum(values)
-    return total - (total[group_start] - values[group_start])
+    before = total[group_start]
+    before -= values[group_start]
+    total -= before
+    return total
 
 
 def _nth_in_group(codes: np.ndarray) -> np.ndarray:
@@ -291,7 +309,7 @@ def _factorize_text(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if all(_plain_categorical(c) for c in columns) and all(c.cat.categories.equals(columns[0].cat.categories) for c in columns):
         # the fast reader's lean table: the codes are there already (numbering does not matter to the callers,
         # which only compare codes for equality and map them back to these values)
-        codes = np.concatenate([c.cat.codes.to_numpy().astype(np.int64) for c in columns])
+        codes = np.concatenate([c.cat.codes.to_numpy() for c in columns])  # small ints (int8 for a few values)
         return codes, np.asarray(columns[0].cat.categories, dtype=object)
     joined = pd.concat([c.astype("string").reset_index(drop=True) for c in columns], ignore_index=True)
     codes, uniques = pd.factorize(joined)
@@ -320,7 +338,7 @@ def _factorize_small(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.nda
     np.minimum.at(first, values, np.arange(len(values), dtype=np.int32))
     seen = np.flatnonzero(first != none)
     uniques = seen[np.argsort(first[seen], kind="stable")]
-    code_of = np.empty(bound, dtype=np.int64)
+    code_of = np.empty(bound, dtype=np.int32 if len(uniques) < np.iinfo(np.int32).max else np.int64)
     code_of[uniques] = np.arange(len(uniques))
     return code_of[values], uniques.astype(values.dtype, copy=False)
 

@@ -67,9 +67,10 @@ def retransmitted(pk: pd.DataFrame) -> np.ndarray:
     return (length > 0) & (seq_end <= _previous_max(side, seq_end))
 
 
-#: seq + len stays far below this (32-bit sequence space plus one segment), so
-#: group index * _GROUP_STRIDE keeps every group's running maximum apart.
-_GROUP_STRIDE = 1 << 40
+#: seq + len + 1 stays below this (32-bit sequence space plus one segment), so
+#: group number * _GROUP_STRIDE keeps every group's running maximum apart
+#: (up to 2**27 groups in int64).
+_GROUP_STRIDE = 1 << 36
 
 
 def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -83,13 +84,18 @@ def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     starts = np.empty(n, dtype=bool)
     starts[0] = True
     np.not_equal(g[1:], g[:-1], out=starts[1:])
-    offset = (np.cumsum(starts) - 1) * _GROUP_STRIDE
-    running = np.maximum.accumulate(offset + (values[order] + 1)) - offset - 1
-    previous = np.empty(n, dtype=np.int64)
-    previous[0] = -1
-    previous[1:] = running[:-1]
-    previous[starts] = -1
-    out[order] = previous
+    del g
+    offset = np.cumsum(starts, dtype=np.int64)
+    offset *= _GROUP_STRIDE
+    running = values[order]
+    running += 1
+    running += offset
+    np.maximum.accumulate(running, out=running)
+    running -= offset
+    running -= 1
+    del offset
+    out[order[1:]] = running[:-1]
+    out[order[starts]] = -1
     return out
 
 
@@ -114,10 +120,13 @@ def histories(pk: pd.DataFrame, n_conn: int, retrans: np.ndarray | None = None) 
             letters.append(text)
     if n_conn == 0:
         return np.full(0, "", dtype=object)
+    count = (firsts != never).sum(axis=1)  # absent letters (never) sort last
     columns = np.argsort(firsts, axis=1, kind="stable")
-    present = np.take_along_axis(firsts, columns, axis=1) != never
-    grid = np.where(present, np.array(letters, dtype="<U1")[columns], "")
-    return np.ascontiguousarray(grid).view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
+    del firsts
+    grid = np.array([ord(c) for c in letters], dtype=np.uint32)[columns]  # code points, read as UCS-4 text below
+    del columns
+    grid[np.arange(width) >= count[:, None]] = 0
+    return grid.view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
 
 
 @dataclass(frozen=True)
