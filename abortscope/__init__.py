@@ -11,3 +11,9 @@ Dependency direction: abortscope -> capture -> analysis.
 """
 
 __version__ = "0.1.0"
+
+import os
+
+# pyarrow picks its allocator when first imported: the system allocator hands memory
+# back after the big parquet writes of `abortscope analyze` (jemalloc keeps ~47 MB resident).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
 from analysis.errors import AbortscopeError
-from capture.privileges import MissingToolError, NeedsRootError
-from capture.scenario import RunInterrupted, RunResult, ScenarioParams, run_scenario
+
+if TYPE_CHECKING:
+    from capture.scenario import RunResult
 
 EXIT_INTERRUPTED = 130
 
@@ -90,6 +91,10 @@ def run(
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
     if host not in ("127.0.0.1", "::1"):
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
+    # the harness loads only for this command: `abortscope analyze` never pays for it
+    from capture.privileges import MissingToolError, NeedsRootError
+    from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
+
     params = ScenarioParams(
         out_dir=out_dir,
         server=server.value,
@@ -128,7 +133,7 @@ def run(
     _report(result)
 
 
-def _report(result: RunResult) -> None:
+def _report(result: "RunResult") -> None:
     meta = result.meta
     scenario = meta["scenario"]
     out.print(

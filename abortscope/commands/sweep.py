@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
-from capture.privileges import MissingToolError, NeedsRootError, require_root, require_tools
 
 EXIT_INTERRUPTED = 130
 SINGLE_MAX = 16384
@@ -51,6 +50,7 @@ def sweep(
     from capture.sweep.outputs import explanation, markdown, write_outputs
     from capture.sweep.pool import ProbePool
     from capture.sweep.probe import ProbeSpec
+    from capture.privileges import MissingToolError, NeedsRootError, require_root, require_tools
     from capture.scenario import RunInterrupted
     from capture.bundle_writer import hand_over
     from capture.users import invoking_user
