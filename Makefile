@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEMO_OUT ?= runs/seed
 
-.PHONY: install system-deps demo test samples sweep golden bench clean
+.PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling clean
 
 install: system-deps $(VENV)/.installed
 
@@ -35,8 +35,15 @@ sweep: install
 golden: install
 	ABORTSCOPE_REGEN_GOLDEN=1 $(BIN)/python -m pytest -q tests/analysis/test_golden.py
 
-bench: install
-	$(SUDO) $(BIN)/python bench/run_bench.py
+# the 1M-packet capture needs root (tcpdump on lo); timing it does not
+bench-capture: install
+	$(SUDO) $(BIN)/python bench/make_capture.py --skip-if-exists
+
+bench: bench-capture
+	$(BIN)/python bench/run_bench.py
+
+bench-scaling: bench-capture
+	$(BIN)/python bench/run_bench.py --scaling --verify-tshark
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

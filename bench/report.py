@@ -72,7 +72,9 @@ def _fmt_rate(packets_per_s: float | None) -> str:
         return "–"
     if packets_per_s >= 1e6:
         return f"{packets_per_s / 1e6:.2f} M"
-    return f"{packets_per_s / 1e3:.0f} k"
+    if packets_per_s >= 1e4:
+        return f"{packets_per_s / 1e3:.0f} k"
+    return f"{packets_per_s:,.0f}"
 
 
 def _fmt_ratio(x: float | None) -> str:
