@@ -9,14 +9,13 @@ reads as phases, not command lines.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from capture import clients, procs
 from capture.clients import ClientResult, ClientSpec
-from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, start_server
+from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, read_app_events, start_server
 
 #: server/client -> programs it needs on PATH (for the preflight's "what to install")
 SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
@@ -87,15 +86,4 @@ def wait_for_handler(app_log: Path, server_pid: int, deadline_monotonic: float) 
 
 
 def _handler_done(app_log: Path, server_pid: int) -> bool:
-    try:
-        lines = app_log.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return False
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if event.get("actor") == "server" and event.get("event") in HANDLER_DONE_EVENTS:
-            return True
-    return False
+    return any(event.get("event") in HANDLER_DONE_EVENTS for event in read_app_events(app_log, actor="server"))

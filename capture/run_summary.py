@@ -10,18 +10,18 @@ run properly and writes its timeline into the bundle afterwards.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
+from analysis.events import strace
+from analysis.schema import EventKind
+from capture.servers.events import read_app_events
 from analysis.errors import AbortscopeError
 from analysis.pcap import read_packets
 from analysis.tcp.flags import RST
 
-WRITE_SYSCALLS = ("write", "writev", "sendto", "sendmsg", "sendfile")
-FAILED_WRITE = re.compile(r"^(?:\d+\s+)?(?P<ts>\d+\.\d+) (?P<call>(?:%s)\(.*\) = -1 (?P<errno>E[A-Z]+).*)$" % "|".join(WRITE_SYSCALLS))
 
 #: the data argument strace prints ("\0\0..."...), elided from the summary line
 QUOTED_BUFFER = re.compile(r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?')
@@ -48,26 +48,21 @@ def summarize(bundle: BundlePaths, server_port: int | None) -> RunSummary:
 
 
 def _first_app_error(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and event.get("error") and event.get("actor", "server") == "server":
+    for event in read_app_events(path, actor="server"):
+        if event.get("error"):
             return f"{event.get('impl', 'server')}: {event['error']}"
     return None
 
 
 def _first_failing_write(path: Path) -> str | None:
+    """The first write-like syscall that failed, as strace printed it (the data elided)."""
     if not path.exists():
         return None
-    for line in path.read_text(errors="replace").splitlines():
-        match = FAILED_WRITE.match(line)
-        if match:
-            return QUOTED_BUFFER.sub("...", match.group("call"))
-    return None
+    rows = strace.parse(path.read_text(errors="replace"))
+    failed = rows[rows["kind"] == EventKind.WRITE_ERROR.value]
+    if failed.empty:
+        return None
+    return QUOTED_BUFFER.sub("...", str(failed["detail"].iloc[0]))
 
 
 def _first_rst(path: Path, server_port: int | None) -> tuple[int, str | None]:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from analysis import clock
 from analysis.errors import EventParseError
-from analysis.events._tie import normalise_endpoints, tie
+from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
 

@@ -31,7 +31,6 @@ from .formats import (
     PCAPNG_IDB,
     PCAPNG_OPB,
     PCAPNG_SHB_MAGIC,
-    PCAPNG_SHB_TYPE,
     PCAPNG_SPB,
     TsResolution,
     interface_clock,

@@ -22,7 +22,6 @@ import contextlib
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from capture.procs import Child, ProcessError, format_addr, free_port, spawn, wait_listening
 from capture.servers.errors import ServerError

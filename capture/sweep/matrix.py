@@ -11,12 +11,13 @@ turns the body threshold into bytes on the wire. The axes are data
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.bundle import APP_EVENTS
+from capture.servers import read_app_events
 from capture.sweep.bisect import Outcome, Threshold, search
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.pool import Job, ProbeCallback, ProbePool, drive
@@ -148,15 +149,7 @@ def _effective_sndbuf(facts: ProbeFacts | None) -> int | None:
     """The SO_SNDBUF the server read back after setting it ("SO_SNDBUF=8192 (asked 4096)" in its accept event)."""
     if facts is None or not facts.bundle:
         return None
-    try:
-        lines = (Path(facts.bundle) / "app.jsonl").read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for event in read_app_events(Path(facts.bundle) / APP_EVENTS, actor="server"):
         found = re.match(r"SO_SNDBUF=(\d+)", event.get("detail") or "") if event.get("event") == "accept" else None
         if found:
             return int(found.group(1))
