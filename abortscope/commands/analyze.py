@@ -53,7 +53,6 @@ def analyze(
         raise fail("give --flow or --port, not both")
     if format is Format.parquet and output is None:
         raise fail("--format parquet needs -o FILE")
-    _lean_allocators()
     options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     try:
@@ -73,13 +72,6 @@ def analyze(
         raise fail(f"nothing read from {path}: no TCP packet and no event")
     if format is Format.text:
         _print_text(timeline)
-
-
-def _lean_allocators() -> None:
-    """Arrow's system pool: freed memory goes back through malloc (mimalloc, the default, holds on to it)."""
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
 
 
 class _progress:
