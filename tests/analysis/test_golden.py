@@ -192,20 +192,3 @@ def test_ports_are_normalised_but_not_other_numbers():
     text = "127.0.0.1:38630>127.0.0.1:45045 wrote 4096 at 1795473729.145045 port=45045 seq 3863012"
     assert normalise(text, ports) == ("127.0.0.1:<client-port-1>>127.0.0.1:<server-port> wrote 4096 at "
                                       "1795473729.145045 port=<server-port> seq 3863012")
-
-
-# ---- the sample table the goldens are built on ------------------------------------------------------------------
-
-CONTRACT_NAMES = ("go-curl-8061", "go-curl-8060", "go-socket-rst", "python-socket-fin", "go-half-close")
-
-
-def test_sample_table_keeps_the_contract_names_and_valid_overrides():
-    from capture.samples import missing_fields
-
-    assert set(CONTRACT_NAMES) <= set(SAMPLES), "the analyzer's tests read these bundles by name"
-    assert {name: missing_fields(sample) for name, sample in SAMPLES.items() if missing_fields(sample)} == {}
-
-
-def test_samples_readme_lists_every_sample():
-    readme = (SAMPLES_DIR / "README.md").read_text()
-    assert [name for name in SAMPLES if f"[{name}]({name}/)" not in readme] == []
