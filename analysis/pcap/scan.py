@@ -3,8 +3,9 @@
 The file is read with readinto() into one reused buffer of CHUNK_BYTES (no
 mmap, so the resident set stays bounded whatever the file size). Each
 header says where the next record starts, so the walk over record headers
-is a tight sequential loop that only collects offsets; every other header
-field is then gathered for all records of the window at once with numpy.
+is a sequential loop (walk.py, in C when built) that only collects offsets;
+every other header field is then gathered for all records of the window at
+once with numpy.
 A RecordBatch is a view of the window: decode it before asking for the next.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -19,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import damage
+from .walk import walk
 from .formats import (
     MAX_CAPLEN,
     PCAP_FILE_HEADER,
@@ -43,6 +47,7 @@ SLACK = 64
 MAX_BLOCK_IN_WINDOW = 16 << 20
 PCAP_RECORD_LEN = size(PCAP_RECORD_HEADER)
 PCAP_HEADER_LEN = size(PCAP_FILE_HEADER)
+PCAPNG_MIN_BLOCK = 12  # type, length, trailing length
 
 
 @dataclass
@@ -71,7 +76,12 @@ class ScanState:
 
 
 class _Window:
-    """A sliding window over the file; a refill keeps the unread tail."""
+    """A sliding window over the file; a refill keeps the unread tail.
+
+    Two buffers take turns: while the caller decodes one window, prefetch()
+    reads the next into the other on a second thread (readinto releases the
+    GIL), so the copy from the page cache overlaps the decoding.
+    """
 
     def __init__(self, f: BinaryIO, file_size: int, chunk_bytes: int):
         self.f = f
@@ -83,9 +93,15 @@ class _Window:
         self.start = 0  # first unread byte in buf
         self.end = 0  # end of valid bytes in buf
         self.eof = False
+        self._spare: bytearray | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._pending: tuple[Future, int] | None = None  # the prefetch, and the window's start when it began
 
     def refill(self) -> None:
         """Keep the unread tail, read more; a window with no room left grows (a record bigger than it)."""
+        if self._pending is not None:
+            self._take_prefetched()
+            return
         tail = self.end - self.start
         if tail >= self.chunk_bytes and not self.eof:
             self.chunk_bytes *= 2
@@ -96,15 +112,59 @@ class _Window:
             self.buf[0:tail] = self.buf[self.start : self.end]
         self.base += self.start
         self.start, self.end = 0, tail
-        while self.end < self.chunk_bytes and not self.eof:
-            n = self.f.readinto(self.mv[self.end : self.chunk_bytes])
+        self.end, self.eof = self._read_into(self.mv, self.end)
+
+    def prefetch(self) -> None:
+        """Start reading the next window (the tail from ``start`` on, then the file) into the spare buffer.
+
+        The current buffer is only read from, so the caller may go on using
+        it until refill(). Skipped near the end of the file, and when the tail
+        is so long that the window may have to grow (refill() handles that).
+        """
+        tail = self.end - self.start
+        if self._pending is not None or self.eof or 2 * tail > self.chunk_bytes:
+            return
+        if self._spare is None or len(self._spare) != len(self.buf):
+            self._spare = bytearray(len(self.buf))
+        self._spare[:tail] = self.buf[self.start : self.end]
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="capture-read")
+        self._pending = (self._reader.submit(self._read_into, memoryview(self._spare), tail), self.start)
+
+    def _take_prefetched(self) -> None:
+        future, started_at = self._pending
+        self._pending = None
+        end, eof = future.result()
+        # the caller may have consumed more of the old window since (pcapng control blocks): skip that too
+        consumed_since = self.start - started_at
+        self.base += started_at
+        self.buf, self._spare = self._spare, self.buf
+        self.mv = memoryview(self.buf)
+        self.start, self.end, self.eof = consumed_since, end, eof
+
+    def _read_into(self, mv: memoryview, end: int) -> tuple[int, bool]:
+        """Read into mv[end:chunk_bytes] until it is full or the file ends; (new end, eof)."""
+        while end < self.chunk_bytes:
+            n = self.f.readinto(mv[end : self.chunk_bytes])
             if not n:
-                self.eof = True
-            self.end += n or 0
+                return end, True
+            end += n
+        return end, False
 
     def skip_to(self, file_offset: int) -> None:
+        self._cancel_prefetch()
         self.f.seek(file_offset)
         self.base, self.start, self.end, self.eof = file_offset, 0, 0, False
+
+    def close(self) -> None:
+        self._cancel_prefetch()
+        if self._reader is not None:
+            self._reader.shutdown()
+
+    def _cancel_prefetch(self) -> None:
+        if self._pending is not None:
+            self._pending[0].exception()  # wait for the read (it owns the file position); its result is dropped
+            self._pending = None
 
     @property
     def offset(self) -> int:
@@ -123,23 +183,6 @@ def gather(data: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
     return sliding_window_view(data, width)[pos]
 
 
-def _walk_pcap(mv: memoryview, off: int, end: int, order: str) -> tuple[list[int], int]:
-    """Offsets of the whole records in mv[off:end], and where the walk stopped."""
-    unpack = struct.Struct(order + "I").unpack_from
-    offsets: list[int] = []
-    append = offsets.append
-    try:
-        while True:
-            nxt = off + PCAP_RECORD_LEN + unpack(mv, off + 8)[0]
-            if nxt > end:
-                break
-            append(off)
-            off = nxt
-    except struct.error:  # fewer than 12 bytes left
-        pass
-    return offsets, off
-
-
 def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
     head = f.read(PCAP_HEADER_LEN)
     variant = PCAP_MAGICS[head[:4]]
@@ -150,13 +193,18 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
     window = _Window(f, file_size, chunk_bytes)
     window.base = PCAP_HEADER_LEN
     record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
+    with closing(window):
+        yield from _pcap_batches(window, variant, linktype, record_dtype, state)
+
+
+def _pcap_batches(window: _Window, variant, linktype: int, record_dtype: np.dtype, state: ScanState) -> Iterator[RecordBatch]:
     frame = 1
     while True:
         window.refill()
         mv = window.mv[: window.end]
-        offsets, stop = _walk_pcap(mv, window.start, window.end, variant.order)
+        offsets, stop = walk(window.buf, window.start, window.end, 8, PCAP_RECORD_LEN, variant.order, PCAP_RECORD_LEN)
         data = window.array()
-        off = np.array(offsets, dtype=np.int64)
+        off = offsets
         hdr = gather(data, off, PCAP_RECORD_LEN).view(record_dtype)[:, 0]
         caplen = hdr["caplen"].astype(np.int64)
         too_big = np.flatnonzero(caplen > MAX_CAPLEN)
@@ -178,6 +226,9 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
                     state.bad_ts_first_frame = frame + int(bad[0])
                 state.bad_ts_count += len(bad)
             n = len(off)
+            if not problem:  # read the next window while this one is decoded
+                window.start = stop
+                window.prefetch()
             yield RecordBatch(
                 data=data,
                 first_frame=frame,
@@ -224,23 +275,11 @@ class _Section:
 def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: str) -> tuple[np.ndarray, int]:
     """Offsets of the packet blocks in mv[off:end], and where the walk stopped.
 
-    The Python loop only follows block lengths; types, lengths and trailers
+    walk.py only follows block lengths; types, lengths and trailers
     are checked afterwards with numpy. The walk stops before a block that
     changes state (SHB, IDB) or is damaged, which the caller then handles.
     """
-    unpack = struct.Struct(order + "I").unpack_from
-    offsets: list[int] = []
-    append = offsets.append
-    try:
-        while True:
-            nxt = off + unpack(mv, off + 4)[0]
-            if not off < nxt <= end:
-                break
-            append(off)
-            off = nxt
-    except struct.error:
-        pass
-    at = np.array(offsets, dtype=np.int64)
+    at, off = walk(mv, off, end, 4, 0, order, PCAPNG_MIN_BLOCK)
     head = gather(data, at, 8).view(order + "u4")
     btype, blen = head[:, 0].astype(np.int64), head[:, 1].astype(np.int64)
     trailer = gather(data, np.maximum(at + blen - 4, 0), 4).view(order + "u4")[:, 0]
@@ -254,6 +293,11 @@ def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: st
 
 def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
     window = _Window(f, file_size, chunk_bytes)
+    with closing(window):
+        yield from _pcapng_batches(window, file_size, state, path)
+
+
+def _pcapng_batches(window: _Window, file_size: int, state: ScanState, path: str) -> Iterator[RecordBatch]:
     section = _Section()
     frame = 1
     first = True
@@ -273,6 +317,9 @@ def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int 
         offsets, stop = _walk_pcapng(mv, data, window.start, window.end, section.order)
         batch, problem = _packet_batch(data, offsets, section, frame, window.base)
         if batch is not None:
+            if not problem:  # read the next window while this one is decoded
+                window.start = stop
+                window.prefetch()
             yield batch
             frame += len(batch.data_off)
             state.records = frame - 1
