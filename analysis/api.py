@@ -8,6 +8,8 @@ supplies the trace clock offset and which side was traced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,30 +69,37 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
     when there is no row. A capture with no other event source exported as
     parquet is streamed: its packet rows are built and written a slice at a
     time (analysis.events.packets.parse_chunks), so the whole timeline never
-    sits in memory. The file reads back (pandas.read_parquet) as load's
-    events exported with analysis.export.export.
+    sits in memory, and on a second thread, while this one works out the
+    connections' facts (the rows do not depend on them). The file reads back
+    (pandas.read_parquet) as load's events exported with analysis.export.export.
     """
     from analysis import export as exports
 
-    timeline = _load(path, lean=True, stream=format == "parquet", **options)
+    writing: list[Future] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:  # leaving it waits for the writer
+
+        def write_packet_rows(pk: pd.DataFrame, flows: pd.DataFrame) -> None:
+            if len(pk):
+                writing.append(pool.submit(exports.write_parquet_chunks, packets.parse_chunks(pk, flows), output))
+
+        timeline = _load(path, lean=True, on_connections=write_packet_rows if format == "parquet" else None, **options)
+        rows = writing[0].result() if writing else 0
     events = timeline.events
-    rows = len(events) if events is not None else len(timeline.packets)
-    pk = timeline.packets
-    timeline = replace(timeline, events=empty(), packets=pk.iloc[:0])
-    if rows:
-        if events is None:
-            exports.write_parquet_chunks(packets.parse_chunks(pk, timeline.flows), output)
-        else:
-            del pk
+    if events is not None:
+        rows = len(events)
+        if rows:
             exports.export(events, format, output)
-    return timeline, rows
+    return replace(timeline, events=empty(), packets=timeline.packets.iloc[:0]), rows
 
 
 def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
           applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
           progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-          trace_to_realtime_ns: int | None = None, lean: bool = False, stream: bool = False) -> Timeline:
-    """load(); ``stream``: when the packets are the only source, leave ``events`` None (export_timeline builds them)."""
+          trace_to_realtime_ns: int | None = None, lean: bool = False,
+          on_connections: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None) -> Timeline:
+    """load(). ``on_connections(packets, flows)``, when the packets are the only source, is called as soon as
+    the connections are known (before their facts), and ``events`` is then left None: the caller builds the
+    packet rows from those two (export_timeline)."""
     path = Path(path)
     meta: dict = {}
     defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
@@ -107,38 +116,46 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
         capture = path
     else:
         raise AbortscopeError(f"{path}: no such file or directory")
+    strace, kernel, app = (_pick(strace, defaults["strace"]), _pick(kernel, defaults["kernel"]),
+                           _pick(app, defaults["app"]))
+    packets_only = strace is None and kernel is None and app is None and applog is None and jsonl is None
 
     table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
     if port is not None:
         table = table[(table["sport"] == port) | (table["dport"] == port)]
     _release_freed_memory()  # the reader's per-window pieces, joined into the table by now
-    pk, flows = assign_connections(table)  # build_flows, in its two steps, with the heap trimmed between
+    all_pk, flows = assign_connections(table)  # build_flows, in its two steps, with the heap trimmed between
     del table
     _release_freed_memory()
-    flows = add_facts(pk, flows)
-    _release_freed_memory()
+    pk = all_pk
     if flow is not None:
         if flow not in set(flows["flow"].astype(str)):
             known = ", ".join(flows["flow"].astype(str).head(5))
             raise AbortscopeError(f"no connection {flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
         keep = flows.loc[flows["flow"] == flow, "conn"].to_numpy()
         pk = pk[pk["conn"].isin(keep)]
+    streamed = on_connections is not None and packets_only
+    if streamed:
+        on_connections(pk, flows)
+    flows = add_facts(all_pk, flows)
+    del all_pk
+    _release_freed_memory()
     frames: list[pd.DataFrame | None] = [None]  # the packet rows, built last (below) unless streamed
     sources = ["packets"]
     warnings: list[str] = []
 
     strace_rows = None
-    if (p := _pick(strace, defaults["strace"])) is not None:
+    if strace is not None:
         # the harness traces the server (analysis/bundle.py); a user's strace is assumed to be of the server too
-        strace_rows = strace_parse(_text(p, "strace"), flows=flows, actor="server", with_pid=True)
+        strace_rows = strace_parse(_text(strace, "strace"), flows=flows, actor="server", with_pid=True)
         frames.append(strace_rows.drop(columns=["pid"]))
         sources.append("strace")
-    if (p := _pick(kernel, defaults["kernel"])) is not None:
+    if kernel is not None:
         offset = trace_to_realtime_ns if trace_to_realtime_ns is not None else clock.trace_offset_from_meta(meta)
-        frames.append(_kernel_parse(_text(p, "kernel trace"), offset, flows, strace_rows))
+        frames.append(_kernel_parse(_text(kernel, "kernel trace"), offset, flows, strace_rows))
         sources.append("kernel")
-    if (p := _pick(app, defaults["app"])) is not None:
-        frames.append(app_jsonl.parse(_text(p, "app events"), flows=flows))
+    if app is not None:
+        frames.append(app_jsonl.parse(_text(app, "app events"), flows=flows))
         sources.append("app")
     if applog is not None:
         frames.append(_applog_parse(_text(applog, "application log"), flows, tz))
@@ -156,7 +173,7 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
         wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
         frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]
         flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
-    if stream and len(frames) == 1:
+    if streamed:
         events = None
     else:
         frames[0] = packets.parse(pk, flows)

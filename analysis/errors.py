@@ -15,3 +15,7 @@ class BundleError(AbortscopeError):
 
 class EventParseError(AbortscopeError):
     """An event log (strace, tracefs, app log) could not be parsed at all."""
+
+
+class ExportError(AbortscopeError):
+    """The timeline could not be written where asked (missing directory, no permission, disk full)."""

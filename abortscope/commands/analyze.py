@@ -53,6 +53,8 @@ def analyze(
         raise fail("give --flow or --port, not both")
     if format is Format.parquet and output is None:
         raise fail("--format parquet needs -o FILE")
+    if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
+        raise fail(f"{output}: no directory {output.parent}")
     options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     try:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from abortscope.cli import app
 from analysis.schema import COLUMN_NAMES
 from tests.analysis.bundles import bundle
+from tests.conftest import SAMPLES
 
 runner = CliRunner()
 
@@ -71,3 +72,42 @@ def test_truncated_capture_warns_and_still_succeeds(corpus):
     assert result.exit_code == 0, result.output
     assert "warning" in result.output.lower()
     assert "RST_BY_CLIENT" in result.output
+
+
+def test_an_output_that_cannot_be_written_is_one_line_error(tmp_path):
+    missing_dir = run(bundle("go-curl-8061"), "--format", "parquet", "-o", tmp_path / "no" / "such" / "t.parquet")
+    assert missing_dir.exit_code == 1 and "no directory" in missing_dir.output and "Traceback" not in missing_dir.output
+    for fmt in ("csv", "parquet"):  # the path is a directory: found only when writing
+        result = run(bundle("go-curl-8061"), "--format", fmt, "-o", tmp_path)
+        assert result.exit_code == 1, result.output
+        assert "cannot write the timeline" in result.output and "Traceback" not in result.output
+
+
+def _streamed_equals_loaded(path, tmp_path, **options):
+    from analysis import load
+    from analysis.api import export_timeline
+    from analysis.export import export
+
+    streamed, expected = tmp_path / "streamed.parquet", tmp_path / "expected.parquet"
+    timeline, rows = export_timeline(path, "parquet", streamed, **options)
+    loaded = load(path, **options)
+    export(loaded.events, "parquet", expected)
+    assert rows == len(loaded.events) > 0
+    pd.testing.assert_frame_equal(pd.read_parquet(streamed), pd.read_parquet(expected))
+    pd.testing.assert_frame_equal(timeline.flows, loaded.flows)  # the facts, worked out while the rows were written
+    return pd.read_parquet(streamed)
+
+
+def test_streamed_parquet_equals_the_loaded_timeline(tmp_path):
+    capture = SAMPLES / "go-curl-8061" / "capture.pcap"
+    frame = _streamed_equals_loaded(capture, tmp_path)
+    assert set(frame["kind"]) >= {"SYN", "FIN", "DATA", "RST"} and set(frame["source"]) == {"packet"}
+
+
+def test_streamed_parquet_with_filters_equals_the_loaded_timeline(corpus, tmp_path):
+    path = corpus / "ppa3e__http_ip4and6.pcapng"
+    whole = _streamed_equals_loaded(path, tmp_path)
+    one = sorted(whole["flow"].unique())[0]
+    assert set(_streamed_equals_loaded(path, tmp_path, flow=one)["flow"]) == {one}
+    port = int(one.rsplit(":", 1)[1])
+    assert set(_streamed_equals_loaded(path, tmp_path, port=port)["flow"]) == set(whole["flow"])  # both use port 80
