@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,8 +78,6 @@ def _last_line(exc: Exception) -> str:
 
 
 def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFrame, ReadReport]:
-    import pyshark  # imported here: it is slow to import and only this engine needs it
-
     path = Path(path)
     if shutil.which("tshark") is None:
         raise CaptureFormatError("the pyshark engine needs tshark: apt-get install tshark (or use --engine fast)")
@@ -85,9 +85,27 @@ def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFra
         head = f.read(4)
     if head not in PCAP_MAGICS and head != PCAPNG_SHB_MAGIC:
         raise damage.not_a_capture(path, head)
+    rows, report, status_lost = _dissect(path, progress)
+    if status_lost and report.records == 0:
+        # Nothing read and tshark's exit status lost: an empty capture, or tshark refusing a damaged one?
+        # Ask again; the race that loses the status (see _dissect) rarely strikes twice.
+        rows, report, status_lost = _dissect(path, progress)
+    report.tcp_packets = len(rows)
+    if report.records == 0 and report.warnings:
+        raise CaptureFormatError(f"{path}: no packet could be read: {report.warnings[0]}")
+    columns = dict(zip(PACKET_COLUMNS, zip(*rows))) if rows else {name: [] for name in PACKET_COLUMNS}
+    return packet_frame(columns), report
+
+
+def _dissect(path: Path, progress: Progress | None) -> tuple[list[tuple], ReadReport, bool]:
+    """(rows, report, whether tshark's exit status was lost) from one tshark run through pyshark."""
+    import pyshark  # imported here: it is slow to import and only this engine needs it
+
     report = ReadReport(bytes_read=path.stat().st_size)
     rows: list[tuple] = []
+    status_lost = False
     loop = asyncio.new_event_loop()
+    watcher = _attach_safe_child_watcher(loop)
     capture = pyshark.FileCapture(str(path), keep_packets=False, override_prefs=TSHARK_PREFS, eventloop=loop)
     try:
         for pkt in capture:
@@ -105,13 +123,31 @@ def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFra
         try:
             capture.close()
         except Exception as exc:  # pyshark reports tshark's non-zero exit (damage) here
-            # retcode 255 is asyncio's "unknown child" (the exit status was lost), not tshark's verdict.
-            if not report.warnings and "retcode: 255" not in str(exc):
+            # retcode 255 is asyncio's "unknown child": closing the transport reaped tshark before
+            # asyncio's watcher thread could, and the real exit status is lost.
+            status_lost = "retcode: 255" in str(exc)
+            if not report.warnings and not status_lost:
                 report.warnings.append(f"tshark stopped after {report.records} records: {_last_line(exc)}")
             capture._running_processes.clear()  # already reaped; keeps pyshark's __del__ from closing again
+        if watcher is not None:
+            watcher.attach_loop(None)  # gives SIGCHLD back
         loop.close()
-    report.tcp_packets = len(rows)
-    if report.records == 0 and report.warnings:
-        raise CaptureFormatError(f"{path}: no packet could be read: {report.warnings[0]}")
-    columns = dict(zip(PACKET_COLUMNS, zip(*rows))) if rows else {name: [] for name in PACKET_COLUMNS}
-    return packet_frame(columns), report
+    return rows, report, status_lost
+
+
+def _attach_safe_child_watcher(loop: asyncio.AbstractEventLoop):
+    """On the main thread, reap tshark with SIGCHLD + waitpid for known pids (what pyshark does with its own loop).
+
+    asyncio's default ThreadedChildWatcher races with the transport's poll()
+    when tshark exits at once (a damaged file): the status is lost ("unknown
+    child ... returncode 255"). Child watchers are deprecated from Python 3.12
+    and gone in 3.14; there, and off the main thread, read() retries instead.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(asyncio, "SafeChildWatcher"):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        watcher = asyncio.SafeChildWatcher()
+        asyncio.set_child_watcher(watcher)
+    watcher.attach_loop(loop)
+    return watcher
