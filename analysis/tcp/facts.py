@@ -28,149 +28,170 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.tcp import flags as F
-from analysis.tcp.flows import first_rows
-from analysis.tcp.history import conn_states, histories, retransmitted
+from analysis.tcp.history import CONN_STATE_RULES, conn_state_codes, histories, retransmitted
 
 SIDES = ("client", "server")  # side index 0 = client, 1 = server
+_SIDE_TEXTS = pa.array(SIDES, pa.large_string())  # the Arrow type pandas keeps
+_STATE_TEXTS = pa.array([rule.state for rule in CONN_STATE_RULES], pa.large_string())
+_NEVER = np.iinfo(np.int64).max  # "no such row/frame": later than any frame
 
 
-def _sides(pk: pd.DataFrame) -> np.ndarray:
-    return pk["conn"].to_numpy(np.int64) * 2 + (~pk["from_client"].to_numpy(bool)).astype(np.int64)
-
-
-def _first_rows_per(keys: np.ndarray, mask: np.ndarray, n_keys: int) -> np.ndarray:
-    """Row index of the first row (row order) where mask holds, per key; -1 where none."""
-    return first_rows(keys, mask, n_keys)
-
-
-def _max_per(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n_keys: int) -> np.ndarray:
-    """Largest value per key where mask holds; -1 where none."""
-    out = np.full(n_keys, -1, dtype=np.int64)
-    np.maximum.at(out, keys[mask], values[mask])
+def _first_per(keys: np.ndarray, rows: np.ndarray, n_keys: int) -> np.ndarray:
+    """The smallest of ``rows`` per key 0..n_keys-1 (``keys[i]`` is the key of ``rows[i]``); -1 where a key has none."""
+    out = np.full(n_keys, _NEVER, dtype=np.int64)
+    np.minimum.at(out, keys, rows)
+    out[out == _NEVER] = -1
     return out
 
 
-def _take(values: np.ndarray, rows: np.ndarray) -> pd.array:
+def _max_per(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """The largest of ``values`` per key 0..n_keys-1 (``keys[i]`` is the key of ``values[i]``); -1 where none."""
+    out = np.full(n_keys, -1, dtype=np.int64)
+    np.maximum.at(out, keys, values)
+    return out
+
+
+def _first_of_conn(side_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From the first row of each side (2c client, 2c+1 server; -1: none): each connection's first row of the two
+    (-1: none) and its side (0 client, 1 server, -1 none)."""
+    client, server = side_rows[0::2], side_rows[1::2]
+    server_first = (server >= 0) & ((client < 0) | (server < client))
+    rows = np.where(server_first, server, client)
+    return rows, np.where(rows >= 0, server_first.astype(np.int64), -1)
+
+
+def _at(values: np.ndarray, rows: np.ndarray, missing) -> np.ndarray:
+    """values[rows], ``missing`` where rows == -1."""
+    return np.where(rows >= 0, values[np.maximum(rows, 0)], missing) if len(values) else np.full(len(rows), missing)
+
+
+def _take(values: np.ndarray, rows: np.ndarray) -> pd.arrays.IntegerArray:
     """values[rows] as a nullable Int64 array, <NA> where rows == -1."""
-    taken = np.where(rows >= 0, values[np.maximum(rows, 0)], 0) if len(values) else np.zeros(len(rows), np.int64)
-    arr = pd.array(taken.astype(np.int64), dtype="Int64")
-    arr[rows < 0] = pd.NA
-    return arr
+    return pd.arrays.IntegerArray(_at(values, rows, 0).astype(np.int64, copy=False), rows < 0)
 
 
 def _side_names(index: np.ndarray) -> pd.array:
     """0 -> client, 1 -> server, -1 -> <NA>."""
-    names = np.array(SIDES + (None,), dtype=object)
-    return pd.array(names[np.where(index >= 0, index, 2)], dtype="string")
+    return pd.array(_SIDE_TEXTS.take(pa.array(index, mask=index < 0)), dtype="string")
 
 
 def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
-    """Return ``flows`` with the facts above, ``history`` and ``conn_state`` added."""
+    """Return ``flows`` with the facts above, ``history`` and ``conn_state`` added.
+
+    Most facts concern few rows (FINs, RSTs, payload): each is computed on
+    those rows only, picked once, rather than on masks over every packet.
+    """
     n_conn = len(flows)
-    fl = flows.copy()
-    flags = pk["flags"].to_numpy(np.int64)
-    length = pk["len"].to_numpy(np.int64)
+    n_sides = 2 * n_conn
+    flags = pk["flags"].to_numpy()  # only bit tests: no widening copy
     frame = pk["frame"].to_numpy(np.int64)
     ts = pk["ts_ns"].to_numpy(np.int64)
     conn = pk["conn"].to_numpy(np.int64)
-    side = _sides(pk)
-    from_server = (side & 1).astype(bool)
-    fin = (flags & F.FIN) != 0
-    rst = (flags & F.RST) != 0
-    syn = (flags & F.SYN) != 0
-    ack = (flags & F.ACK) != 0
-    del flags
-    data = length > 0
-    retrans = retransmitted(pk)
-    fresh = data & ~retrans
-    big = np.iinfo(np.int64).max
+    from_server = ~pk["from_client"].to_numpy(bool)
+    side = conn * 2  # 2c: the client's packets of connection c, 2c+1: the server's
+    side += from_server
+    retrans = retransmitted(pk, side)
+    facts: dict[str, object] = {}
 
     # first FIN / RST per side and overall
-    for name, mask in (("fin", fin), ("rst", rst)):
-        rows = _first_rows_per(side, mask, 2 * n_conn)
+    flag_rows = {name: np.flatnonzero((flags & bit) != 0) for name, bit in (("fin", F.FIN), ("rst", F.RST))}
+    side_firsts = {}
+    for name, rows in flag_rows.items():
+        per_side = side_firsts[name] = _first_per(side[rows], rows, n_sides)
         for s, label in enumerate(SIDES):
-            fl[f"{name}_frame_{label}"] = _take(frame, rows[s::2])
-            fl[f"{name}_ts_ns_{label}"] = _take(ts, rows[s::2])
-        first = _first_rows_per(conn, mask, n_conn)
-        by = np.where(first >= 0, (~pk["from_client"].to_numpy(bool)).astype(np.int64)[np.maximum(first, 0)] if len(pk) else -1, -1)
-        fl[f"first_{name}_by"] = _side_names(by)
-        fl[f"first_{name}_frame"] = _take(frame, first)
-        fl[f"first_{name}_ts_ns"] = _take(ts, first)
+            facts[f"{name}_frame_{label}"] = _take(frame, per_side[s::2])
+            facts[f"{name}_ts_ns_{label}"] = _take(ts, per_side[s::2])
+        first, by = _first_of_conn(per_side)
+        facts[f"first_{name}_by"] = _side_names(by)
+        facts[f"first_{name}_frame"] = _take(frame, first)
+        facts[f"first_{name}_ts_ns"] = _take(ts, first)
 
-    # data after the peer's FIN
-    fin_rows = _first_rows_per(side, fin, 2 * n_conn)
-    fin_frame_of_side = np.where(fin_rows >= 0, frame[np.maximum(fin_rows, 0)] if len(pk) else big, big)
-    peer_fin_frame = fin_frame_of_side[side ^ 1] if len(pk) else np.zeros(0, np.int64)
-    after_peer_fin = frame > peer_fin_frame
-    before_peer_fin = ~after_peer_fin
-    del peer_fin_frame
-    late = data & after_peer_fin
-    late_first = _first_rows_per(conn, late, n_conn)
-    late_side = np.where(late_first >= 0, side[np.maximum(late_first, 0)] % 2 if len(pk) else -1, -1)
-    fl["data_after_fin_by"] = _side_names(late_side)
-    fl["data_after_fin_frame"] = _take(frame, late_first)
-    fl["data_after_fin_ts_ns"] = _take(ts, late_first)
-    late_bytes = np.bincount(side[fresh & after_peer_fin], weights=length[fresh & after_peer_fin], minlength=2 * n_conn)
-    early_bytes = np.bincount(side[data & before_peer_fin], weights=length[data & before_peer_fin], minlength=2 * n_conn)
+    # data after the peer's FIN (payload rows only from here on: d_ names)
+    length = pk["len"].to_numpy(np.int64)
+    data_rows = np.flatnonzero(length > 0)
+    d_side = side[data_rows]
+    d_conn = d_side >> 1
+    d_frame = frame[data_rows]
+    d_len = length[data_rows]
+    d_end = pk["seq"].to_numpy(np.int64)[data_rows] + d_len
+    fin_frame_of_side = _at(frame, side_firsts["fin"], _NEVER)
+    late = d_frame > fin_frame_of_side[d_side ^ 1]  # sent after the peer's FIN
+    late_first = _first_per(d_conn[late], data_rows[late], n_conn)
+    late_side = _at(from_server, late_first, -1)
+    facts["data_after_fin_by"] = _side_names(late_side)
+    facts["data_after_fin_frame"] = _take(frame, late_first)
+    facts["data_after_fin_ts_ns"] = _take(ts, late_first)
+    late_fresh = late & ~retrans[data_rows]
+    late_bytes = np.bincount(d_side[late_fresh], weights=d_len[late_fresh], minlength=n_sides)
+    early_bytes = np.bincount(d_side[~late], weights=d_len[~late], minlength=n_sides)
     for s, label in enumerate(SIDES):
-        fl[f"bytes_after_peer_fin_{label}"] = late_bytes[s::2].astype(np.int64)
-        fl[f"bytes_before_peer_fin_{label}"] = early_bytes[s::2].astype(np.int64)
+        facts[f"bytes_after_peer_fin_{label}"] = late_bytes[s::2].astype(np.int64)
+        facts[f"bytes_before_peer_fin_{label}"] = early_bytes[s::2].astype(np.int64)
 
     # the FIN sender's RST answering that data
-    late_frame_per_conn = np.where(late_first >= 0, frame[np.maximum(late_first, 0)] if len(pk) else big, big)
+    late_frame = _at(frame, late_first, _NEVER)
     fin_sender_side = np.where(late_side >= 0, 1 - late_side, -1)  # per conn: side index of the FIN sender
-    is_fin_sender = from_server == fin_sender_side[conn] if len(pk) else np.zeros(0, bool)
-    after_late = frame > late_frame_per_conn[conn] if len(pk) else np.zeros(0, bool)
-    answer = rst & is_fin_sender & after_late
-    answer_first = _first_rows_per(conn, answer, n_conn)
-    fl["rst_answer_frame"] = _take(frame, answer_first)
-    fl["rst_answer_ts_ns"] = _take(ts, answer_first)
-    fl["rst_answer_delay_ns"] = fl["rst_answer_ts_ns"] - fl["data_after_fin_ts_ns"]
+    rst_rows = flag_rows["rst"]
+    r_conn = conn[rst_rows]
+    answers = (from_server[rst_rows] == fin_sender_side[r_conn]) & (frame[rst_rows] > late_frame[r_conn])
+    answer_first = _first_per(r_conn[answers], rst_rows[answers], n_conn)
+    facts["rst_answer_frame"] = _take(frame, answer_first)
+    facts["rst_answer_ts_ns"] = _take(ts, answer_first)
+    facts["rst_answer_delay_ns"] = facts["rst_answer_ts_ns"] - facts["data_after_fin_ts_ns"]
 
     # data lost after the first RST
-    rst_first = _first_rows_per(conn, rst, n_conn)
-    rst_frame_conn = np.where(rst_first >= 0, frame[np.maximum(rst_first, 0)] if len(pk) else big, big)
-    rst_side_conn = np.where(rst_first >= 0, side[np.maximum(rst_first, 0)] % 2 if len(pk) else -1, -1)
-    after_rst = frame > rst_frame_conn[conn] if len(pk) else np.zeros(0, bool)
-    other_side = from_server != rst_side_conn[conn] if len(pk) else np.zeros(0, bool)
-    lost = data & after_rst & other_side
-    fl["lost_after_rst_bytes"] = np.bincount(conn[lost], weights=length[lost], minlength=n_conn).astype(np.int64)
-    fl["lost_after_rst_frame"] = _take(frame, _first_rows_per(conn, lost, n_conn))
-    upto_rst = ~after_rst
-    seq = pk["seq"].to_numpy(np.int64)
-    ack_rel = pk["ack"].to_numpy(np.int64, na_value=-1)
-    seq_end = seq + length
-    pe = _max_per(conn, seq_end, data & upto_rst & other_side, n_conn)
-    sa = _max_per(conn, ack_rel, ack & upto_rst & ~other_side & (ack_rel >= 0), n_conn)
-    unacked = np.where((rst_first >= 0) & (sa >= 0), np.maximum(pe - sa, 0), -1)
-    fl["unacked_at_rst_bytes"] = pd.array(unacked, dtype="Int64")
-    fl.loc[unacked < 0, "unacked_at_rst_bytes"] = pd.NA
+    rst_first, rst_side = _first_of_conn(side_firsts["rst"])
+    rst_frame = _at(frame, rst_first, _NEVER)
+    d_upto_rst = d_frame <= rst_frame[d_conn]
+    d_other_side = (d_side & 1) != rst_side[d_conn]  # not the RST sender (every side when no RST)
+    lost = ~d_upto_rst & d_other_side
+    facts["lost_after_rst_bytes"] = np.bincount(d_conn[lost], weights=d_len[lost], minlength=n_conn).astype(np.int64)
+    facts["lost_after_rst_frame"] = _take(frame, _first_per(d_conn[lost], data_rows[lost], n_conn))
+    sent = d_upto_rst & d_other_side
+    peer_end = _max_per(d_conn[sent], d_end[sent], n_conn)
+    # ACKs matter in connections with an RST (acknowledged at the RST) or with late data (half-close)
+    has_rst, has_late = rst_first >= 0, late_first >= 0
+    ack_rows = np.flatnonzero(((flags & F.ACK) != 0) & (has_rst | has_late)[conn])
+    a_conn = conn[ack_rows]
+    a_frame = frame[ack_rows]
+    a_from_server = from_server[ack_rows]
+    a_value = pk["ack"].array[ack_rows].to_numpy(np.int64, na_value=-1)
+    by_rst_sender = has_rst[a_conn] & (a_frame <= rst_frame[a_conn]) & (a_from_server == rst_side[a_conn]) & (a_value >= 0)
+    acked = _max_per(a_conn[by_rst_sender], a_value[by_rst_sender], n_conn)
+    unacked = np.where(has_rst & (acked >= 0), np.maximum(peer_end - acked, 0), -1)
+    facts["unacked_at_rst_bytes"] = pd.arrays.IntegerArray(unacked, unacked < 0)
 
     # half-close: the FIN sender acknowledges the peer's later data
-    late_end = _max_per(conn, seq_end, late, n_conn)
-    del seq_end
-    acks_it = ack & ~rst & is_fin_sender & after_late & (ack_rel >= late_end[conn]) if len(pk) else np.zeros(0, bool)
-    del ack_rel
-    hc_first = _first_rows_per(conn, acks_it, n_conn)
-    fl["half_close_by"] = _side_names(np.where(hc_first >= 0, fin_sender_side, -1))
-    fl["half_close_frame"] = _take(frame, hc_first)
+    late_end = _max_per(d_conn[late], d_end[late], n_conn)
+    acks_it = ((flags[ack_rows] & F.RST) == 0) & (a_from_server == fin_sender_side[a_conn]) \
+        & (a_frame > late_frame[a_conn]) & (a_value >= late_end[a_conn])
+    hc_first = _first_per(a_conn[acks_it], ack_rows[acks_it], n_conn)
+    facts["half_close_by"] = _side_names(np.where(hc_first >= 0, fin_sender_side, -1))
+    facts["half_close_frame"] = _take(frame, hc_first)
+    del d_side, d_conn, d_frame, d_len, d_end, late, late_fresh, d_upto_rst, d_other_side, lost, sent  # before the
+    del ack_rows, a_conn, a_frame, a_from_server, a_value, by_rst_sender, acks_it  # history's own working memory
 
     # history and conn_state
-    fl["history"] = pd.array(histories(pk, n_conn, retrans), dtype="string")
-    booleans = pd.DataFrame({
-        "c_syn": _any(conn, syn & ~ack & ~from_server, n_conn),
-        "s_synack": _any(conn, syn & ack & from_server, n_conn),
-        "c_fin": fl["fin_frame_client"].notna().to_numpy(),
-        "s_fin": fl["fin_frame_server"].notna().to_numpy(),
-        "c_rst": fl["rst_frame_client"].notna().to_numpy(),
-        "s_rst": fl["rst_frame_server"].notna().to_numpy(),
-        "c_rst_first": (fl["first_rst_by"] == "client").fillna(False).to_numpy(bool),
-        "s_any": _any(conn, from_server, n_conn),
+    facts["history"] = histories(pk, n_conn, retrans, side)
+    syn_rows = np.flatnonzero((flags & F.SYN) != 0)
+    s_conn = conn[syn_rows]
+    s_ack = (flags[syn_rows] & F.ACK) != 0
+    s_server = from_server[syn_rows]
+    state = conn_state_codes({
+        "c_syn": _any(s_conn, ~s_ack & ~s_server, n_conn),
+        "s_synack": _any(s_conn, s_ack & s_server, n_conn),
+        "c_fin": side_firsts["fin"][0::2] >= 0,
+        "s_fin": side_firsts["fin"][1::2] >= 0,
+        "c_rst": side_firsts["rst"][0::2] >= 0,
+        "s_rst": side_firsts["rst"][1::2] >= 0,
+        "c_rst_first": rst_side == 0,
+        "s_any": np.bincount(side, minlength=n_sides)[1::2] > 0,
     })
-    fl["conn_state"] = pd.array(conn_states(booleans), dtype="string")
-    return fl
+    facts["conn_state"] = pd.array(_STATE_TEXTS.take(pa.array(state)), dtype="string")
+    return pd.concat([flows, pd.DataFrame(facts, index=flows.index, copy=False)], axis=1)
 
 
 def _any(conn: np.ndarray, mask: np.ndarray, n_conn: int) -> np.ndarray:

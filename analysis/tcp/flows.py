@@ -35,6 +35,8 @@ import ipaddress
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.tcp import flags as F
 
@@ -86,6 +88,22 @@ def _group_first(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int,
     return out
 
 
+def stable_order(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Row indices that group equal codes (0..n_codes-1), each group in row order: ``np.argsort(codes, kind="stable")``.
+
+    NumPy's stable sort of 16-bit integers is a radix sort, several times
+    faster than its comparison sort of wider integers, so codes below 2**32
+    are sorted as one or two 16-bit digits (low digit first: LSD radix sort).
+    """
+    if n_codes <= 1 << 16:
+        return np.argsort(codes.astype(np.uint16), kind="stable")
+    if n_codes <= 1 << 32:
+        order = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
+        high_digit = (codes >> 16).astype(np.uint16)[order]
+        return order[np.argsort(high_digit, kind="stable")]
+    return np.argsort(codes, kind="stable")
+
+
 def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Annotate packets with ``conn``, ``from_client``, ``seq``, ``ack``, ``kind``; return (packets, flows).
 
@@ -93,80 +111,34 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     returned packet frame is sorted by frame and keeps every input column.
     """
     frames = packets["frame"].to_numpy()
-    if len(frames) > 1 and not (np.diff(frames) > 0).all():
+    if len(frames) > 1 and not (frames[1:] > frames[:-1]).all():
         packets = packets.sort_values("frame", kind="stable")
     pk = packets.reset_index(drop=True) if not isinstance(packets.index, pd.RangeIndex) or packets.index.start != 0 \
         else packets.copy(deep=False)
-    n = len(pk)
-    flags = pk["flags"].to_numpy(np.int64)
-    length = pk["len"].to_numpy(np.int64)
+    flags = pk["flags"].to_numpy()  # only bit tests: no widening copy
     seq_raw = pk["seq_raw"].to_numpy(np.int64)
-    ack_raw = pk["ack_raw"].to_numpy(np.int64)
 
-    # -- endpoints as small integers -------------------------------------------------
-    addr_codes, addrs = _factorize_text(pk["src"], pk["dst"])
-    bound = (len(addrs) + 1) * 65536
-    key_type = np.int32 if bound < np.iinfo(np.int32).max else np.int64  # half the memory on a million rows
-    keys = addr_codes.astype(key_type)  # endpoint key: address code * 65536 + port; src rows, then dst rows
-    del addr_codes
-    keys *= 65536
-    keys[:n] += pk["sport"].to_numpy()
-    keys[n:] += pk["dport"].to_numpy()
-    ep_codes, ep_values = _factorize_small(keys, bound)
-    del keys
-    ep_src, ep_dst = ep_codes[:n], ep_codes[n:]  # views: ep_codes lives on through them
-    n_ep = max(len(ep_values), 1)
-    lo = np.minimum(ep_src, ep_dst).astype(np.int64)
-    pair = lo * n_ep
+    # -- same connection (rule 1) ------------------------------------------------------
+    ep_src, ep_dst, endpoints = _endpoints(pk)
+    pair = np.minimum(ep_src, ep_dst).astype(np.int64)
+    pair *= endpoints.count
     pair += np.maximum(ep_src, ep_dst)
-    direction = (ep_src == lo).astype(np.int8)
-    del lo  # big: recomputed for the first packets only (below)
-
-    # -- VLAN split (rule 1) -----------------------------------------------------------
-    vlan_codes, _ = _factorize_text(pk["vlan"] if _plain_categorical(pk["vlan"]) else pk["vlan"].fillna(""))
-    vlan_codes = vlan_codes.astype(np.int64)
-    pair_codes, _ = pd.factorize(pair)
-    pair_codes = pair_codes.astype(np.int64)
-    split_pairs = np.zeros(pair_codes.max() + 1 if n else 0, dtype=bool)
-    if n and vlan_codes.max() > 0:  # untagged captures (the usual case) skip this
-        stacks = pd.DataFrame({"p": pair_codes, "d": direction, "v": vlan_codes})
-        per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
-        split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
-    if split_pairs.any():
-        key = pair_codes * (vlan_codes.max() + 1) + np.where(split_pairs[pair_codes], vlan_codes, 0)
-        key = pd.factorize(key)[0].astype(np.int64)
-    else:
-        key = pair_codes
-    del pair, direction, vlan_codes, pair_codes
+    key = pd.factorize(pair)[0]  # numbered in order of first packet
+    del pair
+    key = _split_by_vlan(pk["vlan"], key, ep_src <= ep_dst)
 
     # -- reuse after close (rule 2) ----------------------------------------------------
-    pure_syn = ((flags & F.SYN) != 0) & ((flags & F.ACK) == 0)
-    closing = (flags & (F.FIN | F.RST)) != 0
-    n_keys = int(key.max()) + 1 if n else 0
-    first_in_key = np.zeros(n, dtype=bool)
-    first_in_key[first_rows(key, None, n_keys)] = True
-    # only keys with a SYN after their first packet can hold a second connection; the rest skip the group work
-    suspects = np.zeros(n_keys, dtype=bool)
-    suspects[key[pure_syn & ~first_in_key]] = True
-    conn = key  # factorize numbered the keys by first packet already
-    if suspects.any():
-        rows = np.flatnonzero(suspects[key])
-        segment = np.zeros(n, dtype=np.int64)
-        segment[rows] = _segments(key[rows], closing[rows], pure_syn[rows], seq_raw[rows], first_in_key[rows])
-        if segment.any():
-            conn = pd.factorize(key * (segment.max() + 1) + segment)[0].astype(np.int64)
-        del rows, segment
-    del key, closing, first_in_key
-    n_conn = int(conn.max()) + 1 if n else 0
+    pure_syn = (flags & (F.SYN | F.ACK)) == F.SYN
+    conn, conn_first = _split_reused(key, pure_syn, (flags & (F.FIN | F.RST)) != 0, seq_raw)
+    del key
+    n_conn = len(conn_first)
 
     # -- roles (rule 3) --------------------------------------------------------------
-    synack = ((flags & (F.SYN | F.ACK)) == (F.SYN | F.ACK))
     syn_client = _group_first(conn, ep_src, pure_syn, n_conn, -1)
-    synack_client = _group_first(conn, ep_dst, synack, n_conn, -1)
-    first_src = _group_first(conn, ep_src, np.ones(n, bool), n_conn, -1)
-    first_dst = _group_first(conn, ep_dst, np.ones(n, bool), n_conn, -1)
-    ep_port = (ep_values.astype(np.int64) % 65536) if len(ep_values) else np.zeros(0, np.int64)
-    src_port_first, dst_port_first = ep_port[first_src], ep_port[first_dst]
+    synack_client = _group_first(conn, ep_dst, (flags & (F.SYN | F.ACK)) == (F.SYN | F.ACK), n_conn, -1)
+    del pure_syn
+    first_src, first_dst = ep_src[conn_first], ep_dst[conn_first]
+    src_port_first, dst_port_first = endpoints.port(first_src), endpoints.port(first_dst)
     # guess: the server is the side on a well-known port, else the lower port, else the first receiver
     src_wk = src_port_first < WELL_KNOWN_PORT_LIMIT
     dst_wk = dst_port_first < WELL_KNOWN_PORT_LIMIT
@@ -174,95 +146,184 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     guessed_client = np.where(server_is_src, first_dst, first_src)
     role_guessed = (syn_client < 0) & (synack_client < 0)
     client_ep = np.where(syn_client >= 0, syn_client, np.where(synack_client >= 0, synack_client, guessed_client))
+    server_ep = np.where(first_src == client_ep, first_dst, first_src)
     from_client = ep_src == client_ep[conn]
+    del ep_src, ep_dst
 
     # -- relative numbers (rule 4) ---------------------------------------------------
-    side = conn * 2 + (~from_client).astype(np.int64)  # 2c: client->server, 2c+1: server->client
-    has_syn = (flags & F.SYN) != 0
-    isn = _group_first(side, seq_raw, has_syn, 2 * n_conn, -1)
-    del has_syn, pure_syn, synack
+    side = conn * 2  # 2c: client->server, 2c+1: server->client
+    side += ~from_client
+    isn = _group_first(side, seq_raw, (flags & F.SYN) != 0, 2 * n_conn, -1)
+    # modulo 2**32 as a mask: the same as % SEQ_MOD for negative differences too (two's complement)
     own_isn = isn[side]
-    peer_isn = isn[side ^ 1]
-    del side
-    seq_rel = np.where(own_isn >= 0, (seq_raw - own_isn) % SEQ_MOD, seq_raw)
+    seq_rel = seq_raw - own_isn
+    seq_rel &= SEQ_MOD - 1
+    np.copyto(seq_rel, seq_raw, where=own_isn < 0)  # raw when the sender's SYN was not captured
     del own_isn
-    ack_rel = np.where(peer_isn >= 0, (ack_raw - peer_isn) % SEQ_MOD, ack_raw)
+    peer_isn = isn[side ^ 1]
+    ack_rel = pk["ack_raw"].to_numpy(np.int64) - peer_isn
+    ack_rel &= SEQ_MOD - 1
+    np.copyto(ack_rel, pk["ack_raw"].to_numpy(np.int64), where=peer_isn < 0)
     del peer_isn
-    has_ack = (flags & F.ACK) != 0
+    no_ack = (flags & F.ACK) == 0
+    ack_rel[no_ack] = 0  # <NA> below: the value under the mask is 0, as pandas fills it
 
-    pk["conn"] = conn
-    pk["from_client"] = from_client
-    pk["seq"] = seq_rel
-    pk["ack"] = pd.arrays.IntegerArray(np.where(has_ack, ack_rel, 0).astype(np.int64, copy=False), ~has_ack)
-    del ack_rel, seq_rel
-    pk["kind"] = F.packet_kinds(flags, length)
+    length = pk["len"].to_numpy(np.int64)
+    # set as Series: pandas keeps a Series' array, where it would copy a bare one (8 MB a column on a million rows)
+    for name, values in (("conn", conn), ("from_client", from_client), ("seq", seq_rel),
+                         ("ack", pd.arrays.IntegerArray(ack_rel, no_ack)), ("kind", F.packet_kinds(flags, length))):
+        pk[name] = pd.Series(values, index=pk.index, copy=False)
+    del seq_rel, ack_rel, no_ack
 
     # -- flows table ------------------------------------------------------------------
-    ep_text = _endpoint_texts(ep_values, addrs)
-    first_idx = _first_rows(conn, n_conn)
-    lo_first = np.minimum(ep_src[first_idx], ep_dst[first_idx])
-    hi_first = np.maximum(ep_src[first_idx], ep_dst[first_idx])
-    server_ep = np.where(lo_first == client_ep, hi_first, lo_first)
-    last_idx = _last_rows(conn, n_conn)
-    client_text = ep_text[client_ep] if n_conn else np.array([], object)
-    server_text = ep_text[server_ep] if n_conn else np.array([], object)
-    c2s = from_client
-    counts = np.bincount(conn, minlength=n_conn)
+    last_idx = last_rows(conn, n_conn)
+    packets_per_side = np.bincount(side, minlength=2 * n_conn)
+    bytes_per_side = np.bincount(side, weights=length, minlength=2 * n_conn).astype(np.int64)  # exact below 2**53
+    del side
+    flow, client_text, server_text = _connection_texts(endpoints.value(client_ep), endpoints.value(server_ep),
+                                                       endpoints.addresses)
     ts = pk["ts_ns"].to_numpy(np.int64)
+    frame = pk["frame"].to_numpy()
     flows = pd.DataFrame({
         "conn": np.arange(n_conn),
-        "flow": pd.array(_unique_ids(pd.Series([c + ">" + s for c, s in zip(client_text.tolist(), server_text.tolist())],
-                                               dtype=object)), dtype="string"),
-        "client": pd.array(client_text, dtype="string"),
-        "server": pd.array(server_text, dtype="string"),
+        "flow": flow,
+        "client": client_text,
+        "server": server_text,
         "role_guessed": role_guessed,
-        "ip_version": pk["ip_version"].to_numpy()[first_idx] if n_conn else np.array([], np.int8),
-        "vlan": pk["vlan"].take(first_idx).to_numpy(object) if n_conn else np.array([], object),
-        "packets": counts,
-        "packets_c2s": np.bincount(conn[c2s], minlength=n_conn),
-        "packets_s2c": np.bincount(conn[~c2s], minlength=n_conn),
-        "bytes_c2s": np.bincount(conn[c2s], weights=length[c2s], minlength=n_conn).astype(np.int64),
-        "bytes_s2c": np.bincount(conn[~c2s], weights=length[~c2s], minlength=n_conn).astype(np.int64),
-        "first_frame": pk["frame"].to_numpy()[first_idx] if n_conn else np.array([], np.int64),
-        "last_frame": pk["frame"].to_numpy()[last_idx] if n_conn else np.array([], np.int64),
-        "first_ts_ns": ts[first_idx] if n_conn else np.array([], np.int64),
-        "last_ts_ns": ts[last_idx] if n_conn else np.array([], np.int64),
-        "client_isn": isn[0::2] if n_conn else np.array([], np.int64),
-        "server_isn": isn[1::2] if n_conn else np.array([], np.int64),
+        "ip_version": pk["ip_version"].to_numpy()[conn_first],
+        "vlan": pk["vlan"].take(conn_first).to_numpy(object),
+        "packets": packets_per_side[0::2] + packets_per_side[1::2],
+        "packets_c2s": packets_per_side[0::2],
+        "packets_s2c": packets_per_side[1::2],
+        "bytes_c2s": bytes_per_side[0::2],
+        "bytes_s2c": bytes_per_side[1::2],
+        "first_frame": frame[conn_first],
+        "last_frame": frame[last_idx],
+        "first_ts_ns": ts[conn_first],
+        "last_ts_ns": ts[last_idx],
+        "client_isn": isn[0::2],
+        "server_isn": isn[1::2],
     })
     flows["duration_s"] = (flows["last_ts_ns"] - flows["first_ts_ns"]) / 1e9
     flows["vlan"] = flows["vlan"].astype("string")
     return pk, flows
 
 
-def _segments(key: np.ndarray, closing: np.ndarray, pure_syn: np.ndarray, seq_raw: np.ndarray,
-              first_in_key: np.ndarray) -> np.ndarray:
-    """Rule 2 on the rows of the suspect keys: the connection number (0, 1, ...) of each row within its key.
+class _Endpoints:
+    """What an endpoint id stands for: ``address code * 65536 + port``, or (many addresses) an index into ``values`` of those."""
 
-    Works on the rows grouped by key (one stable sort, so each key's rows stay
-    in row order): a SYN reopens when its key had a FIN or RST since the key's
-    previous SYN (or since the start, for the first) and its ISN differs from that SYN's.
+    def __init__(self, addresses: np.ndarray, count: int, values: np.ndarray | None):
+        self.addresses = addresses  # address code -> address text
+        self.count = count  # endpoint ids are 0..count-1
+        self.values = values  # None: the ids are the values
+
+    def value(self, ids: np.ndarray) -> np.ndarray:
+        return np.asarray(ids if self.values is None else self.values[ids], dtype=np.int64)
+
+    def port(self, ids: np.ndarray) -> np.ndarray:
+        return self.value(ids) % 65536
+
+
+#: pair = lower endpoint id * id count + higher id must fit in int64 (below about 46,000 addresses as address * 65536 + port)
+_PAIR_LIMIT = 3_000_000_000
+
+
+def _endpoints(pk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, _Endpoints]:
+    """Endpoint ids of the sender and the receiver of every packet."""
+    n = len(pk)
+    (src_codes, dst_codes), addresses = _factorize_text(pk["src"], pk["dst"])
+    count = (len(addresses) + 1) * 65536
+    id_type = np.int32 if count <= np.iinfo(np.int32).max else np.int64  # half the memory on a million rows
+    ep = []
+    for codes, port in ((src_codes, pk["sport"]), (dst_codes, pk["dport"])):
+        ids = codes.astype(id_type)
+        ids *= 65536
+        ids += port.to_numpy()
+        ep.append(ids)
+    if count <= _PAIR_LIMIT:
+        return ep[0], ep[1], _Endpoints(addresses, count, None)
+    codes, values = pd.factorize(np.concatenate(ep))  # number the endpoints seen instead
+    return codes[:n], codes[n:], _Endpoints(addresses, max(len(values), 1), values)
+
+
+def _split_by_vlan(vlan: pd.Series, pair_key: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Rule 1's VLAN split: pairs one of whose directions shows several VLAN stacks get one key per stack."""
+    (vlan_codes,), _ = _factorize_text(vlan if _plain_categorical(vlan) else vlan.fillna(""))
+    if not len(vlan_codes) or vlan_codes.min() == vlan_codes.max():  # one stack (untagged, the usual case): no split
+        return pair_key
+    vlan_codes = vlan_codes.astype(np.int64)
+    split_pairs = np.zeros(pair_key.max() + 1, dtype=bool)
+    stacks = pd.DataFrame({"p": pair_key, "d": direction, "v": vlan_codes})
+    per_dir = stacks.drop_duplicates().groupby(["p", "d"], sort=False).size()
+    split_pairs[per_dir[per_dir > 1].index.get_level_values("p").to_numpy()] = True
+    if not split_pairs.any():
+        return pair_key
+    return pd.factorize(pair_key * (vlan_codes.max() + 1) + np.where(split_pairs[pair_key], vlan_codes, 0))[0]
+
+
+def _split_reused(key: np.ndarray, pure_syn: np.ndarray, closing: np.ndarray,
+                  seq_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 2: (connection number of every row, first row of every connection) from keys numbered by first packet.
+
+    Connections are numbered in order of their first packet, like the keys.
     """
-    order = np.argsort(key, kind="stable")
-    k = key[order]
-    closing_sorted = closing[order].astype(np.int64)
-    group_start = _group_starts(k)
-    closing_before = _grouped_cumsum(closing_sorted, group_start) - closing_sorted
-    syn_at = np.flatnonzero(pure_syn[order])  # grouped, and in row order within each key
-    syn_key, syn_seq, syn_cc = k[syn_at], seq_raw[order][syn_at], closing_before[syn_at]
-    has_prev = np.zeros(len(syn_at), dtype=bool)
-    has_prev[1:] = syn_key[1:] == syn_key[:-1]
-    prev_cc = np.zeros(len(syn_at), dtype=np.int64)
-    prev_cc[1:] = syn_cc[:-1]
-    prev_cc[~has_prev] = 0
-    prev_seq = np.zeros(len(syn_at), dtype=np.int64)
-    prev_seq[1:] = syn_seq[:-1]
-    reopen = (syn_cc > prev_cc) & (~has_prev | (syn_seq != prev_seq))
-    starts = np.zeros(len(key), dtype=np.int64)
-    starts[syn_at] = reopen & ~first_in_key[order][syn_at]
-    segment = np.empty(len(key), dtype=np.int64)
-    segment[order] = _grouped_cumsum(starts, group_start)
-    return segment
+    n_keys = int(key.max()) + 1 if len(key) else 0
+    key_first = first_rows(key, None, n_keys)  # ascending: keys are numbered by first packet
+    is_first = np.zeros(len(key), dtype=bool)
+    is_first[key_first] = True
+    later_syns = np.flatnonzero(pure_syn & ~is_first)
+    if not len(later_syns):  # only a SYN after a key's first packet can start a second connection
+        return key, key_first
+    reopens = _reopening_syns(key, n_keys, later_syns, pure_syn, closing, seq_raw, is_first)
+    if not len(reopens):
+        return key, key_first
+    is_first[reopens] = True
+    conn_first = np.flatnonzero(is_first)  # connection c starts at row conn_first[c]
+    # grouped by key (row order within a key), a key's rows run through its connections one after the other,
+    # each starting at its first row: a running count of first rows gives every row its connection
+    order = stable_order(key, n_keys)
+    first_in_order = is_first[order]
+    segment = np.cumsum(first_in_order, dtype=np.int64)
+    segment -= 1
+    conn_of_first_row = np.cumsum(is_first, dtype=np.int64)  # at a first row: its connection + 1 (row order)
+    conn_of_segment = conn_of_first_row[order[first_in_order]] - 1
+    del conn_of_first_row
+    conn = np.empty(len(key), dtype=np.int64)
+    conn[order] = conn_of_segment[segment]
+    return conn, conn_first
+
+
+def _reopening_syns(key: np.ndarray, n_keys: int, later_syns: np.ndarray, pure_syn: np.ndarray,
+                    closing: np.ndarray, seq_raw: np.ndarray, is_first: np.ndarray) -> np.ndarray:
+    """Rows of the SYNs that start a new connection on their key (rule 2).
+
+    A SYN reopens when its key had a FIN or RST since the key's previous SYN
+    (or since its first packet, for the first SYN) and its ISN differs from
+    that SYN's. Only SYNs and FIN/RST packets matter, and only on keys with
+    a SYN after their first packet: those rows are grouped by key (row order
+    within a key) and compared with the previous SYN of their key.
+    """
+    suspect = np.zeros(n_keys, dtype=bool)
+    suspect[key[later_syns]] = True
+    events = np.flatnonzero((pure_syn | closing) & suspect[key])
+    events = events[stable_order(key[events], n_keys)]
+    event_key = key[events]
+    event_closes = closing[events]
+    closes_before = np.cumsum(event_closes, dtype=np.int64)  # FIN/RST packets before each event, in its key
+    closes_before -= event_closes
+    closes_before -= closes_before[_group_starts(event_key)]
+    at_syn = pure_syn[events]
+    syn_rows, syn_key, syn_closes = events[at_syn], event_key[at_syn], closes_before[at_syn]
+    syn_isn = seq_raw[syn_rows]
+    after_syn_of_key = np.zeros(len(syn_rows), dtype=bool)  # the previous SYN in this order is of the same key
+    after_syn_of_key[1:] = syn_key[1:] == syn_key[:-1]
+    closed_since = syn_closes.copy()
+    closed_since[1:] -= np.where(after_syn_of_key[1:], syn_closes[:-1], 0)
+    new_isn = np.ones(len(syn_rows), dtype=bool)
+    new_isn[1:] = syn_isn[1:] != syn_isn[:-1]
+    reopen = (closed_since > 0) & (~after_syn_of_key | new_isn)
+    reopen &= ~is_first[syn_rows]  # a key's first packet starts its first connection anyway
+    return syn_rows[reopen]
 
 
 def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -278,86 +339,59 @@ def _group_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(starts, out=starts)
 
 
-def _grouped_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    """Inclusive running sum within each group of a key-sorted array."""
-    total = np.cumsum(values)
-    before = total[group_start]
-    before -= values[group_start]
-    total -= before
-    return total
-
-
 def _nth_in_group(codes: np.ndarray) -> np.ndarray:
-    """1 for the first row of each code, 2 for the second... (row order)."""
-    order = np.argsort(codes, kind="stable")
+    """1 for the first row of each code, 2 for the second... (row order); codes are 0..max."""
+    order = stable_order(codes, int(codes.max()) + 1 if len(codes) else 0)
     group_start = _group_starts(codes[order])
     nth = np.empty(len(codes), dtype=np.int64)
     nth[order] = np.arange(len(codes)) - group_start + 1
     return nth
 
 
-def _unique_ids(ids: pd.Series) -> np.ndarray:
-    """Suffix ``#2``, ``#3``... to later connections that share an id (VLAN split, reused 4-tuple)."""
-    if ids.is_unique:  # the usual case: nothing to number
-        return ids.to_numpy(object)
-    nth = _nth_in_group(pd.factorize(ids)[0])
-    return np.where(nth == 1, ids.to_numpy(object), ids.to_numpy(object) + "#" + nth.astype(str).astype(object))
+def _connection_texts(client: np.ndarray, server: np.ndarray, addresses: np.ndarray) -> tuple[pd.array, pd.array, pd.array]:
+    """``flow``, ``client`` and ``server`` text columns from endpoint values (address code * 65536 + port).
+
+    Built as Arrow strings (pandas' ``string`` columns are Arrow arrays): the
+    texts are joined in Arrow's kernels, not one Python string at a time, and
+    only once per distinct endpoint. Later connections that share a flow id
+    (VLAN split, reused 4-tuple) get ``#2``, ``#3``... in order of their first packet.
+    """
+    text = pa.large_string()  # the Arrow type pandas keeps: no conversion when wrapped
+
+    def join(a: pa.Array, b: pa.Array, separator: str) -> pa.Array:
+        return pc.binary_join_element_wise(a, b, pa.scalar(separator, text))
+
+    hosts = pa.array([_host_text(str(a)) for a in addresses], text)
+    codes, values = pd.factorize(np.concatenate([client, server]))
+    endpoint_texts = join(hosts.take(pa.array(values // 65536)), pc.cast(pa.array(values % 65536), text), ":")
+    client_text = endpoint_texts.take(pa.array(codes[:len(client)]))
+    server_text = endpoint_texts.take(pa.array(codes[len(client):]))
+    flow = join(client_text, server_text, ">")
+    ids = pc.dictionary_encode(flow).indices.to_numpy(zero_copy_only=False)
+    if len(ids) and ids.max() + 1 < len(ids):  # some connections share an id
+        nth = _nth_in_group(ids)
+        later = nth > 1
+        numbered = join(flow.filter(pa.array(later)), pc.cast(pa.array(nth[later]), text), "#")
+        flow = pc.replace_with_mask(flow, pa.array(later), numbered)
+    return (pd.array(flow, dtype="string"), pd.array(client_text, dtype="string"),
+            pd.array(server_text, dtype="string"))
 
 
-def _factorize_text(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes for string columns (concatenated), and the unique values (pandas hashes Arrow strings fast)."""
+def _factorize_text(*columns: pd.Series) -> tuple[list[np.ndarray], np.ndarray]:
+    """Integer codes for string columns (one array per column, one numbering), and the unique values."""
     if all(_plain_categorical(c) for c in columns) and all(c.cat.categories.equals(columns[0].cat.categories) for c in columns):
         # the fast reader's lean table: the codes are there already (numbering does not matter to the callers,
         # which only compare codes for equality and map them back to these values)
-        codes = np.concatenate([c.cat.codes.to_numpy() for c in columns])  # small ints (int8 for a few values)
+        codes = [c.cat.codes.to_numpy() for c in columns]  # small ints (int8 for a few values)
         return codes, np.asarray(columns[0].cat.categories, dtype=object)
     joined = pd.concat([c.astype("string").reset_index(drop=True) for c in columns], ignore_index=True)
-    codes, uniques = pd.factorize(joined)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    codes, uniques = pd.factorize(joined)  # pandas hashes Arrow strings fast
+    bounds = np.cumsum([0] + [len(c) for c in columns])
+    return [codes[a:b] for a, b in zip(bounds[:-1], bounds[1:])], np.asarray(uniques, dtype=object)
 
 
 def _plain_categorical(column: pd.Series) -> bool:
     return isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans
-
-
-#: _factorize_small uses a dense table up to this many possible values (int32 each: 64 MiB).
-_DENSE_LIMIT = 1 << 24
-
-
-def _factorize_small(values: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:
-    """pd.factorize (codes in order of first appearance) for non-negative ints below ``bound``.
-
-    With few addresses the endpoint keys (address code * 65536 + port) fit a
-    dense table, which avoids hashing two million keys.
-    """
-    if bound > _DENSE_LIMIT or len(values) >= np.iinfo(np.int32).max:
-        codes, uniques = pd.factorize(values)
-        return codes, uniques
-    none = np.iinfo(np.int32).max
-    first = np.full(bound, none, dtype=np.int32)
-    np.minimum.at(first, values, np.arange(len(values), dtype=np.int32))
-    seen = np.flatnonzero(first != none)
-    uniques = seen[np.argsort(first[seen], kind="stable")]
-    code_of = np.empty(bound, dtype=np.int32 if len(uniques) < np.iinfo(np.int32).max else np.int64)
-    code_of[uniques] = np.arange(len(uniques))
-    return code_of[values], uniques.astype(values.dtype, copy=False)
-
-
-def _first_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
-    return first_rows(conn, None, n_conn)
-
-
-def _last_rows(conn: np.ndarray, n_conn: int) -> np.ndarray:
-    return last_rows(conn, n_conn)
-
-
-def _endpoint_texts(ep_values: np.ndarray, addrs: np.ndarray) -> np.ndarray:
-    """`ip:port` text of every endpoint code; addresses normalised once each (few), ports joined vectorised."""
-    ep_values = np.asarray(ep_values, dtype=np.int64)
-    if len(ep_values) == 0:
-        return np.array([], dtype=object)
-    hosts = np.array([_host_text(str(a)) for a in addrs], dtype=object)
-    return (pd.Series(hosts[ep_values // 65536], dtype=object) + ":" + pd.Series(ep_values % 65536).astype(str)).to_numpy(object)
 
 
 def _host_text(ip: str) -> str:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.tcp import flags as F
-from analysis.tcp.flows import first_rows
+from analysis.tcp.flows import first_rows, stable_order
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ HISTORY_LEGEND: tuple[HistoryLetter, ...] = (
 
 
 def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    flags = pk["flags"].to_numpy(np.int64)
-    length = pk["len"].to_numpy(np.int64)
+    flags = pk["flags"].to_numpy()
+    length = pk["len"].to_numpy()
     syn = (flags & F.SYN) != 0
     ack = (flags & F.ACK) != 0
     fin = (flags & F.FIN) != 0
@@ -53,18 +54,31 @@ def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[s
         "A": ack & ~syn & ~fin & ~rst & (length == 0),
         "D": length > 0,
         "T": retransmitted(pk) if retrans is None else retrans,
-        "W": (pk["win"].to_numpy(np.int64) == 0) & ~syn & ~rst,
+        "W": (pk["win"].to_numpy() == 0) & ~syn & ~rst,
         "F": fin,
         "R": rst,
     }
 
 
-def retransmitted(pk: pd.DataFrame) -> np.ndarray:
-    """Payload packets that end at or before the highest end already seen in their direction."""
+def _sides(pk: pd.DataFrame) -> np.ndarray:
+    """2c for the client's packets of connection c, 2c+1 for the server's."""
+    side = pk["conn"].to_numpy(np.int64) * 2
+    side += ~pk["from_client"].to_numpy(bool)
+    return side
+
+
+def retransmitted(pk: pd.DataFrame, side: np.ndarray | None = None) -> np.ndarray:
+    """Payload packets that end at or before the highest end already seen in their direction.
+
+    ``side``: :func:`_sides` of ``pk``, when the caller has it already.
+    """
     length = pk["len"].to_numpy(np.int64)
-    side = pk["conn"].to_numpy(np.int64) * 2 + (~pk["from_client"].to_numpy(bool)).astype(np.int64)
-    seq_end = np.where(length > 0, pk["seq"].to_numpy(np.int64) + length, -1)
-    return (length > 0) & (seq_end <= _previous_max(side, seq_end))
+    side = _sides(pk) if side is None else side
+    data_rows = np.flatnonzero(length > 0)  # only payload has an end: other rows neither count nor raise the maximum
+    seq_end = pk["seq"].to_numpy(np.int64)[data_rows] + length[data_rows]
+    out = np.zeros(len(length), dtype=bool)
+    out[data_rows] = seq_end <= _previous_max(side[data_rows], seq_end)
+    return out
 
 
 #: seq + len + 1 stays below this (32-bit sequence space plus one segment), so
@@ -74,12 +88,12 @@ _GROUP_STRIDE = 1 << 36
 
 
 def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Per row: the largest value in earlier rows of its group, -1 when none (values >= -1)."""
+    """Per row: the largest value in earlier rows of its group, -1 when none (values >= -1; groups >= 0)."""
     n = len(values)
     out = np.full(n, -1, dtype=np.int64)
     if n < 2:
         return out
-    order = np.argsort(groups, kind="stable")  # rows grouped, each group in row order
+    order = stable_order(groups, int(groups.max()) + 1)  # rows grouped, each group in row order
     g = groups[order]
     starts = np.empty(n, dtype=bool)
     starts[0] = True
@@ -99,34 +113,52 @@ def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def histories(pk: pd.DataFrame, n_conn: int, retrans: np.ndarray | None = None) -> np.ndarray:
-    """History string of every connection 0..n_conn-1 from annotated packets (flows.assign_connections).
+def histories(pk: pd.DataFrame, n_conn: int, retrans: np.ndarray | None = None,
+              side: np.ndarray | None = None) -> pd.array:
+    """History string (a ``string`` array) of every connection 0..n_conn-1 from annotated packets (flows.assign_connections).
 
     A (connection x letter-and-side) table of first frames, sorted along each
     row: letters by the frame that first showed them, ties in legend order.
+    ``side``: as for :func:`retransmitted`.
     """
-    conn = pk["conn"].to_numpy(np.int64)
-    client = pk["from_client"].to_numpy(bool)
-    frame = pk["frame"].to_numpy(np.int64)
+    side = _sides(pk) if side is None else side
+    frame_rank = _frame_ranks(pk["frame"].to_numpy())
     width = 2 * len(HISTORY_LEGEND)
-    never = np.iinfo(np.int64).max
-    firsts = np.full((n_conn, width), never, dtype=np.int64)
+    column_bits = (width - 1).bit_length()
+    # a cell holds (frame rank << column_bits) | column: sorting a row orders its letters by frame, ties by column
+    cell_type = np.int32 if (len(side) + 1) << column_bits <= np.iinfo(np.int32).max else np.int64
+    never = np.iinfo(cell_type).max  # absent letters sort last
+    cells = np.empty((n_conn, len(HISTORY_LEGEND), 2), dtype=cell_type)  # [conn, letter, client/server]
+    count = np.zeros(2 * n_conn, dtype=np.int64)  # letters present per side
     letters = []
     for order, (letter, mask) in enumerate(_letter_masks(pk, retrans).items()):
-        for j, (is_client, text) in enumerate(((True, letter), (False, letter.lower()))):
-            first = first_rows(conn, mask & (client == is_client), n_conn)
-            seen = np.flatnonzero(first >= 0)
-            firsts[seen, 2 * order + j] = frame[first[seen]]
-            letters.append(text)
-    if n_conn == 0:
-        return np.full(0, "", dtype=object)
-    count = (firsts != never).sum(axis=1)  # absent letters (never) sort last
-    columns = np.argsort(firsts, axis=1, kind="stable")
-    del firsts
-    grid = np.array([ord(c) for c in letters], dtype=np.uint32)[columns]  # code points, read as UCS-4 text below
-    del columns
-    grid[np.arange(width) >= count[:, None]] = 0
-    return grid.view(f"<U{width}").ravel().astype(object)  # each row's letters, read as one string
+        first = first_rows(side, mask, 2 * n_conn)  # 2c: the client's first row, 2c+1: the server's
+        absent = first < 0
+        count += ~absent
+        cell = (first if frame_rank is None else frame_rank[np.maximum(first, 0)]).astype(cell_type)
+        cell <<= column_bits
+        cell |= 2 * order + (np.arange(len(first), dtype=cell_type) & 1)
+        cell[absent] = never
+        cells[:, order, :] = cell.reshape(n_conn, 2)
+        letters += [letter, letter.lower()]
+    cells = cells.reshape(n_conn, width)
+    cells.sort(axis=1)
+    count = count[0::2] + count[1::2]
+    present = np.arange(width) < count[:, None]
+    # Arrow strings straight from the buffers (pandas keeps large_string): each row's present letters, one after the other
+    text = np.array([ord(c) for c in letters], dtype=np.uint8)[cells[present] & ((1 << column_bits) - 1)]
+    offsets = np.zeros(n_conn + 1, dtype=np.int64)
+    np.cumsum(count, out=offsets[1:])
+    strings = pa.LargeStringArray.from_buffers(n_conn, pa.py_buffer(offsets), pa.py_buffer(text))
+    return pd.array(strings, dtype="string")
+
+
+def _frame_ranks(frame: np.ndarray) -> np.ndarray | None:
+    """Per row, a number that orders rows as their frames do (equal frames, equal numbers): None when that is the
+    row itself (frames increase: annotated packets are sorted by frame), else the frame's rank among the distinct ones."""
+    if len(frame) < 2 or (frame[1:] > frame[:-1]).all():
+        return None
+    return np.unique(frame, return_inverse=True)[1].reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -160,15 +192,21 @@ CONN_STATE_LEGEND: dict[str, str] = {r.state: r.meaning for r in CONN_STATE_RULE
 
 def conn_states(booleans: pd.DataFrame) -> np.ndarray:
     """Apply :data:`CONN_STATE_RULES` (first match wins) to a frame with one boolean column per name."""
-    n = len(booleans)
-    out = np.full(n, CONN_STATE_RULES[-1].state, dtype=object)
+    states = np.array([rule.state for rule in CONN_STATE_RULES], dtype=object)
+    return states[conn_state_codes(booleans)]
+
+
+def conn_state_codes(booleans: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`conn_states` as indices into :data:`CONN_STATE_RULES` (a frame or a dict of boolean arrays)."""
+    n = len(booleans[next(iter(booleans))])
+    out = np.full(n, len(CONN_STATE_RULES) - 1, dtype=np.int64)
     decided = np.zeros(n, dtype=bool)
-    for rule in CONN_STATE_RULES:
+    for index, rule in enumerate(CONN_STATE_RULES):
         cond = ~decided
         for name in rule.all_of:
-            cond &= booleans[name].to_numpy(bool)
+            cond &= np.asarray(booleans[name], dtype=bool)
         for name in rule.none_of:
-            cond &= ~booleans[name].to_numpy(bool)
-        out[cond] = rule.state
+            cond &= ~np.asarray(booleans[name], dtype=bool)
+        out[cond] = index
         decided |= cond
     return out
