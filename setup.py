@@ -1,4 +1,4 @@
-"""The one compiled part: analysis/pcap/_walk.c (see analysis/pcap/walk.py).
+"""The one compiled part: analysis/pcap/_native.c (see analysis/pcap/walk.py and decode.py).
 
 Optional: without a C compiler and Python headers the install still works
 and the reader falls back to the same loop in Python (slower on big files).
@@ -7,4 +7,4 @@ Everything else about the package is in pyproject.toml.
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("analysis.pcap._walk", ["analysis/pcap/_walk.c"], optional=True)])
+setup(ext_modules=[Extension("analysis.pcap._native", ["analysis/pcap/_native.c"], optional=True)])

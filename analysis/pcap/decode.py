@@ -42,6 +42,20 @@ MAX_IPV6_EXT = 8
 IPPROTO_TCP = 6
 VLAN_BITS = 12
 
+try:
+    from ._native import decode_tcp as _decode_tcp_c
+except ImportError:  # not built (setup.py): decode_numpy does it, about 0.2 s slower per million packets
+    _decode_tcp_c = None
+
+#: L3Selector -> its code in _native.c (enum SEL_...)
+_SELECTOR_CODES = {L3Selector.ETHERTYPE: 0, L3Selector.AF_HOST: 1, L3Selector.AF_BIG: 2, L3Selector.IP_VERSION: 3,
+                   L3Selector.IPV4_ONLY: 4, L3Selector.IPV6_ONLY: 5}
+#: LINKTYPES as the rows _native.c reads: (linktype, header_len, selector code, proto_at), int32 each
+_LINK_TABLE = np.array([(lt, spec.header_len, _SELECTOR_CODES[spec.selector], spec.proto_at) for lt, spec in LINKTYPES.items()],
+                       dtype=np.int32)
+#: decode_tcp's per-record status codes (enum ST_...)
+_TCP_ROW, _NOT_TCP, _TCP_HEADER_CUT, _UNSUPPORTED_LINK = 0, 1, 2, 3
+
 
 @dataclass
 class Decoded:
@@ -162,6 +176,61 @@ def _ipv6(data, l3, end, wire_after):
 
 
 def decode(batch: RecordBatch) -> Decoded:
+    """The TCP rows of a batch: by _native.c's decode_tcp when it is built, else with numpy (the reference)."""
+    if _decode_tcp_c is not None:
+        return decode_native(batch)
+    return decode_numpy(batch)
+
+
+def _skipped_link_types(batch: RecordBatch) -> tuple[dict[str, int], int]:
+    """Records per unsupported link type (by name), and how many records have a supported one."""
+    skipped: dict[str, int] = {}
+    for lt, count in zip(*np.unique(batch.linktype, return_counts=True)):
+        if int(lt) not in LINKTYPES:
+            skipped[linktype_name(int(lt))] = int(count)
+    return skipped, len(batch.linktype) - sum(skipped.values())
+
+
+def decode_native(batch: RecordBatch) -> Decoded:
+    """decode_numpy's result, decoded record by record in C (about ten times faster)."""
+    n = len(batch.data_off)
+    status = np.empty(n, dtype=np.uint8)
+    version = np.empty(n, dtype=np.int8)
+    vlan_key = np.empty(n, dtype=np.int64)
+    src = np.zeros((n, 16), dtype=np.uint8)  # IPv4 fills the first 4 bytes
+    dst = np.zeros((n, 16), dtype=np.uint8)
+    sport, dport, flags, win = (np.empty(n, dtype=np.int32) for _ in range(4))
+    seq, ack, length = (np.empty(n, dtype=np.int64) for _ in range(3))
+    truncated = np.empty(n, dtype=np.bool_)
+    inputs = [np.ascontiguousarray(a, dtype=t) for a, t in ((batch.data_off, np.int64), (batch.caplen, np.int64),
+                                                             (batch.origlen, np.int64), (batch.linktype, np.int32))]
+    _decode_tcp_c(batch.data, *inputs, _LINK_TABLE, status, version, vlan_key, src, dst, sport, dport, flags, seq, ack,
+                  length, win, truncated)
+    rows = np.flatnonzero(status == _TCP_ROW)
+    skipped, supported = _skipped_link_types(batch)
+    return Decoded(
+        frame=batch.first_frame + rows.astype(np.int64),
+        ts_ns=batch.ts_ns[rows],
+        iface=batch.iface[rows],
+        vlan_key=vlan_key[rows],
+        ip_version=version[rows],
+        src=src[rows],
+        dst=dst[rows],
+        sport=sport[rows],
+        dport=dport[rows],
+        flags=flags[rows],
+        seq_raw=seq[rows],
+        ack_raw=ack[rows],
+        len=length[rows],
+        win=win[rows],
+        truncated=truncated[rows],
+        non_tcp=supported - len(rows),
+        header_cut=int((status == _TCP_HEADER_CUT).sum()),
+        skipped=skipped,
+    )
+
+
+def decode_numpy(batch: RecordBatch) -> Decoded:
     n = len(batch.data_off)
     data = batch.data
     version = np.zeros(n, dtype=np.int8)

@@ -1,7 +1,7 @@
 """Record boundaries: follow the length in each record (or block) header.
 
 This is the only step of reading that cannot be vectorised: each header
-says where the next one starts. ``_walk.c`` does it in C (built by
+says where the next one starts. ``_native.c`` does it in C (built by
 ``pip install``, see setup.py); :func:`walk_python` is the same loop in
 Python, used when the C module is missing (no compiler at install time)
 and as the reference the tests hold the C module to.
@@ -14,7 +14,7 @@ import struct
 import numpy as np
 
 try:
-    from ._walk import walk as _walk_c
+    from ._native import walk as _walk_c
 except ImportError:  # not built: the Python loop, about 0.35 s per million records slower
     _walk_c = None
 
@@ -23,7 +23,7 @@ ACCELERATED = _walk_c is not None
 
 
 def walk_python(buf, out: np.ndarray, off: int, end: int, len_at: int, len_add: int, big_endian: bool) -> tuple[int, int]:
-    """_walk.c's walk(): store record offsets in ``out`` from ``off``; (count, where the walk stopped).
+    """_native.c's walk(): store record offsets in ``out`` from ``off``; (count, where the walk stopped).
 
     A record at ``off`` is taken when the 32-bit length at ``off + len_at``
     lies before ``end`` and ``next = off + len_add + length`` satisfies

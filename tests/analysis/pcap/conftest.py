@@ -9,7 +9,8 @@ import pytest
 from analysis.pcap import read_packets
 
 #: Engines cheap enough to run on every literal-bytes test (pyshark has its own, smaller, tests).
-CHEAP_ENGINES = ["fast", "scapy"]
+#: "fast-python" is the fast engine without its C module (_native.c): the fallback, and the reference.
+CHEAP_ENGINES = ["fast", "fast-python", "scapy"]
 
 
 @pytest.fixture(params=CHEAP_ENGINES)
@@ -18,13 +19,18 @@ def engine(request) -> str:
 
 
 @pytest.fixture
-def read_bytes(tmp_path, engine):
+def read_bytes(tmp_path, engine, monkeypatch):
     """read_bytes(b, suffix) -> (DataFrame, ReadReport) through the engine under test."""
+    if engine == "fast-python":
+        from analysis.pcap import decode, walk
+
+        monkeypatch.setattr(walk, "_walk_c", None)
+        monkeypatch.setattr(decode, "_decode_tcp_c", None)
 
     def read(content: bytes, suffix: str = ".pcap"):
         path = tmp_path / f"capture{suffix}"
         path.write_bytes(content)
-        return read_packets(path, engine=engine)
+        return read_packets(path, engine=engine.removesuffix("-python"))
 
     return read
 

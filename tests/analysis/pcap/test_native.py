@@ -1,8 +1,11 @@
-"""The record-length walk: the C module (_walk.c) against its Python reference (walk.walk_python).
+"""The reader's C loops (_native.c) against their Python references.
 
-The C walk is what makes a million records take milliseconds instead of a
-third of a second; the install builds it (setup.py). In CI a missing build is
-a failure, not a silent fallback to the slow loop.
+- the record-length walk against walk.walk_python;
+- the header decoding against decode.decode_numpy.
+
+The C module is what makes a million records take a tenth of a second
+instead of half a second; the install builds it (setup.py). In CI a missing
+build is a failure, not a silent fallback to the slow path.
 """
 
 from __future__ import annotations
@@ -12,21 +15,24 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.pcap import fast, walk
+from analysis.pcap import decode, fast, linktypes, walk
 from tests.conftest import IN_CI, SAMPLES, corpus_files
 
+from analysis.errors import CaptureFormatError
+
 from .builders import TCP_ACK, epb, ether, idb, ipv4, pcap, shb, tcp
+from .test_fuzz import SEEDS, mutate, mutation
 
 needs_c = pytest.mark.skipif(not walk.ACCELERATED and not IN_CI,
-                             reason="analysis/pcap/_walk.c is not built (needs gcc and python3-dev; then `make install`)")
+                             reason="analysis/pcap/_native.c is not built (needs gcc and python3-dev; then `make install`)")
 
 
-def test_the_c_walk_is_built_where_ci_runs():
+def test_the_c_module_is_built_where_ci_runs():
     if not walk.ACCELERATED:
-        message = "analysis/pcap/_walk.c is not built: install gcc and python3-dev, then `pip install -e .` again"
+        message = "analysis/pcap/_native.c is not built: install gcc and python3-dev, then `pip install -e .` again"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -69,12 +75,22 @@ def test_walk_stops_on_a_zero_or_overlong_length():
         assert result == (1, 20, [0])
 
 
-def _tables_with_python_walk(monkeypatch, path, chunk_bytes):
+def _tables_c_and_python(monkeypatch, path, chunk_bytes):
+    """(table, report) read with the C module, and again with both Python references."""
     c_table, c_report = fast.read(path, chunk_bytes=chunk_bytes)
     monkeypatch.setattr(walk, "_walk_c", None)
+    monkeypatch.setattr(decode, "_decode_tcp_c", None)
     py_table, py_report = fast.read(path, chunk_bytes=chunk_bytes)
     monkeypatch.undo()
     return (c_table, c_report), (py_table, py_report)
+
+
+@needs_c
+def test_compiled_limits_match_the_python_tables():
+    from analysis.pcap import _native
+
+    assert (_native.MAX_VLAN_DEPTH, _native.MAX_IPV6_EXT, _native.VLAN_BITS) == \
+        (linktypes.MAX_VLAN_DEPTH, decode.MAX_IPV6_EXT, decode.VLAN_BITS)
 
 
 CAPTURES = [p for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_files()
@@ -82,14 +98,13 @@ CAPTURES = [p for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_files()
 
 @needs_c
 @pytest.mark.parametrize("path", CAPTURES, ids=[f"{p.parent.name}/{p.name}" for p in CAPTURES])
-def test_real_captures_read_the_same_with_either_walk(monkeypatch, path):
-    from analysis.errors import CaptureFormatError
-
+def test_real_captures_read_the_same_with_c_or_python(monkeypatch, path):
     for chunk_bytes in (fast.CHUNK_BYTES, 1000):
         try:
-            (c_table, c_report), (py_table, py_report) = _tables_with_python_walk(monkeypatch, path, chunk_bytes)
-        except CaptureFormatError:  # a malformed corpus file: both walks must refuse it
+            (c_table, c_report), (py_table, py_report) = _tables_c_and_python(monkeypatch, path, chunk_bytes)
+        except CaptureFormatError:  # a malformed corpus file: the Python path must refuse it too
             monkeypatch.setattr(walk, "_walk_c", None)
+            monkeypatch.setattr(decode, "_decode_tcp_c", None)
             with pytest.raises(CaptureFormatError):
                 fast.read(path, chunk_bytes=chunk_bytes)
             monkeypatch.undo()
@@ -99,7 +114,7 @@ def test_real_captures_read_the_same_with_either_walk(monkeypatch, path):
 
 
 @needs_c
-def test_built_captures_read_the_same_with_either_walk(monkeypatch, tmp_path):
+def test_built_captures_read_the_same_with_c_or_python(monkeypatch, tmp_path):
     """Runs on a user's clone too (no corpus): a pcap and a two-interface pcapng, across window boundaries."""
     segment = tcp(flags=TCP_ACK, payload=b"x" * 300)
     files = {
@@ -109,7 +124,37 @@ def test_built_captures_read_the_same_with_either_walk(monkeypatch, tmp_path):
     for name, content in files.items():
         path = tmp_path / name
         path.write_bytes(content)
-        (c_table, c_report), (py_table, py_report) = _tables_with_python_walk(monkeypatch, path, 1000)
+        (c_table, c_report), (py_table, py_report) = _tables_c_and_python(monkeypatch, path, 1000)
         assert len(c_table) == 50
         pd.testing.assert_frame_equal(c_table, py_table)
         assert c_report == py_report
+
+
+def _read_both(monkeypatch, path):
+    results = []
+    for python in (False, True):
+        if python:
+            monkeypatch.setattr(walk, "_walk_c", None)
+            monkeypatch.setattr(decode, "_decode_tcp_c", None)
+        try:
+            results.append(fast.read(path, chunk_bytes=4096))
+        except CaptureFormatError as exc:
+            results.append(str(exc))
+        monkeypatch.undo()
+    return results
+
+
+@needs_c
+@pytest.mark.timeout(300)
+@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(seed=st.sampled_from(range(len(SEEDS))), mutations=st.lists(mutation, min_size=1, max_size=4))
+def test_c_and_python_agree_on_mutated_captures(monkeypatch, tmp_path, seed, mutations):
+    """Damaged headers of every layer (test_fuzz's mutations): the same rows, counts and warnings, or the same error."""
+    path = tmp_path / "fuzzed.pcap"
+    path.write_bytes(mutate(SEEDS[seed], mutations))
+    c_result, py_result = _read_both(monkeypatch, path)
+    if isinstance(c_result, str) or isinstance(py_result, str):
+        assert c_result == py_result
+        return
+    pd.testing.assert_frame_equal(c_result[0], py_result[0])
+    assert c_result[1] == py_result[1]

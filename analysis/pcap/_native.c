@@ -1,0 +1,321 @@
+/*
+ * The reader's two per-record loops in C: the record-length walk, and the
+ * link/IP/TCP header decoding. Both have Python/numpy twins that stay the
+ * reference (walk.py's walk_python, decode.py's numpy decoder); the tests
+ * hold this module to them on the corpus and on fuzzed captures.
+ *
+ * 1. walk: follow record lengths.
+ *
+ * Each pcap record header (and each pcapng block header) says where the
+ * next one starts, so finding record boundaries cannot be vectorised; in
+ * Python it is a loop per record (about 0.35 s per million records). This
+ * loop reads one 32-bit length per record and nothing else; every other
+ * field is gathered afterwards with numpy (scan.py). walk.py holds the
+ * Python version of the same loop, used when this module is not built.
+ *
+ *   walk(buf, out, off, end, len_at, len_add, big_endian) -> (count, stop)
+ *
+ * From `off`, while the 4-byte length at off + len_at lies before `end`:
+ * next = off + len_add + length; stop when next <= off or next > end (the
+ * record is not whole in buf[:end], or the length is damaged), else store
+ * off in out (an int64 buffer) and continue from next. Returns how many
+ * offsets were stored and the offset where the walk stopped. Stops early
+ * when out is full.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static uint32_t read_u32(const unsigned char *p, int big_endian)
+{
+    if (big_endian)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
+}
+
+static PyObject *walk(PyObject *self, PyObject *args)
+{
+    PyObject *buf_obj, *out_obj;
+    Py_ssize_t off, end, len_at, len_add;
+    int big_endian;
+    if (!PyArg_ParseTuple(args, "OOnnnnp", &buf_obj, &out_obj, &off, &end, &len_at, &len_add, &big_endian))
+        return NULL;
+    Py_buffer buf, out;
+    if (PyObject_GetBuffer(buf_obj, &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    if (end > buf.len)
+        end = buf.len;
+    if (off < 0 || len_at < 0 || len_add < 0) {
+        PyBuffer_Release(&out);
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "walk: negative offset");
+        return NULL;
+    }
+    const unsigned char *data = (const unsigned char *)buf.buf;
+    int64_t *offsets = (int64_t *)out.buf;
+    Py_ssize_t capacity = out.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t count = 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    while (count < capacity && off + len_at + 4 <= end) {
+        Py_ssize_t next = off + len_add + (Py_ssize_t)read_u32(data + off + len_at, big_endian);
+        if (next <= off || next > end)
+            break;
+        offsets[count++] = (int64_t)off;
+        off = next;
+    }
+    Py_END_ALLOW_THREADS
+
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("nn", count, off);
+}
+
+
+/*
+ * 2. decode_tcp: decode.py's rules, one record at a time (see decode.py for
+ * the rules and their RFCs; the link types come from linktypes.py as rows of
+ * (linktype, header_len, selector, proto_at), selector codes in decode.py).
+ *
+ *   decode_tcp(buf, data_off, caplen, origlen, linktype, links, status, version, vlan_key,
+ *              src, dst, sport, dport, flags, seq, ack, len, win, truncated)
+ *
+ * Inputs are int64 arrays (linktype int32); every output array has one row
+ * per record. status: 0 a TCP row, 1 not TCP, 2 TCP header cut by the
+ * snaplen, 3 unsupported link type.
+ */
+enum { SEL_ETHERTYPE, SEL_AF_HOST, SEL_AF_BIG, SEL_IP_VERSION, SEL_IPV4_ONLY, SEL_IPV6_ONLY };
+enum { ST_TCP, ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED };
+#define MAX_VLAN_DEPTH 4
+#define MAX_IPV6_EXT 8
+#define VLAN_BITS 12
+
+static inline int64_t u16be(const unsigned char *p) { return ((int64_t)p[0] << 8) | p[1]; }
+static inline int64_t u32be(const unsigned char *p) { return (int64_t)read_u32(p, 1); }
+static inline int is_vlan(int64_t ethertype) { return ethertype == 0x8100 || ethertype == 0x88A8 || ethertype == 0x9100; }
+
+typedef struct { int32_t linktype, header_len, selector, proto_at; } link_spec;
+
+typedef struct {
+    int8_t *version; int64_t *vlan_key; uint8_t *src, *dst; int32_t *sport, *dport, *flags, *win;
+    int64_t *seq, *ack, *len; uint8_t *status, *truncated;
+} outputs;
+
+/* The link layer: IP version (0: not IP) and where the IP header starts. */
+static int link_layer(const unsigned char *d, int64_t off, int64_t end, const link_spec *spec, int64_t *l3, int64_t *vlan_key)
+{
+    *l3 = off + spec->header_len;
+    *vlan_key = 0;
+    if (end < off + spec->header_len)
+        return 0;
+    switch (spec->selector) {
+    case SEL_ETHERTYPE: {
+        int64_t ethertype = u16be(d + off + spec->proto_at);
+        for (int depth = 0; depth < MAX_VLAN_DEPTH && is_vlan(ethertype) && *l3 + 4 <= end; depth++) {
+            *vlan_key += 1 + ((u16be(d + *l3) & 0xFFF) << (4 + VLAN_BITS * depth));
+            ethertype = u16be(d + *l3 + 2);
+            *l3 += 4;
+        }
+        return ethertype == 0x0800 ? 4 : ethertype == 0x86DD ? 6 : 0;
+    }
+    case SEL_AF_HOST:
+    case SEL_AF_BIG: {
+        int64_t family = read_u32(d + off, spec->selector == SEL_AF_BIG);
+        if (family & 0xFFFF0000)  /* written in the other byte order */
+            family = read_u32(d + off, spec->selector != SEL_AF_BIG);
+        if (family == 2 || family == 0x0800)
+            return 4;
+        if (family == 24 || family == 28 || family == 30 || family == 0x86DD)
+            return 6;
+        return 0;
+    }
+    default: {
+        int nibble = end > off ? d[off] >> 4 : 0;
+        if (spec->selector == SEL_IPV4_ONLY)
+            return nibble == 4 ? 4 : 0;
+        if (spec->selector == SEL_IPV6_ONLY)
+            return nibble == 6 ? 6 : 0;
+        return nibble == 4 || nibble == 6 ? nibble : 0;
+    }
+    }
+}
+
+/* IPv4 or IPv6 up to the TCP header: 1 when the packet carries TCP there, with its position and IP payload length. */
+static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end, int64_t wire_after,
+                    uint8_t *src, uint8_t *dst, int64_t *tcp_at, int64_t *payload)
+{
+    if (version == 4) {
+        if (l3 + 20 > end)
+            return 0;
+        const unsigned char *h = d + l3;
+        int64_t ihl = (int64_t)(h[0] & 0x0F) * 4;
+        int64_t total_field = u16be(h + 2);
+        int64_t total = total_field == 0 ? wire_after : (total_field < wire_after ? total_field : wire_after);
+        int64_t frag_offset = ((int64_t)(h[6] & 0x1F) << 8) | h[7];
+        if ((h[0] >> 4) != 4 || ihl < 20 || l3 + ihl > end || total < ihl)
+            return 0;
+        if (h[9] != 6 || frag_offset != 0 || (h[6] & 0x20))
+            return 0;
+        memcpy(src, h + 12, 4);
+        memcpy(dst, h + 16, 4);
+        *tcp_at = l3 + ihl;
+        *payload = total - ihl;
+        return 1;
+    }
+    if (l3 + 40 > end)
+        return 0;
+    const unsigned char *h = d + l3;
+    int64_t plen = u16be(h + 4);
+    *payload = plen == 0 ? wire_after - 40 : (plen < wire_after - 40 ? plen : wire_after - 40);
+    if ((h[0] >> 4) != 6)
+        return 0;
+    int64_t nh = h[6], pos = l3 + 40;
+    for (int i = 0; i < MAX_IPV6_EXT; i++) {
+        int generic = nh == 0 || nh == 43 || nh == 60 || nh == 51, fragment = nh == 44;
+        if (!generic && !fragment)
+            break;
+        if ((generic && pos + 2 > end) || (fragment && pos + 8 > end))
+            return 0;
+        int64_t ext_len;
+        if (fragment) {
+            int64_t frag_word = u16be(d + pos + 2);
+            if ((frag_word >> 3) != 0 || (frag_word & 1) != 0)
+                return 0;
+            ext_len = 8;
+        } else {
+            ext_len = nh == 51 ? ((int64_t)d[pos + 1] + 2) * 4 : ((int64_t)d[pos + 1] + 1) * 8;
+        }
+        nh = d[pos];
+        pos += ext_len;
+        *payload -= ext_len;
+    }
+    if (nh != 6 || *payload < 0)
+        return 0;
+    memcpy(src, h + 8, 16);
+    memcpy(dst, h + 24, 16);
+    *tcp_at = pos;
+    return 1;
+}
+
+static void decode_record(const unsigned char *d, int64_t off, int64_t caplen, int64_t origlen, const link_spec *spec,
+                          const outputs *o, Py_ssize_t i)
+{
+    int64_t end = off + caplen, l3, vlan_key, tcp_at = 0, payload = 0;
+    uint8_t *src = o->src + 16 * i, *dst = o->dst + 16 * i;
+    int version = link_layer(d, off, end, spec, &l3, &vlan_key);
+    int64_t wire_after = (origlen > caplen ? origlen : caplen) - (l3 - off);
+    o->version[i] = (int8_t)version;
+    o->vlan_key[i] = vlan_key;
+    o->status[i] = ST_NOT_TCP;
+    if (!version || !ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload))
+        return;
+    if (tcp_at + 20 > end) {
+        o->status[i] = ST_CUT;
+        return;
+    }
+    const unsigned char *t = d + tcp_at;
+    int64_t header = (int64_t)(t[12] >> 4) * 4;
+    if (header < 20 || header > payload)
+        return;
+    o->status[i] = ST_TCP;
+    o->sport[i] = (int32_t)u16be(t);
+    o->dport[i] = (int32_t)u16be(t + 2);
+    o->seq[i] = u32be(t + 4);
+    o->ack[i] = u32be(t + 8);
+    o->flags[i] = ((int32_t)(t[12] & 0x0F) << 8) | t[13];
+    o->win[i] = (int32_t)u16be(t + 14);
+    o->len[i] = payload - header;
+    o->truncated[i] = end < tcp_at + payload;
+}
+
+#define N_DECODE_BUFFERS 19
+
+static PyObject *decode_tcp(PyObject *self, PyObject *args)
+{
+    PyObject *objects[N_DECODE_BUFFERS];
+    /* itemsize each buffer must have, in argument order (0: bytes, any length) */
+    static const Py_ssize_t itemsize[N_DECODE_BUFFERS] = {1, 8, 8, 8, 4, 4, 1, 1, 8, 16, 16, 4, 4, 4, 8, 8, 8, 4, 1};
+    if (!PyArg_UnpackTuple(args, "decode_tcp", N_DECODE_BUFFERS, N_DECODE_BUFFERS, &objects[0], &objects[1], &objects[2],
+                           &objects[3], &objects[4], &objects[5], &objects[6], &objects[7], &objects[8], &objects[9],
+                           &objects[10], &objects[11], &objects[12], &objects[13], &objects[14], &objects[15],
+                           &objects[16], &objects[17], &objects[18]))
+        return NULL;
+    Py_buffer views[N_DECODE_BUFFERS];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < N_DECODE_BUFFERS; got++)
+        if (PyObject_GetBuffer(objects[got], &views[got], got >= 6 ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+            goto done;
+    Py_ssize_t n = views[1].len / 8, n_links = views[5].len / (Py_ssize_t)sizeof(link_spec);
+    for (int k = 1; k < N_DECODE_BUFFERS; k++)
+        if (k != 5 && views[k].len != n * itemsize[k]) {
+            PyErr_Format(PyExc_ValueError, "decode_tcp: argument %d has %zd bytes, expected %zd", k, views[k].len, n * itemsize[k]);
+            goto done;
+        }
+    const unsigned char *d = views[0].buf;
+    const int64_t *data_off = views[1].buf, *caplen = views[2].buf, *origlen = views[3].buf;
+    const int32_t *linktype = views[4].buf;
+    const link_spec *links = views[5].buf;
+    outputs o = {views[7].buf, views[8].buf, views[9].buf, views[10].buf, views[11].buf, views[12].buf, views[13].buf,
+                 views[17].buf, views[14].buf, views[15].buf, views[16].buf, views[6].buf, views[18].buf};
+    Py_ssize_t buf_len = views[0].len;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const link_spec *spec = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (data_off[i] < 0 || caplen[i] < 0 || data_off[i] + caplen[i] > buf_len) {
+            bad = 1;  /* a record outside the buffer: the caller's bug, never read past it */
+            break;
+        }
+        if (spec == NULL || spec->linktype != linktype[i]) {
+            spec = NULL;
+            for (Py_ssize_t k = 0; k < n_links; k++)
+                if (links[k].linktype == linktype[i])
+                    spec = &links[k];
+        }
+        if (spec == NULL) {
+            o.status[i] = ST_UNSUPPORTED;
+            o.version[i] = 0;
+            o.vlan_key[i] = 0;
+            continue;
+        }
+        decode_record(d, data_off[i], caplen[i], origlen[i], spec, &o, i);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "decode_tcp: a record lies outside the buffer");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    while (got-- > 0)
+        PyBuffer_Release(&views[got]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", walk, METH_VARARGS, "walk(buf, out, off, end, len_at, len_add, big_endian) -> (count, stop)"},
+    {"decode_tcp", decode_tcp, METH_VARARGS, "decode_tcp(buf, data_off, caplen, origlen, linktype, links, status, ...): see _native.c"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "The reader's per-record loops in C (see _native.c).", -1, methods};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    /* the limits compiled in, for the tests to compare with linktypes.py and decode.py */
+    if (m && (PyModule_AddIntConstant(m, "MAX_VLAN_DEPTH", MAX_VLAN_DEPTH) < 0 ||
+              PyModule_AddIntConstant(m, "MAX_IPV6_EXT", MAX_IPV6_EXT) < 0 ||
+              PyModule_AddIntConstant(m, "VLAN_BITS", VLAN_BITS) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
