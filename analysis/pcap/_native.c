@@ -83,11 +83,13 @@ static PyObject *walk(PyObject *self, PyObject *args)
  * (linktype, header_len, selector, proto_at), selector codes in decode.py).
  *
  *   decode_tcp(buf, data_off, caplen, origlen, linktype, links, status, version, vlan_key,
- *              src, dst, sport, dport, flags, seq, ack, len, win, truncated)
+ *              src, dst, sport, dport, flags, seq, ack, len, win, truncated, record) -> rows
  *
- * Inputs are int64 arrays (linktype int32); every output array has one row
- * per record. status: 0 a TCP row, 1 not TCP, 2 TCP header cut by the
- * snaplen, 3 unsupported link type.
+ * Inputs are int64 arrays (linktype int32), one entry per record; status
+ * (per record): 0 a TCP row, 1 not TCP, 2 TCP header cut by the snaplen,
+ * 3 unsupported link type. The other outputs have room for one row per
+ * record and are filled from the start, TCP rows only (record: the row's
+ * record index); returns how many rows there are.
  */
 enum { SEL_ETHERTYPE, SEL_AF_HOST, SEL_AF_BIG, SEL_IP_VERSION, SEL_IPV4_ONLY, SEL_IPV6_ONLY };
 enum { ST_TCP, ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED };
@@ -103,7 +105,7 @@ typedef struct { int32_t linktype, header_len, selector, proto_at; } link_spec;
 
 typedef struct {
     int8_t *version; int64_t *vlan_key; uint8_t *src, *dst; int32_t *sport, *dport, *flags, *win;
-    int64_t *seq, *ack, *len; uint8_t *status, *truncated;
+    int64_t *seq, *ack, *len; uint8_t *status, *truncated; int64_t *record;
 } outputs;
 
 /* The link layer: IP version (0: not IP) and where the IP header starts. */
@@ -161,8 +163,10 @@ static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end
             return 0;
         if (h[9] != 6 || frag_offset != 0 || (h[6] & 0x20))
             return 0;
-        memcpy(src, h + 12, 4);
+        memcpy(src, h + 12, 4);  /* IPv4 in the first 4 of 16 bytes; the rest zero (the slot may hold an earlier try) */
+        memset(src + 4, 0, 12);
         memcpy(dst, h + 16, 4);
+        memset(dst + 4, 0, 12);
         *tcp_at = l3 + ihl;
         *payload = total - ihl;
         return 1;
@@ -202,48 +206,51 @@ static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end
     return 1;
 }
 
-static void decode_record(const unsigned char *d, int64_t off, int64_t caplen, int64_t origlen, const link_spec *spec,
-                          const outputs *o, Py_ssize_t i)
+/* Record i: its status; when it is a TCP row, that row's fields go to output row k (rows are packed). 1 if written. */
+static int decode_record(const unsigned char *d, int64_t off, int64_t caplen, int64_t origlen, const link_spec *spec,
+                         const outputs *o, Py_ssize_t i, Py_ssize_t k)
 {
     int64_t end = off + caplen, l3, vlan_key, tcp_at = 0, payload = 0;
-    uint8_t *src = o->src + 16 * i, *dst = o->dst + 16 * i;
+    uint8_t *src = o->src + 16 * k, *dst = o->dst + 16 * k;
     int version = link_layer(d, off, end, spec, &l3, &vlan_key);
     int64_t wire_after = (origlen > caplen ? origlen : caplen) - (l3 - off);
-    o->version[i] = (int8_t)version;
-    o->vlan_key[i] = vlan_key;
     o->status[i] = ST_NOT_TCP;
     if (!version || !ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload))
-        return;
+        return 0;
     if (tcp_at + 20 > end) {
         o->status[i] = ST_CUT;
-        return;
+        return 0;
     }
     const unsigned char *t = d + tcp_at;
     int64_t header = (int64_t)(t[12] >> 4) * 4;
     if (header < 20 || header > payload)
-        return;
+        return 0;
     o->status[i] = ST_TCP;
-    o->sport[i] = (int32_t)u16be(t);
-    o->dport[i] = (int32_t)u16be(t + 2);
-    o->seq[i] = u32be(t + 4);
-    o->ack[i] = u32be(t + 8);
-    o->flags[i] = ((int32_t)(t[12] & 0x0F) << 8) | t[13];
-    o->win[i] = (int32_t)u16be(t + 14);
-    o->len[i] = payload - header;
-    o->truncated[i] = end < tcp_at + payload;
+    o->record[k] = i;
+    o->version[k] = (int8_t)version;
+    o->vlan_key[k] = vlan_key;
+    o->sport[k] = (int32_t)u16be(t);
+    o->dport[k] = (int32_t)u16be(t + 2);
+    o->seq[k] = u32be(t + 4);
+    o->ack[k] = u32be(t + 8);
+    o->flags[k] = ((int32_t)(t[12] & 0x0F) << 8) | t[13];
+    o->win[k] = (int32_t)u16be(t + 14);
+    o->len[k] = payload - header;
+    o->truncated[k] = end < tcp_at + payload;
+    return 1;
 }
 
-#define N_DECODE_BUFFERS 19
+#define N_DECODE_BUFFERS 20
 
 static PyObject *decode_tcp(PyObject *self, PyObject *args)
 {
     PyObject *objects[N_DECODE_BUFFERS];
     /* itemsize each buffer must have, in argument order (0: bytes, any length) */
-    static const Py_ssize_t itemsize[N_DECODE_BUFFERS] = {1, 8, 8, 8, 4, 4, 1, 1, 8, 16, 16, 4, 4, 4, 8, 8, 8, 4, 1};
+    static const Py_ssize_t itemsize[N_DECODE_BUFFERS] = {1, 8, 8, 8, 4, 4, 1, 1, 8, 16, 16, 4, 4, 4, 8, 8, 8, 4, 1, 8};
     if (!PyArg_UnpackTuple(args, "decode_tcp", N_DECODE_BUFFERS, N_DECODE_BUFFERS, &objects[0], &objects[1], &objects[2],
                            &objects[3], &objects[4], &objects[5], &objects[6], &objects[7], &objects[8], &objects[9],
                            &objects[10], &objects[11], &objects[12], &objects[13], &objects[14], &objects[15],
-                           &objects[16], &objects[17], &objects[18]))
+                           &objects[16], &objects[17], &objects[18], &objects[19]))
         return NULL;
     Py_buffer views[N_DECODE_BUFFERS];
     int got = 0;
@@ -262,9 +269,10 @@ static PyObject *decode_tcp(PyObject *self, PyObject *args)
     const int32_t *linktype = views[4].buf;
     const link_spec *links = views[5].buf;
     outputs o = {views[7].buf, views[8].buf, views[9].buf, views[10].buf, views[11].buf, views[12].buf, views[13].buf,
-                 views[17].buf, views[14].buf, views[15].buf, views[16].buf, views[6].buf, views[18].buf};
+                 views[17].buf, views[14].buf, views[15].buf, views[16].buf, views[6].buf, views[18].buf, views[19].buf};
     Py_ssize_t buf_len = views[0].len;
     int bad = 0;
+    Py_ssize_t rows = 0;
     Py_BEGIN_ALLOW_THREADS
     const link_spec *spec = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -280,19 +288,16 @@ static PyObject *decode_tcp(PyObject *self, PyObject *args)
         }
         if (spec == NULL) {
             o.status[i] = ST_UNSUPPORTED;
-            o.version[i] = 0;
-            o.vlan_key[i] = 0;
             continue;
         }
-        decode_record(d, data_off[i], caplen[i], origlen[i], spec, &o, i);
+        rows += decode_record(d, data_off[i], caplen[i], origlen[i], spec, &o, i, rows);
     }
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "decode_tcp: a record lies outside the buffer");
         goto done;
     }
-    result = Py_None;
-    Py_INCREF(result);
+    result = PyLong_FromSsize_t(rows);
 done:
     while (got-- > 0)
         PyBuffer_Release(&views[got]);

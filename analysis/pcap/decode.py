@@ -197,33 +197,34 @@ def decode_native(batch: RecordBatch) -> Decoded:
     status = np.empty(n, dtype=np.uint8)
     version = np.empty(n, dtype=np.int8)
     vlan_key = np.empty(n, dtype=np.int64)
-    src = np.zeros((n, 16), dtype=np.uint8)  # IPv4 fills the first 4 bytes
-    dst = np.zeros((n, 16), dtype=np.uint8)
+    src = np.empty((n, 16), dtype=np.uint8)
+    dst = np.empty((n, 16), dtype=np.uint8)
     sport, dport, flags, win = (np.empty(n, dtype=np.int32) for _ in range(4))
     seq, ack, length = (np.empty(n, dtype=np.int64) for _ in range(3))
     truncated = np.empty(n, dtype=np.bool_)
+    record = np.empty(n, dtype=np.int64)
     inputs = [np.ascontiguousarray(a, dtype=t) for a, t in ((batch.data_off, np.int64), (batch.caplen, np.int64),
                                                              (batch.origlen, np.int64), (batch.linktype, np.int32))]
-    _decode_tcp_c(batch.data, *inputs, _LINK_TABLE, status, version, vlan_key, src, dst, sport, dport, flags, seq, ack,
-                  length, win, truncated)
-    rows = np.flatnonzero(status == _TCP_ROW)
+    count = _decode_tcp_c(batch.data, *inputs, _LINK_TABLE, status, version, vlan_key, src, dst, sport, dport, flags,
+                          seq, ack, length, win, truncated, record)
+    rows = record[:count]  # the TCP rows come packed at the front of every output
     skipped, supported = _skipped_link_types(batch)
     return Decoded(
-        frame=batch.first_frame + rows.astype(np.int64),
+        frame=batch.first_frame + rows,
         ts_ns=batch.ts_ns[rows],
         iface=batch.iface[rows],
-        vlan_key=vlan_key[rows],
-        ip_version=version[rows],
-        src=src[rows],
-        dst=dst[rows],
-        sport=sport[rows],
-        dport=dport[rows],
-        flags=flags[rows],
-        seq_raw=seq[rows],
-        ack_raw=ack[rows],
-        len=length[rows],
-        win=win[rows],
-        truncated=truncated[rows],
+        vlan_key=vlan_key[:count],
+        ip_version=version[:count],
+        src=src[:count],
+        dst=dst[:count],
+        sport=sport[:count],
+        dport=dport[:count],
+        flags=flags[:count],
+        seq_raw=seq[:count],
+        ack_raw=ack[:count],
+        len=length[:count],
+        win=win[:count],
+        truncated=truncated[:count],
         non_tcp=supported - len(rows),
         header_cut=int((status == _TCP_HEADER_CUT).sum()),
         skipped=skipped,
