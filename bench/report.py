@@ -90,7 +90,8 @@ TARGETS = [
     ("peak RSS under 400 MB", lambda r: _leg(r, "abortscope", "peak_rss_mb"), lambda v: v < 400, "{:.0f} MB"),
     ("analysis >= 1M packets/s, start-up aside", lambda r: (r.get("analysis_rate") or {}).get("packets_per_s"),
      lambda v: v >= 1e6, "{:,.0f} packets/s"),
-    ("5x the packets takes about 5x the time", lambda r: (r.get("scaling") or {}).get("ratio"),
+    # the analysis' scaling, as the issue words it: the fixed start-up (imports) is not part of it
+    ("5x the packets takes about 5x the time, start-up aside", lambda r: (r.get("scaling") or {}).get("ratio_net"),
      lambda v: 4.0 <= v <= 6.0, "{:.2f}x"),
 ]  # fmt: skip
 

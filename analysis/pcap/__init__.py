@@ -3,7 +3,8 @@
     read_packets(path, engine="fast", progress=None) -> (DataFrame, ReadReport)
     iter_packet_chunks(path, chunk_records=...) -> DataFrames, chunk by chunk (bounded memory; fast engine)
 
-Engines (ENGINES): "fast" (numpy, streaming; the default), "scapy" (scapy's
+Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
+_native.c, with numpy twins as reference and fallback; the default), "scapy" (scapy's
 readers and layers), "pyshark" (tshark through pyshark; the only module here
 that starts a process). They are tested to give identical tables. Damaged
 input follows damage.py: CaptureFormatError when nothing can be read,

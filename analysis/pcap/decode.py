@@ -1,6 +1,9 @@
-"""Vectorised header decoding: a RecordBatch -> TCP columns, no per-packet Python.
+"""Header decoding: a RecordBatch -> TCP columns, no per-packet Python.
 
-Each step works on all records of a batch at once: compute where a header
+Two implementations of the same rules: _native.c's decode_tcp (C, record by
+record; used when built) and decode_numpy below, the reference and the
+fallback, which the tests hold the C code to. In decode_numpy each step
+works on all records of a batch at once: compute where a header
 starts, check it lies inside the captured bytes (offset + width <= the
 record's caplen end), gather the header bytes with numpy fancy indexing,
 and keep the rows that pass. Rules (shared with the scapy engine):

@@ -1,7 +1,7 @@
 """The fast engine: stream the file through scan.py, decode with decode.py, build the table once.
 
-Per-packet work is numpy only; Python runs once per record header (the
-sequential walk in scan.py) and once per distinct address or VLAN stack.
+Per-packet work is C (walk.py, decode.py's native path) or numpy; Python
+runs once per window and once per distinct address or VLAN stack.
 """
 
 from __future__ import annotations
