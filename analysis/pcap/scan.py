@@ -1,7 +1,7 @@
 """Record boundaries and record headers, streamed through a fixed-size window.
 
-The file is read with readinto() into one reused buffer of CHUNK_BYTES (no
-mmap, so the resident set stays bounded whatever the file size). Each
+The file is read with readinto() into reused buffers of CHUNK_BYTES
+(window.py: no mmap, the next window read ahead on a second thread). Each
 header says where the next record starts, so the walk over record headers
 is a sequential loop (walk.py, in C when built) that only collects offsets;
 every other header field is then gathered for all records of the window at
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -22,7 +21,6 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import damage
-from .walk import walk
 from .formats import (
     MAX_CAPLEN,
     PCAP_FILE_HEADER,
@@ -40,9 +38,10 @@ from .formats import (
     parse_options,
     size,
 )
+from .walk import walk
+from .window import Window
 
 CHUNK_BYTES = 32 << 20
-SLACK = 64
 #: Blocks we must hold whole (packets, interface and section headers) may grow the window up to this.
 MAX_BLOCK_IN_WINDOW = 16 << 20
 PCAP_RECORD_LEN = size(PCAP_RECORD_HEADER)
@@ -75,105 +74,6 @@ class ScanState:
     records: int = 0
 
 
-class _Window:
-    """A sliding window over the file; a refill keeps the unread tail.
-
-    Two buffers take turns: while the caller decodes one window, prefetch()
-    reads the next into the other on a second thread (readinto releases the
-    GIL), so the copy from the page cache overlaps the decoding.
-    """
-
-    def __init__(self, f: BinaryIO, file_size: int, chunk_bytes: int):
-        self.f = f
-        self.file_size = file_size
-        self.chunk_bytes = chunk_bytes
-        self.buf = bytearray(chunk_bytes + SLACK)  # slack: fixed-width gathers near the end stay in bounds
-        self.mv = memoryview(self.buf)
-        self.base = 0  # file offset of buf[0]
-        self.start = 0  # first unread byte in buf
-        self.end = 0  # end of valid bytes in buf
-        self.eof = False
-        self._spare: bytearray | None = None
-        self._reader: ThreadPoolExecutor | None = None
-        self._pending: tuple[Future, int] | None = None  # the prefetch, and the window's start when it began
-
-    def refill(self) -> None:
-        """Keep the unread tail, read more; a window with no room left grows (a record bigger than it)."""
-        if self._pending is not None:
-            self._take_prefetched()
-            return
-        tail = self.end - self.start
-        if tail >= self.chunk_bytes and not self.eof:
-            self.chunk_bytes *= 2
-            grown = bytearray(self.chunk_bytes + SLACK)
-            grown[:tail] = self.buf[self.start : self.end]
-            self.buf, self.mv = grown, memoryview(grown)
-        elif self.start:
-            self.buf[0:tail] = self.buf[self.start : self.end]
-        self.base += self.start
-        self.start, self.end = 0, tail
-        self.end, self.eof = self._read_into(self.mv, self.end)
-
-    def prefetch(self) -> None:
-        """Start reading the next window (the tail from ``start`` on, then the file) into the spare buffer.
-
-        The current buffer is only read from, so the caller may go on using
-        it until refill(). Skipped near the end of the file, and when the tail
-        is so long that the window may have to grow (refill() handles that).
-        """
-        tail = self.end - self.start
-        if self._pending is not None or self.eof or 2 * tail > self.chunk_bytes:
-            return
-        if self._spare is None or len(self._spare) != len(self.buf):
-            self._spare = bytearray(len(self.buf))
-        self._spare[:tail] = self.buf[self.start : self.end]
-        if self._reader is None:
-            self._reader = ThreadPoolExecutor(1, thread_name_prefix="capture-read")
-        self._pending = (self._reader.submit(self._read_into, memoryview(self._spare), tail), self.start)
-
-    def _take_prefetched(self) -> None:
-        future, started_at = self._pending
-        self._pending = None
-        end, eof = future.result()
-        # the caller may have consumed more of the old window since (pcapng control blocks): skip that too
-        consumed_since = self.start - started_at
-        self.base += started_at
-        self.buf, self._spare = self._spare, self.buf
-        self.mv = memoryview(self.buf)
-        self.start, self.end, self.eof = consumed_since, end, eof
-
-    def _read_into(self, mv: memoryview, end: int) -> tuple[int, bool]:
-        """Read into mv[end:chunk_bytes] until it is full or the file ends; (new end, eof)."""
-        while end < self.chunk_bytes:
-            n = self.f.readinto(mv[end : self.chunk_bytes])
-            if not n:
-                return end, True
-            end += n
-        return end, False
-
-    def skip_to(self, file_offset: int) -> None:
-        self._cancel_prefetch()
-        self.f.seek(file_offset)
-        self.base, self.start, self.end, self.eof = file_offset, 0, 0, False
-
-    def close(self) -> None:
-        self._cancel_prefetch()
-        if self._reader is not None:
-            self._reader.shutdown()
-
-    def _cancel_prefetch(self) -> None:
-        if self._pending is not None:
-            self._pending[0].exception()  # wait for the read (it owns the file position); its result is dropped
-            self._pending = None
-
-    @property
-    def offset(self) -> int:
-        return self.base + self.start
-
-    def array(self) -> np.ndarray:
-        return np.frombuffer(self.buf, dtype=np.uint8)
-
-
 def gather(data: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
     """(n, width) bytes starting at each position (callers guarantee bounds).
 
@@ -190,14 +90,14 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
         raise damage.header_cut_short(path, "pcap file header", len(head), PCAP_HEADER_LEN)
     header = np.frombuffer(head, dtype=dtype(PCAP_FILE_HEADER, variant.order))[0]
     linktype = int(header["linktype"]) & 0xFFFF
-    window = _Window(f, file_size, chunk_bytes)
+    window = Window(f, file_size, chunk_bytes)
     window.base = PCAP_HEADER_LEN
     record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
     with closing(window):
         yield from _pcap_batches(window, variant, linktype, record_dtype, state)
 
 
-def _pcap_batches(window: _Window, variant, linktype: int, record_dtype: np.dtype, state: ScanState) -> Iterator[RecordBatch]:
+def _pcap_batches(window: Window, variant, linktype: int, record_dtype: np.dtype, state: ScanState) -> Iterator[RecordBatch]:
     frame = 1
     while True:
         window.refill()
@@ -292,12 +192,12 @@ def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: st
 
 
 def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
-    window = _Window(f, file_size, chunk_bytes)
+    window = Window(f, file_size, chunk_bytes)
     with closing(window):
         yield from _pcapng_batches(window, file_size, state, path)
 
 
-def _pcapng_batches(window: _Window, file_size: int, state: ScanState, path: str) -> Iterator[RecordBatch]:
+def _pcapng_batches(window: Window, file_size: int, state: ScanState, path: str) -> Iterator[RecordBatch]:
     section = _Section()
     frame = 1
     first = True
@@ -375,7 +275,7 @@ def _shb_length(mv: memoryview, off: int) -> int | None:
     return struct.unpack_from(order + "I", mv, off + 4)[0] if order else None
 
 
-def _control_block(window: _Window, mv: memoryview, section: _Section) -> str | None:
+def _control_block(window: Window, mv: memoryview, section: _Section) -> str | None:
     """Handle the SHB or IDB at window.start; advance past it. A message on damage."""
     off, end = window.start, window.end
     where = window.offset
