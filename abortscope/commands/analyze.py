@@ -59,6 +59,8 @@ def analyze(
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     try:
         with _progress(path) as progress:
+            if progress is not None and engine is Engine.fast:
+                _warn_if_slow_reader()
             if format is Format.text:
                 timeline = load(path, progress=progress, lean=True, **options)
                 rows = len(timeline.events)
@@ -74,6 +76,14 @@ def analyze(
         raise fail(f"nothing read from {path}: no TCP packet and no event")
     if format is Format.text:
         _print_text(timeline)
+
+
+def _warn_if_slow_reader() -> None:
+    from analysis.pcap.walk import ACCELERATED
+
+    if not ACCELERATED:
+        warn("the reader's C part (analysis/pcap/_native.c) is not built, so big files read several times slower: "
+             "install gcc and python3-dev (sudo apt-get install -y gcc python3-dev), then reinstall: .venv/bin/pip install -e .")
 
 
 class _progress:

@@ -111,3 +111,16 @@ def test_streamed_parquet_with_filters_equals_the_loaded_timeline(corpus, tmp_pa
     assert set(_streamed_equals_loaded(path, tmp_path, flow=one)["flow"]) == {one}
     port = int(one.rsplit(":", 1)[1])
     assert set(_streamed_equals_loaded(path, tmp_path, port=port)["flow"]) == set(whole["flow"])  # both use port 80
+
+
+def test_a_big_file_read_without_the_c_part_says_how_to_build_it(monkeypatch):
+    from abortscope.commands import analyze as command
+    from analysis.pcap import walk
+
+    monkeypatch.setattr(command, "BIG_FILE_BYTES", 0)  # every file counts as big
+    monkeypatch.setattr(walk, "ACCELERATED", False)
+    result = run(SAMPLES / "go-curl-8061" / "capture.pcap", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "not built" in result.output and "apt-get install -y gcc python3-dev" in result.output
+    monkeypatch.setattr(walk, "ACCELERATED", True)
+    assert "not built" not in run(SAMPLES / "go-curl-8061" / "capture.pcap", "--format", "csv").output
