@@ -8,7 +8,8 @@ supplies the trace clock offset and which side was traced.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -72,24 +73,45 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
     sits in memory, and on a second thread, while this one works out the
     connections' facts (the rows do not depend on them). The file reads back
     (pandas.read_parquet) as load's events exported with analysis.export.export.
+    Interrupted (Ctrl-C) or failing, the writer stops at its next slice and
+    the half-written file is removed.
     """
     from analysis import export as exports
 
     writing: list[Future] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:  # leaving it waits for the writer
+    stop = threading.Event()
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:  # leaving it waits for the writer
 
-        def write_packet_rows(pk: pd.DataFrame, flows: pd.DataFrame) -> None:
-            if len(pk):
-                writing.append(pool.submit(exports.write_parquet_chunks, packets.parse_chunks(pk, flows), output))
+            def write_packet_rows(pk: pd.DataFrame, flows: pd.DataFrame) -> None:
+                if len(pk):
+                    pieces = _until(stop, packets.parse_chunks(pk, flows))
+                    writing.append(pool.submit(exports.write_parquet_chunks, pieces, output))
 
-        timeline = _load(path, lean=True, on_connections=write_packet_rows if format == "parquet" else None, **options)
-        rows = writing[0].result() if writing else 0
+            try:
+                timeline = _load(path, lean=True, on_connections=write_packet_rows if format == "parquet" else None,
+                                 **options)
+                rows = writing[0].result() if writing else 0
+            except BaseException:  # Ctrl-C or an error: the writer stops at its next slice
+                stop.set()
+                raise
+    except BaseException:
+        if writing and isinstance(output, (str, Path)):
+            Path(output).unlink(missing_ok=True)  # a timeline cut short must not pass for a whole one
+        raise
     events = timeline.events
     if events is not None:
         rows = len(events)
         if rows:
             exports.export(events, format, output)
     return replace(timeline, events=empty(), packets=timeline.packets.iloc[:0]), rows
+
+
+def _until(stop: threading.Event, pieces: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    for piece in pieces:
+        if stop.is_set():
+            return
+        yield piece
 
 
 def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,

@@ -124,3 +124,34 @@ def test_a_big_file_read_without_the_c_part_says_how_to_build_it(monkeypatch):
     assert "not built" in result.output and "apt-get install -y gcc python3-dev" in result.output
     monkeypatch.setattr(walk, "ACCELERATED", True)
     assert "not built" not in run(SAMPLES / "go-curl-8061" / "capture.pcap", "--format", "csv").output
+
+
+def test_an_interrupted_parquet_export_stops_the_writer_and_leaves_no_half_file(monkeypatch, tmp_path):
+    import threading
+
+    import analysis.api as api
+
+    started = threading.Event()
+    real_parse_chunks = api.packets.parse_chunks
+
+    def parse_chunks(pk, flows):  # the writer's slices: one, then wait for the interrupt to land
+        started.set()
+        pieces = real_parse_chunks(pk, flows, chunk_rows=2)
+        yield next(pieces)
+        while not interrupted.is_set():
+            interrupted.wait(0.01)
+        yield from pieces
+
+    def facts_then_ctrl_c(pk, flows):
+        assert started.wait(10)  # the writer is under way
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    interrupted = threading.Event()
+    monkeypatch.setattr(api.packets, "parse_chunks", parse_chunks)
+    monkeypatch.setattr(api, "add_facts", facts_then_ctrl_c)
+    out = tmp_path / "t.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        api.export_timeline(SAMPLES / "go-curl-8061" / "capture.pcap", "parquet", out)
+    assert not out.exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("parquet")]
