@@ -240,15 +240,11 @@ def decode_numpy(batch: RecordBatch) -> Decoded:
     version = np.zeros(n, dtype=np.int8)
     l3 = np.zeros(n, dtype=np.int64)
     vlan_key = np.zeros(n, dtype=np.int64)
-    skipped: dict[str, int] = {}
-    supported = np.ones(n, dtype=bool)
     for lt in np.unique(batch.linktype).tolist():
-        rows = np.flatnonzero(batch.linktype == lt)
-        if lt not in LINKTYPES:
-            skipped[linktype_name(lt)] = len(rows)
-            supported[rows] = False
-            continue
-        version[rows], l3[rows], vlan_key[rows] = _link(batch, rows, lt)
+        if lt in LINKTYPES:  # the others stay version 0: no row (counted by _skipped_link_types)
+            rows = np.flatnonzero(batch.linktype == lt)
+            version[rows], l3[rows], vlan_key[rows] = _link(batch, rows, lt)
+    skipped, supported = _skipped_link_types(batch)
     end = batch.data_off + batch.caplen
     wire_after = np.maximum(batch.origlen, batch.caplen) - (l3 - batch.data_off)
     keep = np.zeros(n, dtype=bool)
@@ -287,7 +283,7 @@ def decode_numpy(batch: RecordBatch) -> Decoded:
         len=seg_len,
         win=words[:, 7].astype(np.int32),
         truncated=end[rows] < tcp_at[rows] + header + seg_len,
-        non_tcp=int(supported.sum()) - len(rows),
+        non_tcp=supported - len(rows),
         header_cut=int(cut.sum()),
         skipped=skipped,
     )

@@ -90,7 +90,7 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
         raise damage.header_cut_short(path, "pcap file header", len(head), PCAP_HEADER_LEN)
     header = np.frombuffer(head, dtype=dtype(PCAP_FILE_HEADER, variant.order))[0]
     linktype = int(header["linktype"]) & 0xFFFF
-    window = Window(f, file_size, chunk_bytes)
+    window = Window(f, chunk_bytes)
     window.base = PCAP_HEADER_LEN
     record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
     with closing(window):
@@ -192,7 +192,7 @@ def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: st
 
 
 def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
-    window = Window(f, file_size, chunk_bytes)
+    window = Window(f, chunk_bytes)
     with closing(window):
         yield from _pcapng_batches(window, file_size, state, path)
 

@@ -23,9 +23,8 @@ class Window:
     GIL), so the copy from the page cache overlaps the decoding.
     """
 
-    def __init__(self, f: BinaryIO, file_size: int, chunk_bytes: int):
+    def __init__(self, f: BinaryIO, chunk_bytes: int):
         self.f = f
-        self.file_size = file_size
         self.chunk_bytes = chunk_bytes
         self.buf = bytearray(chunk_bytes + SLACK)  # slack: fixed-width gathers near the end stay in bounds
         self.mv = memoryview(self.buf)
