@@ -105,7 +105,7 @@ def _dissect(path: Path, progress: Progress | None) -> tuple[list[tuple], ReadRe
     rows: list[tuple] = []
     status_lost = False
     loop = asyncio.new_event_loop()
-    watcher = _attach_safe_child_watcher(loop)
+    watcher, previous_watcher = _attach_safe_child_watcher(loop)
     capture = pyshark.FileCapture(str(path), keep_packets=False, override_prefs=TSHARK_PREFS, eventloop=loop)
     try:
         for pkt in capture:
@@ -131,6 +131,7 @@ def _dissect(path: Path, progress: Progress | None) -> tuple[list[tuple], ReadRe
             capture._running_processes.clear()  # already reaped; keeps pyshark's __del__ from closing again
         if watcher is not None:
             watcher.attach_loop(None)  # gives SIGCHLD back
+            _set_child_watcher(previous_watcher)  # other asyncio users in this process (a notebook) keep theirs
         loop.close()
     return rows, report, status_lost
 
@@ -140,14 +141,22 @@ def _attach_safe_child_watcher(loop: asyncio.AbstractEventLoop):
 
     asyncio's default ThreadedChildWatcher races with the transport's poll()
     when tshark exits at once (a damaged file): the status is lost ("unknown
-    child ... returncode 255"). Child watchers are deprecated from Python 3.12
-    and gone in 3.14; there, and off the main thread, read() retries instead.
+    child ... returncode 255"). Returns (the watcher, the one it replaced);
+    (None, None) where it is not used: off the main thread, and from Python
+    3.14, which has no child watchers (read() retries instead).
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(asyncio, "SafeChildWatcher"):
-        return None
-    with warnings.catch_warnings():
+        return None, None
+    with warnings.catch_warnings():  # child watchers are deprecated from Python 3.12
         warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_child_watcher()
         watcher = asyncio.SafeChildWatcher()
         asyncio.set_child_watcher(watcher)
     watcher.attach_loop(loop)
-    return watcher
+    return watcher, previous
+
+
+def _set_child_watcher(watcher) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_child_watcher(watcher)

@@ -55,3 +55,24 @@ def test_chunks_concatenate_to_the_whole_table(tmp_path):
     assert len(pieces) > 3
     pd.testing.assert_frame_equal(whole, pd.concat(pieces, ignore_index=True))
     assert sum(len(p) for p in iter_packet_chunks(path)) == 3000
+
+
+def test_the_pyshark_engine_leaves_asyncio_as_it_found_it(tmp_path):
+    """It swaps in its own child watcher while tshark runs; the process's own asyncio set-up must come back."""
+    import asyncio
+    import shutil
+    import warnings
+
+    if shutil.which("tshark") is None:
+        pytest.skip("needs tshark: make install")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if not hasattr(asyncio, "SafeChildWatcher"):
+            pytest.skip("Python without child watchers (3.14+)")
+        before = asyncio.get_child_watcher()
+    path = tmp_path / "one.pcap"
+    path.write_bytes(pcap([(1, 0, ether(ipv4(tcp())))]))
+    assert len(read_packets(path, engine="pyshark")[0]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert asyncio.get_child_watcher() is before
