@@ -113,6 +113,6 @@ def _arrow_column(series: pd.Series, type_):
         codes = series.cat.codes.to_numpy()
         return categories.take(pa.array(codes, mask=codes < 0))
     values = series.array
-    if isinstance(values, pd.arrays.IntegerArray) and not values._mask.any():  # no <NA>: hand the buffer over
-        return pa.array(values._data, type=type_)
+    if isinstance(values, pd.arrays.IntegerArray) and not values.isna().any():  # no <NA>: hand the buffer over
+        return pa.array(values.to_numpy(dtype=values.dtype.numpy_dtype), type=type_)
     return pa.array(values, type=type_, from_pandas=True)
