@@ -1,3 +1,3 @@
-from abortscope.cli import app
+from abortscope.cli import main
 
-app()
+main()

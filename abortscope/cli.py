@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from abortscope.commands import COMMANDS
@@ -16,3 +18,17 @@ app = typer.Typer(
 
 for name, function in COMMANDS.items():
     app.command(name)(function)
+
+
+def main() -> None:
+    """The console script: one command, then the process exits.
+
+    On the way out, every object left (nearly all made by importing pandas,
+    pyarrow and the analysis) is frozen out of the cyclic garbage collector,
+    so that interpreter shutdown does not walk them all again: 0.07 s of a
+    one-second analyze. Objects are still finalised as usual.
+    """
+    try:
+        app()
+    finally:
+        gc.freeze()

@@ -21,6 +21,7 @@ from analysis.errors import AbortscopeError, BundleError, EventParseError
 from analysis.events import app_jsonl, applog, jsonl, kernel, packets
 from analysis.events.strace import parse as strace_parse
 from analysis.pcap import read_packets
+from analysis.pcap.ahead import ReadAhead
 from analysis.pcap.fast import plain_columns
 from analysis.tcp.facts import add_facts
 from analysis.tcp.flows import assign_connections
@@ -48,7 +49,7 @@ def _pick(explicit: PathLike | None, default: Path | None) -> Path | None:
 def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
          applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
          progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-         trace_to_realtime_ns: int | None = None, lean: bool = False) -> Timeline:
+         trace_to_realtime_ns: int | None = None, lean: bool = False, ahead: ReadAhead | None = None) -> Timeline:
     """Read a capture or bundle plus optional event logs into one :class:`Timeline`.
 
     ``flow`` keeps one connection (its id, as in ``Timeline.flows.flow``);
@@ -56,10 +57,14 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
     zone of ``applog`` timestamps (default: local). ``trace_to_realtime_ns``
     overrides the bundle's clock offset for ``kernel``. ``lean=True`` leaves
     ``Timeline.packets`` with src, dst and vlan as Categoricals (same values,
-    far less memory on big captures; the CLI uses it).
+    far less memory on big captures; the CLI uses it). ``ahead``: the
+    capture's read, already started (analysis.pcap.ahead; the CLI starts it
+    before importing this module); its table is used when it reads this
+    capture with this engine. Whoever starts it ends it (``with ReadAhead(...)``).
     """
     return _load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine,
-                 progress=progress, jsonl=jsonl, tz=tz, trace_to_realtime_ns=trace_to_realtime_ns, lean=lean)
+                 progress=progress, jsonl=jsonl, tz=tz, trace_to_realtime_ns=trace_to_realtime_ns, lean=lean,
+                 ahead=ahead)
 
 
 def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Timeline, int]:
@@ -117,7 +122,7 @@ def _until(stop: threading.Event, pieces: Iterator[pd.DataFrame]) -> Iterator[pd
 def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
           applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
           progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-          trace_to_realtime_ns: int | None = None, lean: bool = False,
+          trace_to_realtime_ns: int | None = None, lean: bool = False, ahead: ReadAhead | None = None,
           on_connections: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None) -> Timeline:
     """load(). ``on_connections(packets, flows)``, when the packets are the only source, is called as soon as
     the connections are known (before their facts), and ``events`` is then left None: the caller builds the
@@ -142,7 +147,10 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
                            _pick(app, defaults["app"]))
     packets_only = strace is None and kernel is None and app is None and applog is None and jsonl is None
 
-    table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
+    if ahead is not None and engine == "fast" and ahead.reads(capture):
+        table, report = ahead.table(lean=True)
+    else:
+        table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
     if port is not None:
         table = table[(table["sport"] == port) | (table["dport"] == port)]
     _release_freed_memory()  # the reader's per-window pieces, joined into the table by now

@@ -2,6 +2,7 @@
 
     read_packets(path, engine="fast", progress=None) -> (DataFrame, ReadReport)
     iter_packet_chunks(path, chunk_records=...) -> DataFrames, chunk by chunk (bounded memory; fast engine)
+    ReadAhead(path, progress) (ahead.py): the fast engine's read, started on a thread before pandas is imported
 
 Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
 _native.c, with numpy twins as reference and fallback; the default), "scapy" (scapy's
@@ -16,11 +17,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import CaptureFormatError
-from .table import PACKET_COLUMNS, ReadReport, empty_packets
+from .table import PACKET_COLUMNS, ReadReport
+
+if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (ahead.py)
+    import pandas as pd
 
 Progress = Callable[[int, int], None]
 
@@ -63,4 +66,4 @@ def iter_packet_chunks(path: str | Path, chunk_records: int = 1 << 18, progress:
     yield from fast.iter_chunks(_existing_file(path), chunk_records=chunk_records, progress=progress, report=report)
 
 
-__all__ = ["ENGINES", "PACKET_COLUMNS", "ReadReport", "empty_packets", "iter_packet_chunks", "read_packets"]
+__all__ = ["ENGINES", "PACKET_COLUMNS", "ReadReport", "iter_packet_chunks", "read_packets"]

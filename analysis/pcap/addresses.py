@@ -6,14 +6,14 @@ hex, and the last 32 bits in dotted form for IPv4-mapped (::ffff:a.b.c.d)
 and IPv4-compatible (::a.b.c.d, when the first 96 bits are zero and the
 address is not ::/112) addresses.
 
-Callers factorize raw addresses first, format the uniques, and map back, so
-no per-packet Python string work happens on big files.
+AddressBook numbers the raw addresses of each batch (in C, _native.c's
+code_addresses, or its numpy twin here), formats each new one once, and
+maps back, so no per-packet Python string work happens on big files.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 def format_ipv4(packed: bytes) -> str:
@@ -54,66 +54,71 @@ def format_ipv6(packed: bytes) -> str:
     return text
 
 
-def address_strings(version: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Text for each row. `raw` is (n, 16) uint8: IPv4 in the first 4 bytes, rest zero."""
+def code_addresses_numpy(version: np.ndarray, src: np.ndarray, dst: np.ndarray, codes: np.ndarray,
+                         first: np.ndarray) -> int:
+    """_native.c's code_addresses() with numpy (the reference, and the fallback when the C part is not built).
+
+    An address is (version, 16 raw bytes). ``codes`` (int32, 2n) gets a code
+    per src row then per dst row, in order of first appearance; ``first``
+    (int64, 2n) gets each code's first position in that src-then-dst order.
+    Returns how many distinct addresses there are.
+    """
     n = len(version)
-    if n == 0:
-        return np.empty(0, dtype=object)
-    words = np.ascontiguousarray(raw).view(np.uint64)  # (n, 2)
-    # Mix the IP version into the key so an IPv4 address never meets an IPv6 one with the same bytes.
-    hi = words[:, 0] ^ (version.astype(np.uint64) << np.uint64(56)) if version.dtype != np.uint64 else words[:, 0]
-    codes_hi, _ = pd.factorize(hi)
-    codes_lo, _ = pd.factorize(words[:, 1])
-    joint = codes_hi.astype(np.int64) * (int(codes_lo.max()) + 1) + codes_lo
-    codes, uniques = pd.factorize(joint)
-    first_row = np.zeros(len(uniques), dtype=np.int64)
-    first_row[codes[::-1]] = np.arange(n - 1, -1, -1)  # any representative row per unique address
-    texts = np.empty(len(uniques), dtype=object)
-    for k, row in enumerate(first_row):
-        packed = raw[row].tobytes()
-        texts[k] = format_ipv4(packed) if version[row] == 4 else format_ipv6(packed)
-    return texts[codes]
+    keys = np.empty((2 * n, 3), dtype=np.uint64)
+    keys[:, 0] = np.concatenate([version, version])
+    keys[:n, 1:] = np.ascontiguousarray(src).view(np.uint64)
+    keys[n:, 1:] = np.ascontiguousarray(dst).view(np.uint64)
+    _, first_at, inverse = np.unique(keys.view(np.dtype((np.void, 24)))[:, 0], return_index=True, return_inverse=True)
+    order = np.argsort(first_at, kind="stable")  # np.unique sorts; number by first appearance instead
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    codes[:] = rank[inverse.ravel()]
+    first[: len(order)] = first_at[order]
+    return len(order)
+
+
+try:
+    from ._native import code_addresses as _code_addresses_c
+except ImportError:  # not built: the numpy twin
+    _code_addresses_c = None
 
 
 class AddressBook:
     """Distinct addresses seen so far -> small int codes, and their text once each.
 
     Rows keep an int32 code instead of 16 raw bytes; the text column is built
-    at the end with one pyarrow take over the distinct texts.
+    at the end with one pyarrow take over the distinct texts. Numpy only (and
+    C): the reader can run before pandas is imported.
     """
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self._index: dict[bytes, int] = {}
 
-    def codes(self, version: np.ndarray, raw: np.ndarray) -> np.ndarray:
-        """int32 code per row of (version, raw (n, 16) uint8)."""
+    def codes(self, version: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """int32 codes of the src and of the dst addresses (raw (n, 16) uint8, with the rows' IP version)."""
         n = len(version)
-        if n == 0:
-            return np.empty(0, dtype=np.int32)
-        words = np.ascontiguousarray(raw).view(np.uint64)
-        if (version == 4).all():
-            local, _ = pd.factorize(words[:, 0])
-        else:
-            hi, _ = pd.factorize(words[:, 0] ^ (version.astype(np.uint64) << np.uint64(56)))
-            lo, _ = pd.factorize(words[:, 1])
-            local, _ = pd.factorize(hi.astype(np.int64) * (int(lo.max()) + 1) + lo)
-        count = int(local.max()) + 1
-        first_row = np.empty(count, dtype=np.int64)
-        first_row[local[::-1]] = np.arange(n - 1, -1, -1)
+        version, src, dst = (np.ascontiguousarray(a) for a in (version, src, dst))
+        local = np.empty(2 * n, dtype=np.int32)
+        first = np.empty(2 * n, dtype=np.int64)
+        count = (_code_addresses_c or code_addresses_numpy)(version, src, dst, local, first)
         mapping = np.empty(count, dtype=np.int32)
         index, texts = self._index, self.texts
-        for k, row in enumerate(first_row.tolist()):
+        for k, at in enumerate(first[:count].tolist()):
+            row = at % n if n else 0
             v = int(version[row])
-            key = bytes((v,)) + raw[row].tobytes()
+            key = bytes((v,)) + (src if at < n else dst)[row].tobytes()
             code = index.get(key)
             if code is None:
                 code = index[key] = len(texts)
                 texts.append(format_ipv4(key[1:5]) if v == 4 else format_ipv6(key[1:]))
             mapping[k] = code
-        return mapping[local]
+        coded = mapping[local]
+        return coded[:n], coded[n:]
 
-    def column(self, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    def column(self, codes: np.ndarray):
+        """The ``string`` column (pandas, Arrow-backed) of the addresses with these codes."""
+        import pandas as pd
         import pyarrow as pa
 
         return pd.array(pa.array(self.texts, pa.string()).take(pa.array(codes)), dtype="string")

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .table import PACKET_COLUMNS, empty_packets
+from .table import PACKET_COLUMNS
+
+
+def empty_packets() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, (dtype, _) in PACKET_COLUMNS.items()})
 
 
 def packet_frame(columns: Mapping[str, object]) -> pd.DataFrame:

@@ -1,15 +1,15 @@
 """The packet table: what every capture engine (fast, scapy, pyshark) returns.
 
 One row per TCP segment found in the file (non-TCP records are counted, not
-listed). It is a plain pandas DataFrame with these columns; the engines are
-tested to give identical tables on the same file.
+listed). It is a plain pandas DataFrame with these columns (columns.py
+builds it); the engines are tested to give identical tables on the same
+file. This module needs no pandas, so the fast engine's reading half
+(stream.py) can run before pandas is imported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
 
 #: column -> (dtype, meaning). Addresses are strings (IPv6 compressed, no brackets).
 PACKET_COLUMNS: dict[str, tuple[str, str]] = {
@@ -29,10 +29,6 @@ PACKET_COLUMNS: dict[str, tuple[str, str]] = {
     "win": ("int32", "raw window field (unscaled)"),
     "truncated": ("bool", "the snaplen cut this packet's TCP header or payload"),
 }
-
-
-def empty_packets() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, (dtype, _) in PACKET_COLUMNS.items()})
 
 
 @dataclass

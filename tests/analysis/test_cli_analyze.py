@@ -155,3 +155,38 @@ def test_an_interrupted_parquet_export_stops_the_writer_and_leaves_no_half_file(
         api.export_timeline(SAMPLES / "go-curl-8061" / "capture.pcap", "parquet", out)
     assert not out.exists()
     assert not [t for t in threading.enumerate() if t.name.startswith("parquet")]
+
+
+def test_the_cli_reads_the_capture_once_through_its_read_ahead(monkeypatch):
+    import analysis.api as api
+
+    def second_read(*args, **kwargs):
+        raise AssertionError("load() read the capture again instead of taking the read-ahead's table")
+
+    monkeypatch.setattr(api, "read_packets", second_read)
+    result = run(SAMPLES / "go-curl-8061", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "RST" in result.output
+
+
+def test_ctrl_c_while_the_analysis_runs_leaves_no_read_ahead_thread(monkeypatch):
+    import threading
+    import time
+
+    import analysis.api as api
+    from analysis.pcap import stream
+
+    real_decode = stream.decode
+
+    def slow_decode(batch):  # the read is still going when the interrupt lands
+        time.sleep(0.5)
+        return real_decode(batch)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stream, "decode", slow_decode)
+    monkeypatch.setattr(api, "export_timeline", interrupted)
+    result = run(SAMPLES / "go-curl-8061" / "capture.pcap", "--format", "csv")
+    assert result.exit_code == 130  # as a shell reports SIGINT
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]

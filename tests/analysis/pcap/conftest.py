@@ -8,6 +8,15 @@ import pytest
 
 from analysis.pcap import read_packets
 
+def use_python_twins(monkeypatch) -> None:
+    """The fast engine without its C module: each of _native.c's functions replaced by its Python/numpy twin."""
+    from analysis.pcap import addresses, decode, walk
+
+    monkeypatch.setattr(walk, "_walk_c", None)
+    monkeypatch.setattr(decode, "_decode_tcp_c", None)
+    monkeypatch.setattr(addresses, "_code_addresses_c", None)
+
+
 #: Engines cheap enough to run on every literal-bytes test (pyshark has its own, smaller, tests).
 #: "fast-python" is the fast engine without its C module (_native.c): the fallback, and the reference.
 CHEAP_ENGINES = ["fast", "fast-python", "scapy"]
@@ -22,10 +31,7 @@ def engine(request) -> str:
 def read_bytes(tmp_path, engine, monkeypatch):
     """read_bytes(b, suffix) -> (DataFrame, ReadReport) through the engine under test."""
     if engine == "fast-python":
-        from analysis.pcap import decode, walk
-
-        monkeypatch.setattr(walk, "_walk_c", None)
-        monkeypatch.setattr(decode, "_decode_tcp_c", None)
+        use_python_twins(monkeypatch)
 
     def read(content: bytes, suffix: str = ".pcap"):
         path = tmp_path / f"capture{suffix}"

@@ -8,7 +8,7 @@ import pytest
 from analysis.errors import CaptureFormatError
 from analysis.pcap import ENGINES, PACKET_COLUMNS, iter_packet_chunks, read_packets
 from analysis.pcap import fast
-from analysis.pcap.table import empty_packets
+from analysis.pcap.columns import empty_packets
 
 from .builders import ether, ipv4, pcap, tcp
 

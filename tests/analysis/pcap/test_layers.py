@@ -51,6 +51,18 @@ def test_ipv6_addresses_are_compressed_like_tshark(read_bytes, linktype, frame):
     assert (df["src"][0], df["dst"][0], df["ip_version"][0]) == ("2001:db8::1", "::ffff:127.0.0.1", 6)
 
 
+def test_an_ipv6_address_with_an_ipv4_ones_bytes_keeps_its_own_text(read_bytes):
+    """The reader keeps IPv4 addresses in 16 bytes, zero-padded: 7f00:1:: has 127.0.0.1's bytes, and
+    7f00:1:0:2:: had them once the IP version was XORed into the key. Each must keep its own text."""
+    v4, v4_other = b"\x7f\x00\x00\x01", b"\x7f\x00\x00\x02"
+    frames = [ether(ipv4(SEGMENT, v4, v4_other)),
+              ether(ipv6(SEGMENT, v4 + bytes(12), v4 + bytes(3) + b"\x02" + bytes(8)), 0x86DD),
+              ether(ipv4(SEGMENT, v4_other, v4))]
+    df, _ = read_bytes(pcap([(1, 0, f) for f in frames]))
+    assert df[["src", "dst"]].values.tolist() == [["127.0.0.1", "127.0.0.2"], ["7f00:1::", "7f00:1:0:2::"],
+                                                   ["127.0.0.2", "127.0.0.1"]]
+
+
 def test_vlan_stacks_outer_first(read_bytes):
     frames = [
         ether(ipv4(SEGMENT)),

@@ -1,7 +1,8 @@
 """The reader's C loops (_native.c) against their Python references.
 
 - the record-length walk against walk.walk_python;
-- the header decoding against decode.decode_numpy.
+- the header decoding against decode.decode_numpy;
+- the numbering of addresses against addresses.code_addresses_numpy.
 
 The C module is what makes a million records take a tenth of a second
 instead of half a second; the install builds it (setup.py). In CI a missing
@@ -18,11 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.pcap import decode, fast, linktypes, walk
+from analysis.pcap import addresses, decode, fast, linktypes, walk
 from tests.conftest import IN_CI, SAMPLES, corpus_files
 
 from analysis.errors import CaptureFormatError
 
+from .conftest import use_python_twins
 from .builders import TCP_ACK, epb, ether, idb, ipv4, pcap, shb, tcp
 from .test_fuzz import SEEDS, mutate, mutation
 
@@ -75,11 +77,43 @@ def test_walk_stops_on_a_zero_or_overlong_length():
         assert result == (1, 20, [0])
 
 
+def _coded_both_ways(version, src, dst):
+    results = []
+    for fn in (addresses._code_addresses_c, addresses.code_addresses_numpy):
+        codes = np.full(2 * len(version), -1, dtype=np.int32)
+        first = np.full(2 * len(version), -1, dtype=np.int64)
+        count = fn(version, src, dst, codes, first)
+        results.append((count, codes.tolist(), first[:count].tolist()))
+    return results
+
+
+#: a few addresses, so rows repeat: IPv4 ones, IPv6 ones, and IPv6 ones with an IPv4 one's bytes
+_RAW_ADDRESSES = [bytes([127, 0, 0, 1]) + bytes(12), bytes([10, 0, 0, 2]) + bytes(12), bytes(15) + b"\x01",
+                  bytes([0x20, 0x01, 0x0D, 0xB8]) + bytes(11) + b"\x02", bytes([127, 0, 0, 1]) + bytes(11) + b"\x04"]
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from([4, 6]), st.sampled_from(_RAW_ADDRESSES), st.sampled_from(_RAW_ADDRESSES)),
+                     max_size=60))
+def test_c_and_numpy_number_addresses_alike(rows):
+    """Codes in order of first appearance over src then dst; (version, bytes) is the key, never the bytes alone."""
+    version = np.array([v for v, _, _ in rows], dtype=np.int8)
+    src = np.frombuffer(b"".join(s for _, s, _ in rows), dtype=np.uint8).reshape(-1, 16)
+    dst = np.frombuffer(b"".join(d for _, _, d in rows), dtype=np.uint8).reshape(-1, 16)
+    c, numpy_twin = _coded_both_ways(version, src, dst)
+    assert c == numpy_twin
+    count, codes, first = c
+    keys = [(v, s) for v, s, _ in rows] + [(v, d) for v, _, d in rows]
+    assert count == len(set(keys))
+    assert [keys[at] for at in first] == list(dict.fromkeys(keys))  # first appearances, in order
+    assert all(keys[first[code]] == key for code, key in zip(codes, keys))
+
+
 def _tables_c_and_python(monkeypatch, path, chunk_bytes):
     """(table, report) read with the C module, and again with both Python references."""
     c_table, c_report = fast.read(path, chunk_bytes=chunk_bytes)
-    monkeypatch.setattr(walk, "_walk_c", None)
-    monkeypatch.setattr(decode, "_decode_tcp_c", None)
+    use_python_twins(monkeypatch)
     py_table, py_report = fast.read(path, chunk_bytes=chunk_bytes)
     monkeypatch.undo()
     return (c_table, c_report), (py_table, py_report)
@@ -103,8 +137,7 @@ def test_real_captures_read_the_same_with_c_or_python(monkeypatch, path):
         try:
             (c_table, c_report), (py_table, py_report) = _tables_c_and_python(monkeypatch, path, chunk_bytes)
         except CaptureFormatError:  # a malformed corpus file: the Python path must refuse it too
-            monkeypatch.setattr(walk, "_walk_c", None)
-            monkeypatch.setattr(decode, "_decode_tcp_c", None)
+            use_python_twins(monkeypatch)
             with pytest.raises(CaptureFormatError):
                 fast.read(path, chunk_bytes=chunk_bytes)
             monkeypatch.undo()
@@ -134,8 +167,7 @@ def _read_both(monkeypatch, path):
     results = []
     for python in (False, True):
         if python:
-            monkeypatch.setattr(walk, "_walk_c", None)
-            monkeypatch.setattr(decode, "_decode_tcp_c", None)
+            use_python_twins(monkeypatch)
         try:
             results.append(fast.read(path, chunk_bytes=4096))
         except CaptureFormatError as exc:
