@@ -39,7 +39,7 @@ from .formats import (
     size,
 )
 from .walk import walk
-from .window import Window
+from .window import Window, open_window
 
 CHUNK_BYTES = 32 << 20
 #: Blocks we must hold whole (packets, interface and section headers) may grow the window up to this.
@@ -90,11 +90,12 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
         raise damage.header_cut_short(path, "pcap file header", len(head), PCAP_HEADER_LEN)
     header = np.frombuffer(head, dtype=dtype(PCAP_FILE_HEADER, variant.order))[0]
     linktype = int(header["linktype"]) & 0xFFFF
-    window = Window(f, chunk_bytes)
+    window = open_window(f, chunk_bytes)
     window.base = PCAP_HEADER_LEN
     record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
     with closing(window):
         yield from _pcap_batches(window, variant, linktype, record_dtype, state)
+        state.warnings.extend(window.warnings)
 
 
 def _pcap_batches(window: Window, variant, linktype: int, record_dtype: np.dtype, state: ScanState) -> Iterator[RecordBatch]:
@@ -192,9 +193,10 @@ def _walk_pcapng(mv: memoryview, data: np.ndarray, off: int, end: int, order: st
 
 
 def scan_pcapng(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = CHUNK_BYTES, path: str = "") -> Iterator[RecordBatch]:
-    window = Window(f, chunk_bytes)
+    window = open_window(f, chunk_bytes)
     with closing(window):
         yield from _pcapng_batches(window, file_size, state, path)
+        state.warnings.extend(window.warnings)
 
 
 def _pcapng_batches(window: Window, file_size: int, state: ScanState, path: str) -> Iterator[RecordBatch]:

@@ -1,18 +1,49 @@
-"""The window a capture file streams through: fixed-size buffers, the next one read ahead on a second thread.
+"""The window a capture file streams through, a fixed size at a time: open_window() picks one of two kinds.
 
-No mmap: the resident set stays bounded whatever the file size, and a file
-that shrinks while it is read cannot crash the process (SIGBUS).
+- MappedWindow maps the file a window at a time (mmap): nothing is copied
+  from the page cache (0.3 s a 1.8 GB file, a core's worth of work), and
+  only one window is mapped at a time, so the resident set stays bounded.
+  A file that shrinks while it is read (another program truncates it)
+  cannot crash the process: _native.c's bus guard turns the SIGBUS into
+  zeros, and the next window sees the new size and says so.
+- Window copies into two fixed buffers with readinto(), the next one read
+  ahead on a second thread: for small files, for anything that is not a
+  regular file, and when the C module is not built (no bus guard).
 """
 
 from __future__ import annotations
 
+import mmap
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
 
+try:
+    from ._native import bus_guard, bus_unguard
+except ImportError:  # not built: no guard, so no mapping
+    bus_guard = bus_unguard = None
+
 #: Bytes past the valid end of every buffer: fixed-width gathers near the end stay in bounds.
 SLACK = 64
+
+
+#: Map files of at least this many windows (smaller ones gain nothing). Tests switch mapping off with MAP_FILES.
+MAP_MIN_WINDOWS = 4
+MAP_FILES = True
+
+
+def open_window(f: BinaryIO, chunk_bytes: int) -> Window | MappedWindow:
+    """A MappedWindow for a big regular file when the bus guard is built, else a Window."""
+    try:
+        stat = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (BytesIO)
+        stat = None
+    if MAP_FILES and bus_guard is not None and stat is not None and os.path.stat.S_ISREG(stat.st_mode) \
+            and stat.st_size >= MAP_MIN_WINDOWS * chunk_bytes:
+        return MappedWindow(f, chunk_bytes, stat.st_size)
+    return Window(f, chunk_bytes)
 
 
 class Window:
@@ -35,6 +66,7 @@ class Window:
         self._spare: bytearray | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._pending: tuple[Future, int] | None = None  # the prefetch, and the window's start when it began
+        self.warnings: list[str] = []  # what the window noticed about the file (MappedWindow: it shrank)
 
     def refill(self) -> None:
         """Keep the unread tail, read more; a window with no room left grows (a record bigger than it)."""
@@ -104,6 +136,84 @@ class Window:
         if self._pending is not None:
             self._pending[0].exception()  # wait for the read (it owns the file position); its result is dropped
             self._pending = None
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.start
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(self.buf, dtype=np.uint8)
+
+
+class MappedWindow:
+    """Window's interface over a mapping of the file, one window at a time (see the module's docstring).
+
+    Each refill maps [offset, offset + chunk_bytes + SLACK) afresh (the
+    unread tail is simply mapped again) and unmaps the window before. The
+    stretch at the end of the file, where a mapping would run past it, is
+    read into a buffer instead.
+    """
+
+    def __init__(self, f: BinaryIO, chunk_bytes: int, file_size: int):
+        self.f = f
+        self.chunk_bytes = chunk_bytes
+        self.size = file_size
+        self.buf: memoryview | bytearray = bytearray(SLACK)  # the mapping's view, or the copied end of the file
+        self.mv = memoryview(self.buf)
+        self.base = 0
+        self.start = 0
+        self.end = 0
+        self.eof = False
+        self.warnings: list[str] = []
+        self._guard: int | None = None
+
+    def refill(self) -> None:
+        tail = self.end - self.start
+        if tail >= self.chunk_bytes and not self.eof:  # a record bigger than the window
+            self.chunk_bytes *= 2
+        self._unmap()
+        self._notice_shrinking()
+        self.base += self.start
+        self.start = 0
+        if self.base + self.chunk_bytes + SLACK <= self.size:
+            aligned = self.base - self.base % mmap.ALLOCATIONGRANULARITY
+            mapping = mmap.mmap(self.f.fileno(), self.base - aligned + self.chunk_bytes + SLACK,
+                                access=mmap.ACCESS_READ, offset=aligned)
+            self.buf = self.mv = memoryview(mapping)[self.base - aligned :]
+            self._guard = bus_guard(self.mv)
+            self.end, self.eof = self.chunk_bytes, False
+        else:  # the end of the file: copied, with zeroed slack after it
+            data = os.pread(self.f.fileno(), max(self.size - self.base, 0), self.base)
+            self.buf = bytearray(len(data) + SLACK)
+            self.buf[: len(data)] = data
+            self.mv = memoryview(self.buf)
+            self.end, self.eof = len(data), True
+
+    def _notice_shrinking(self) -> None:
+        now = os.fstat(self.f.fileno()).st_size
+        if now < self.size:
+            self.warnings.append(f"the file shrank from {self.size} to {now} bytes while it was read (another "
+                                 f"program truncated it): what came after byte {now} is missing, and the records "
+                                 f"read as it shrank may be counted wrong")
+            self.size = now
+
+    def _unmap(self) -> None:
+        if self._guard is not None:
+            hits = bus_unguard(self._guard)
+            self._guard = None
+            if hits:
+                self._notice_shrinking()
+        self.buf = self.mv = memoryview(bytearray(SLACK))  # the mapping goes when the last view of it does
+
+    def prefetch(self) -> None:
+        """Nothing to do: a mapping reads the page cache in place."""
+
+    def skip_to(self, file_offset: int) -> None:
+        self._unmap()
+        self.base, self.start, self.end, self.eof = file_offset, 0, 0, False
+
+    def close(self) -> None:
+        self._unmap()
 
     @property
     def offset(self) -> int:
