@@ -190,3 +190,20 @@ def test_ctrl_c_while_the_analysis_runs_leaves_no_read_ahead_thread(monkeypatch)
     result = run(SAMPLES / "go-curl-8061" / "capture.pcap", "--format", "csv")
     assert result.exit_code == 130  # as a shell reports SIGINT
     assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+
+
+def test_parquet_reads_back_as_the_timeline_with_numbers_delta_encoded(tmp_path):
+    """What a notebook gets back is the timeline (schema dtypes), stored as export.py says: integers delta-packed."""
+    import pyarrow.parquet as pq
+
+    from analysis import load
+    from analysis.export import exportable
+
+    capture = SAMPLES / "go-curl-8061" / "capture.pcap"
+    out = tmp_path / "t.parquet"
+    assert run(capture, "--format", "parquet", "-o", out).exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), exportable(load(capture).events).reset_index(drop=True))
+    column = {c.path_in_schema: c for c in (pq.ParquetFile(out).metadata.row_group(0).column(i) for i in range(15))}
+    assert "DELTA_BINARY_PACKED" in column["ts_ns"].encodings and column["ts_ns"].compression == "UNCOMPRESSED"
+    assert "BYTE_STREAM_SPLIT" in column["t_rel"].encodings
+    assert column["flow"].compression == "SNAPPY" and column["flow"].is_stats_set is False
