@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat as file_modes
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -37,12 +38,12 @@ MAP_FILES = True
 def open_window(f: BinaryIO, chunk_bytes: int) -> Window | MappedWindow:
     """A MappedWindow for a big regular file when the bus guard is built, else a Window."""
     try:
-        stat = os.fstat(f.fileno())
+        status = os.fstat(f.fileno())
     except (AttributeError, OSError, ValueError):  # not a real file (BytesIO)
-        stat = None
-    if MAP_FILES and bus_guard is not None and stat is not None and os.path.stat.S_ISREG(stat.st_mode) \
-            and stat.st_size >= MAP_MIN_WINDOWS * chunk_bytes:
-        return MappedWindow(f, chunk_bytes, stat.st_size)
+        status = None
+    if MAP_FILES and bus_guard is not None and status is not None and file_modes.S_ISREG(status.st_mode) \
+            and status.st_size >= MAP_MIN_WINDOWS * chunk_bytes:
+        return MappedWindow(f, chunk_bytes, status.st_size)
     return Window(f, chunk_bytes)
 
 
