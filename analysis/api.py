@@ -74,7 +74,7 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
     written, and freed), and the number of rows written; nothing is written
     when there is no row. A capture with no other event source exported as
     parquet is streamed: its packet rows are built and written a slice at a
-    time (analysis.events.packets.parse_chunks), so the whole timeline never
+    time (analysis.events.packets.arrow_chunks), so the whole timeline never
     sits in memory, and on a second thread, while this one works out the
     connections' facts (the rows do not depend on them). The file reads back
     (pandas.read_parquet) as load's events exported with analysis.export.export.
@@ -90,7 +90,7 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
 
             def write_packet_rows(pk: pd.DataFrame, flows: pd.DataFrame) -> None:
                 if len(pk):
-                    pieces = _until(stop, packets.parse_chunks(pk, flows))
+                    pieces = _until(stop, packets.arrow_chunks(pk, flows, exports.arrow_schema()))
                     writing.append(pool.submit(exports.write_parquet_chunks, pieces, output))
 
             try:

@@ -17,12 +17,15 @@ from pathlib import Path
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import pandas as pd
 
 from analysis.errors import ExportError
 from analysis.schema import COLUMN_NAMES, empty
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("csv", "json", "parquet")
 #: categoricals become plain strings so every reader sees the same values
@@ -71,16 +74,25 @@ def write_parquet(events: pd.DataFrame, output: Path | str | IO[bytes]) -> None:
     write_parquet_chunks([events], output)
 
 
-def write_parquet_chunks(pieces: Iterable[pd.DataFrame], output: Path | str | IO[bytes]) -> int:
+def arrow_schema():
+    """The Arrow schema of exported timelines (with the pandas metadata): what ``exportable(events)`` converts to."""
+    import pyarrow as pa
+
+    return pa.Schema.from_pandas(exportable(empty()), preserve_index=False)
+
+
+def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output: Path | str | IO[bytes]) -> int:
     """Write timeline pieces (in order) as one parquet file, a row group or more per piece; the row count.
 
-    ``pandas.read_parquet`` of the result equals that of ``write_parquet(pd.concat(pieces))``;
-    only one piece's Arrow columns exist at a time.
+    A piece is a timeline frame, or a record batch in arrow_schema() (what
+    analysis.events.packets.arrow_chunks builds). ``pandas.read_parquet`` of
+    the result equals that of ``write_parquet(pd.concat(pieces))``; only one
+    piece's Arrow columns exist at a time.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.Schema.from_pandas(exportable(empty()), preserve_index=False)
+    schema = arrow_schema()
     rows = 0
     # One thread writes (encoding and compressing release the GIL) while this one builds the next piece.
     text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]
@@ -92,12 +104,13 @@ def write_parquet_chunks(pieces: Iterable[pd.DataFrame], output: Path | str | IO
             ThreadPoolExecutor(1) as pool:
         written = None
         for piece in pieces:
-            table = pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
+            table = piece if isinstance(piece, pa.RecordBatch) else \
+                pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
             rows += len(piece)
             del piece
             if written is not None:
                 written.result()
-            written = pool.submit(writer.write_table, table)
+            written = pool.submit(writer.write, table)
             del table
         if written is not None:
             written.result()

@@ -1,17 +1,22 @@
 /*
- * The reader's two per-record loops in C: the record-length walk, and the
- * link/IP/TCP header decoding. Both have Python/numpy twins that stay the
- * reference (walk.py's walk_python, decode.py's numpy decoder); the tests
- * hold this module to them on the corpus and on fuzzed captures.
+ * The reader's per-record loops in C: the record-length walks, the
+ * link/IP/TCP header decoding and the numbering of addresses (plus a guard
+ * for mapped windows, 4). Each has a Python/numpy twin that stays the
+ * reference (walk.py's walk_python and walk_pcap_python, decode.py's numpy
+ * decoder, addresses.py's code_addresses_numpy); the tests hold this module
+ * to them on the corpus and on fuzzed captures. Each loop is one call per
+ * window with the GIL released: the reader runs on a thread beside the
+ * imports (ahead.py), and every return to Python waits for the GIL.
  *
  * 1. walk: follow record lengths.
  *
  * Each pcap record header (and each pcapng block header) says where the
  * next one starts, so finding record boundaries cannot be vectorised; in
  * Python it is a loop per record (about 0.35 s per million records). This
- * loop reads one 32-bit length per record and nothing else; every other
- * field is gathered afterwards with numpy (scan.py). walk.py holds the
- * Python version of the same loop, used when this module is not built.
+ * loop reads one 32-bit length per record and nothing else; pcapng's other
+ * fields are gathered afterwards with numpy (scan.py), classic pcap's are
+ * read on the way by walk_pcap (1b). walk.py holds the Python versions of
+ * both loops, used when this module is not built.
  *
  *   walk(buf, out, off, end, len_at, len_add, big_endian) -> (count, stop)
  *
@@ -82,21 +87,99 @@ static PyObject *walk(PyObject *self, PyObject *args)
 
 
 /*
+ * 1b. walk_pcap: walk's loop for classic pcap, reading the record header's
+ * fields on the way (one pass, one call per window: the reader runs on a
+ * thread beside imports, and every return to Python waits for the GIL).
+ *
+ *   walk_pcap(buf, off, end, big_endian, ns_per_tick, max_caplen, data_off, caplen, origlen, ts_ns)
+ *       -> (count, stop, bad_ts, first_bad_ts)
+ *
+ * A pcap record is a 16-byte header (ts_sec, ts_frac, caplen, origlen) and
+ * caplen bytes. From `off`, records are taken while they lie whole in
+ * buf[:end] and caplen <= max_caplen (a bigger one is damage: the walk stops
+ * on it, and the caller says so). Per record: data_off = where its bytes
+ * start, caplen, origlen, ts_ns = ts_sec * 1e9 + ts_frac * ns_per_tick (all
+ * int64 buffers, with room for (end - off) / 16 + 1 records). bad_ts counts
+ * the records whose fraction is a second or more; first_bad_ts is the first
+ * one's index (-1: none). walk.py's walk_pcap_python is the reference.
+ */
+static PyObject *walk_pcap(PyObject *self, PyObject *args)
+{
+    PyObject *objects[5];
+    Py_ssize_t off, end;
+    int big_endian;
+    long long ns_per_tick, max_caplen;
+    if (!PyArg_ParseTuple(args, "OnnpLLOOOO", &objects[0], &off, &end, &big_endian, &ns_per_tick, &max_caplen,
+                          &objects[1], &objects[2], &objects[3], &objects[4]))
+        return NULL;
+    Py_buffer views[5];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 5; got++)
+        if (PyObject_GetBuffer(objects[got], &views[got], got ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+            goto done;
+    if (end > views[0].len)
+        end = views[0].len;
+    if (off < 0) {
+        PyErr_SetString(PyExc_ValueError, "walk_pcap: negative offset");
+        goto done;
+    }
+    Py_ssize_t capacity = views[1].len / 8;
+    for (int k = 2; k < 5; k++)
+        if (views[k].len / 8 < capacity)
+            capacity = views[k].len / 8;
+    const unsigned char *data = views[0].buf;
+    int64_t *data_off = views[1].buf, *caplen = views[2].buf, *origlen = views[3].buf, *ts_ns = views[4].buf;
+    Py_ssize_t count = 0, bad_ts = 0, first_bad_ts = -1;
+
+    Py_BEGIN_ALLOW_THREADS
+    while (count < capacity && off + 16 <= end) {
+        const unsigned char *h = data + off;
+        int64_t cap = read_u32(h + 8, big_endian);
+        if (cap > max_caplen || off + 16 + cap > end)
+            break;
+        int64_t ticks = (int64_t)read_u32(h + 4, big_endian) * ns_per_tick;
+        if (ticks >= 1000000000) {
+            if (first_bad_ts < 0)
+                first_bad_ts = count;
+            bad_ts++;
+        }
+        data_off[count] = off + 16;
+        caplen[count] = cap;
+        origlen[count] = read_u32(h + 12, big_endian);
+        ts_ns[count] = (int64_t)read_u32(h, big_endian) * 1000000000 + ticks;
+        count++;
+        off += 16 + cap;
+    }
+    Py_END_ALLOW_THREADS
+
+    result = Py_BuildValue("nnnn", count, off, bad_ts, first_bad_ts);
+done:
+    while (got-- > 0)
+        PyBuffer_Release(&views[got]);
+    return result;
+}
+
+/*
  * 2. decode_tcp: decode.py's rules, one record at a time (see decode.py for
  * the rules and their RFCs; the link types come from linktypes.py as rows of
  * (linktype, header_len, selector, proto_at), selector codes in decode.py).
  *
- *   decode_tcp(buf, data_off, caplen, origlen, linktype, links, status, version, vlan_key,
- *              src, dst, sport, dport, flags, seq, ack, len, win, truncated, record) -> rows
+ *   decode_tcp(first_frame, buf, data_off, caplen, origlen, linktype, ts_ns, iface, links,
+ *              version, vlan_key, src, dst, sport, dport, flags, seq, ack, len, win, truncated,
+ *              frame, ts_out, iface_out) -> (rows, cut, unsupported)
  *
- * Inputs are int64 arrays (linktype int32), one entry per record; status
- * (per record): 0 a TCP row, 1 not TCP, 2 TCP header cut by the snaplen,
- * 3 unsupported link type. The other outputs have room for one row per
- * record and are filled from the start, TCP rows only (record: the row's
- * record index); returns how many rows there are.
+ * Inputs are int64 arrays (linktype and iface int32), one entry per record
+ * (the first record is frame first_frame). The outputs have room for one
+ * row per record and are filled from the start, TCP rows only: the row's
+ * frame number, its record's ts_ns and iface, and the decoded fields.
+ * Returns how many rows there are, how many TCP segments had their header
+ * cut by the snaplen, and how many records have an unsupported link type;
+ * every other record is not TCP. (All of it in one call: the reader runs
+ * on a thread, and each return to Python waits for the GIL.)
  */
 enum { SEL_ETHERTYPE, SEL_AF_HOST, SEL_AF_BIG, SEL_IP_VERSION, SEL_IPV4_ONLY, SEL_IPV6_ONLY };
-enum { ST_TCP, ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED };
+enum { ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED, N_STATUS };
 #define MAX_VLAN_DEPTH 4
 #define MAX_IPV6_EXT 8
 #define VLAN_BITS 12
@@ -109,7 +192,8 @@ typedef struct { int32_t linktype, header_len, selector, proto_at; } link_spec;
 
 typedef struct {
     int8_t *version; int64_t *vlan_key; uint8_t *src, *dst; int32_t *sport, *dport, *flags, *win;
-    int64_t *seq, *ack, *len; uint8_t *status, *truncated; int64_t *record;
+    int64_t *seq, *ack, *len; uint8_t *truncated; int64_t *frame, *ts_ns; int32_t *iface;
+    Py_ssize_t counts[N_STATUS];  /* records that are no row, by why */
 } outputs;
 
 /* The link layer: IP version (0: not IP) and where the IP header starts. */
@@ -210,27 +294,28 @@ static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end
     return 1;
 }
 
-/* Record i: its status; when it is a TCP row, that row's fields go to output row k (rows are packed). 1 if written. */
+/* A record's TCP fields go to output row k (rows are packed): 1 if written, else 0 and the reason counted. */
 static int decode_record(const unsigned char *d, int64_t off, int64_t caplen, int64_t origlen, const link_spec *spec,
-                         const outputs *o, Py_ssize_t i, Py_ssize_t k)
+                         outputs *o, Py_ssize_t k)
 {
     int64_t end = off + caplen, l3, vlan_key, tcp_at = 0, payload = 0;
     uint8_t *src = o->src + 16 * k, *dst = o->dst + 16 * k;
     int version = link_layer(d, off, end, spec, &l3, &vlan_key);
     int64_t wire_after = (origlen > caplen ? origlen : caplen) - (l3 - off);
-    o->status[i] = ST_NOT_TCP;
-    if (!version || !ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload))
+    if (!version || !ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload)) {
+        o->counts[ST_NOT_TCP]++;
         return 0;
+    }
     if (tcp_at + 20 > end) {
-        o->status[i] = ST_CUT;
+        o->counts[ST_CUT]++;
         return 0;
     }
     const unsigned char *t = d + tcp_at;
     int64_t header = (int64_t)(t[12] >> 4) * 4;
-    if (header < 20 || header > payload)
+    if (header < 20 || header > payload) {
+        o->counts[ST_NOT_TCP]++;
         return 0;
-    o->status[i] = ST_TCP;
-    o->record[k] = i;
+    }
     o->version[k] = (int8_t)version;
     o->vlan_key[k] = vlan_key;
     o->sport[k] = (int32_t)u16be(t);
@@ -244,36 +329,44 @@ static int decode_record(const unsigned char *d, int64_t off, int64_t caplen, in
     return 1;
 }
 
-#define N_DECODE_BUFFERS 20
+/* decode_tcp's buffers after first_frame, in order: bytes per record (0: any length), and whether written */
+static const struct { Py_ssize_t itemsize; int output; } decode_buffers[] = {
+    {0, 0}, {8, 0}, {8, 0}, {8, 0}, {4, 0}, {8, 0}, {4, 0}, {0, 0},  /* buf, data_off, caplen, origlen, linktype, ts_ns, iface, links */
+    {1, 1}, {8, 1}, {16, 1}, {16, 1}, {4, 1}, {4, 1}, {4, 1}, {8, 1}, {8, 1}, {8, 1}, {4, 1}, {1, 1},  /* version .. truncated */
+    {8, 1}, {8, 1}, {4, 1},  /* frame, ts_out, iface_out */
+};
+#define N_DECODE_BUFFERS ((Py_ssize_t)(sizeof decode_buffers / sizeof decode_buffers[0]))
 
 static PyObject *decode_tcp(PyObject *self, PyObject *args)
 {
-    PyObject *objects[N_DECODE_BUFFERS];
-    /* itemsize each buffer must have, in argument order (0: bytes, any length) */
-    static const Py_ssize_t itemsize[N_DECODE_BUFFERS] = {1, 8, 8, 8, 4, 4, 1, 1, 8, 16, 16, 4, 4, 4, 8, 8, 8, 4, 1, 8};
-    if (!PyArg_UnpackTuple(args, "decode_tcp", N_DECODE_BUFFERS, N_DECODE_BUFFERS, &objects[0], &objects[1], &objects[2],
-                           &objects[3], &objects[4], &objects[5], &objects[6], &objects[7], &objects[8], &objects[9],
-                           &objects[10], &objects[11], &objects[12], &objects[13], &objects[14], &objects[15],
-                           &objects[16], &objects[17], &objects[18], &objects[19]))
+    if (PyTuple_GET_SIZE(args) != N_DECODE_BUFFERS + 1) {
+        PyErr_Format(PyExc_TypeError, "decode_tcp takes %zd arguments", N_DECODE_BUFFERS + 1);
+        return NULL;
+    }
+    long long first_frame = PyLong_AsLongLong(PyTuple_GET_ITEM(args, 0));
+    if (first_frame == -1 && PyErr_Occurred())
         return NULL;
     Py_buffer views[N_DECODE_BUFFERS];
     int got = 0;
     PyObject *result = NULL;
     for (; got < N_DECODE_BUFFERS; got++)
-        if (PyObject_GetBuffer(objects[got], &views[got], got >= 6 ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, got + 1), &views[got],
+                               decode_buffers[got].output ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
             goto done;
-    Py_ssize_t n = views[1].len / 8, n_links = views[5].len / (Py_ssize_t)sizeof(link_spec);
+    Py_ssize_t n = views[1].len / 8, n_links = views[7].len / (Py_ssize_t)sizeof(link_spec);
     for (int k = 1; k < N_DECODE_BUFFERS; k++)
-        if (k != 5 && views[k].len != n * itemsize[k]) {
-            PyErr_Format(PyExc_ValueError, "decode_tcp: argument %d has %zd bytes, expected %zd", k, views[k].len, n * itemsize[k]);
+        if (decode_buffers[k].itemsize && views[k].len != n * decode_buffers[k].itemsize) {
+            PyErr_Format(PyExc_ValueError, "decode_tcp: argument %d has %zd bytes, expected %zd", k + 1, views[k].len,
+                         n * decode_buffers[k].itemsize);
             goto done;
         }
     const unsigned char *d = views[0].buf;
-    const int64_t *data_off = views[1].buf, *caplen = views[2].buf, *origlen = views[3].buf;
-    const int32_t *linktype = views[4].buf;
-    const link_spec *links = views[5].buf;
-    outputs o = {views[7].buf, views[8].buf, views[9].buf, views[10].buf, views[11].buf, views[12].buf, views[13].buf,
-                 views[17].buf, views[14].buf, views[15].buf, views[16].buf, views[6].buf, views[18].buf, views[19].buf};
+    const int64_t *data_off = views[1].buf, *caplen = views[2].buf, *origlen = views[3].buf, *ts_ns = views[5].buf;
+    const int32_t *linktype = views[4].buf, *iface = views[6].buf;
+    const link_spec *links = views[7].buf;
+    outputs o = {views[8].buf, views[9].buf, views[10].buf, views[11].buf, views[12].buf, views[13].buf, views[14].buf,
+                 views[18].buf, views[15].buf, views[16].buf, views[17].buf, views[19].buf, views[20].buf, views[21].buf,
+                 views[22].buf, {0}};
     Py_ssize_t buf_len = views[0].len;
     int bad = 0;
     Py_ssize_t rows = 0;
@@ -291,17 +384,22 @@ static PyObject *decode_tcp(PyObject *self, PyObject *args)
                     spec = &links[k];
         }
         if (spec == NULL) {
-            o.status[i] = ST_UNSUPPORTED;
+            o.counts[ST_UNSUPPORTED]++;
             continue;
         }
-        rows += decode_record(d, data_off[i], caplen[i], origlen[i], spec, &o, i, rows);
+        if (decode_record(d, data_off[i], caplen[i], origlen[i], spec, &o, rows)) {
+            o.frame[rows] = first_frame + i;
+            o.ts_ns[rows] = ts_ns[i];
+            o.iface[rows] = iface[i];
+            rows++;
+        }
     }
     Py_END_ALLOW_THREADS
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "decode_tcp: a record lies outside the buffer");
         goto done;
     }
-    result = PyLong_FromSsize_t(rows);
+    result = Py_BuildValue("nnn", rows, o.counts[ST_CUT], o.counts[ST_UNSUPPORTED]);
 done:
     while (got-- > 0)
         PyBuffer_Release(&views[got]);
@@ -330,6 +428,31 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* Where (hi, lo, v) is in the table, or the empty slot where it goes (linear probing). */
+static inline uint64_t address_slot_of(const address_slot *table, uint64_t mask, uint64_t hi, uint64_t lo, int64_t v)
+{
+    uint64_t at = mix64(hi ^ mix64(lo ^ (uint64_t)v)) & mask;
+    while (table[at].code >= 0 && !(table[at].hi == hi && table[at].lo == lo && table[at].version == v))
+        at = (at + 1) & mask;
+    return at;
+}
+
+/* The table at twice the size, its entries moved over (the old one freed); NULL when out of memory (the old one kept). */
+static address_slot *grow_address_table(address_slot *table, Py_ssize_t capacity)
+{
+    address_slot *bigger = PyMem_RawMalloc(2 * (size_t)capacity * sizeof(address_slot));
+    if (bigger == NULL)
+        return NULL;
+    uint64_t mask = 2 * (uint64_t)capacity - 1;
+    for (Py_ssize_t s = 0; s < 2 * capacity; s++)
+        bigger[s].code = -1;
+    for (Py_ssize_t s = 0; s < capacity; s++)
+        if (table[s].code >= 0)
+            bigger[address_slot_of(bigger, mask, table[s].hi, table[s].lo, table[s].version)] = table[s];
+    PyMem_RawFree(table);
+    return bigger;
+}
+
 static PyObject *code_addresses(PyObject *self, PyObject *args)
 {
     PyObject *objects[5];
@@ -348,9 +471,9 @@ static PyObject *code_addresses(PyObject *self, PyObject *args)
             PyErr_Format(PyExc_ValueError, "code_addresses: argument %d has %zd bytes for %zd rows", k, views[k].len, n);
             goto done;
         }
-    Py_ssize_t capacity = 16;
-    while (capacity < 4 * n)  /* at most 2n keys: the table stays at most half full */
-        capacity <<= 1;
+    /* A batch holds few distinct addresses: the table starts small (it stays in cache, and there is no
+       big table to clear per batch) and doubles whenever it would be more than half full. */
+    Py_ssize_t capacity = 64;
     address_slot *table = PyMem_RawMalloc((size_t)capacity * sizeof(address_slot));
     if (table == NULL) {
         PyErr_NoMemory();
@@ -361,20 +484,30 @@ static PyObject *code_addresses(PyObject *self, PyObject *args)
     int32_t *codes = views[3].buf;
     int64_t *first = views[4].buf;
     int64_t count = 0;
+    int out_of_memory = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t s = 0; s < capacity; s++)
         table[s].code = -1;
     uint64_t mask = (uint64_t)capacity - 1;
-    for (int side = 0; side < 2; side++)
+    for (int side = 0; side < 2 && !out_of_memory; side++)
         for (Py_ssize_t i = 0; i < n; i++) {
             uint64_t hi, lo;
             memcpy(&hi, sides[side] + 16 * i, 8);
             memcpy(&lo, sides[side] + 16 * i + 8, 8);
             int64_t v = version[i];
-            uint64_t at = mix64(hi ^ mix64(lo ^ (uint64_t)v)) & mask;
-            while (table[at].code >= 0 && !(table[at].hi == hi && table[at].lo == lo && table[at].version == v))
-                at = (at + 1) & mask;
+            uint64_t at = address_slot_of(table, mask, hi, lo, v);
             if (table[at].code < 0) {
+                if (2 * (count + 1) > capacity) {
+                    address_slot *bigger = grow_address_table(table, capacity);
+                    if (bigger == NULL) {
+                        out_of_memory = 1;
+                        break;
+                    }
+                    table = bigger;
+                    capacity *= 2;
+                    mask = (uint64_t)capacity - 1;
+                    at = address_slot_of(table, mask, hi, lo, v);
+                }
                 table[at].hi = hi;
                 table[at].lo = lo;
                 table[at].version = v;
@@ -384,6 +517,11 @@ static PyObject *code_addresses(PyObject *self, PyObject *args)
             codes[side * n + i] = (int32_t)table[at].code;
         }
     Py_END_ALLOW_THREADS
+    if (out_of_memory) {
+        PyMem_RawFree(table);
+        PyErr_NoMemory();
+        goto done;
+    }
     PyMem_RawFree(table);
     result = PyLong_FromLongLong(count);
 done:
@@ -477,7 +615,8 @@ static PyObject *bus_unguard(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "walk(buf, out, off, end, len_at, len_add, big_endian) -> (count, stop)"},
-    {"decode_tcp", decode_tcp, METH_VARARGS, "decode_tcp(buf, data_off, caplen, origlen, linktype, links, status, ...): see _native.c"},
+    {"walk_pcap", walk_pcap, METH_VARARGS, "walk_pcap(buf, off, end, big_endian, ns_per_tick, max_caplen, data_off, caplen, origlen, ts_ns) -> (count, stop, bad_ts, first_bad_ts): see _native.c"},
+    {"decode_tcp", decode_tcp, METH_VARARGS, "decode_tcp(first_frame, buf, data_off, caplen, origlen, linktype, ts_ns, iface, links, ...): see _native.c"},
     {"code_addresses", code_addresses, METH_VARARGS, "code_addresses(version, src, dst, codes, first) -> count: see _native.c"},
     {"bus_guard", bus_guard, METH_O, "bus_guard(buffer) -> slot: see _native.c"},
     {"bus_unguard", bus_unguard, METH_O, "bus_unguard(slot) -> hits"},

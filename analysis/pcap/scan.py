@@ -1,11 +1,12 @@
 """Record boundaries and record headers, streamed through a fixed-size window.
 
-The file is read with readinto() into reused buffers of CHUNK_BYTES
-(window.py: no mmap, the next window read ahead on a second thread). Each
+The file goes through a window of CHUNK_BYTES (window.py: big files mapped
+a window at a time, others copied, the next window read ahead). Each
 header says where the next record starts, so the walk over record headers
-is a sequential loop (walk.py, in C when built) that only collects offsets;
-every other header field is then gathered for all records of the window at
-once with numpy.
+is a sequential loop (walk.py, in C when built). For classic pcap the walk
+reads the header fields as it goes (walk_pcap: one call per window); for
+pcapng it collects block offsets and the fields are then gathered for all
+blocks of the window at once with numpy.
 A RecordBatch is a view of the window: decode it before asking for the next.
 """
 
@@ -25,7 +26,6 @@ from .formats import (
     MAX_CAPLEN,
     PCAP_FILE_HEADER,
     PCAP_MAGICS,
-    PCAP_RECORD_HEADER,
     PCAPNG_EPB,
     PCAPNG_IDB,
     PCAPNG_OPB,
@@ -38,13 +38,12 @@ from .formats import (
     parse_options,
     size,
 )
-from .walk import walk
+from .walk import PCAP_RECORD_LEN, walk, walk_pcap
 from .window import Window, open_window
 
 CHUNK_BYTES = 32 << 20
 #: Blocks we must hold whole (packets, interface and section headers) may grow the window up to this.
 MAX_BLOCK_IN_WINDOW = 16 << 20
-PCAP_RECORD_LEN = size(PCAP_RECORD_HEADER)
 PCAP_HEADER_LEN = size(PCAP_FILE_HEADER)
 PCAPNG_MIN_BLOCK = 12  # type, length, trailing length
 
@@ -92,51 +91,40 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
     linktype = int(header["linktype"]) & 0xFFFF
     window = open_window(f, chunk_bytes)
     window.base = PCAP_HEADER_LEN
-    record_dtype = dtype(PCAP_RECORD_HEADER, variant.order)
     with closing(window):
-        yield from _pcap_batches(window, variant, linktype, record_dtype, state)
+        yield from _pcap_batches(window, variant, linktype, state)
         state.warnings.extend(window.warnings)
 
 
-def _pcap_batches(window: Window, variant, linktype: int, record_dtype: np.dtype, state: ScanState) -> Iterator[RecordBatch]:
+def _pcap_batches(window: Window, variant, linktype: int, state: ScanState) -> Iterator[RecordBatch]:
     frame = 1
     while True:
         window.refill()
         mv = window.mv[: window.end]
-        offsets, stop = walk(window.buf, window.start, window.end, 8, PCAP_RECORD_LEN, variant.order, PCAP_RECORD_LEN)
-        data = window.array()
-        off = offsets
-        hdr = gather(data, off, PCAP_RECORD_LEN).view(record_dtype)[:, 0]
-        caplen = hdr["caplen"].astype(np.int64)
-        too_big = np.flatnonzero(caplen > MAX_CAPLEN)
+        records = walk_pcap(window.buf, window.start, window.end, variant.order, variant.ns_per_tick, MAX_CAPLEN)
+        stop = records.stop
         problem = None
-        if len(too_big):  # a bogus length that happened to land inside the window
-            k = int(too_big[0])
-            off, hdr, caplen = off[:k], hdr[:k], caplen[:k]
-            problem = damage.record_too_big(window.base + int(offsets[k]), int(hdr_caplen(data, offsets[k], record_dtype)))
-        elif stop + 12 <= window.end and (claimed := struct.unpack_from(variant.order + "I", mv, stop + 8)[0]) > MAX_CAPLEN:
+        if stop + 12 <= window.end and (claimed := struct.unpack_from(variant.order + "I", mv, stop + 8)[0]) > MAX_CAPLEN:
             problem = damage.record_too_big(window.base + stop, claimed)
         elif window.eof and stop < window.end:
             need = PCAP_RECORD_LEN + (struct.unpack_from(variant.order + "I", mv, stop + 8)[0] if stop + 12 <= window.end else 0)
             problem = damage.record_cut_short(window.base + stop, window.end - stop, need)
-        if len(off):
-            ticks = hdr["ts_frac"].astype(np.int64) * variant.ns_per_tick
-            bad = np.flatnonzero(ticks >= 10**9)
-            if len(bad):
+        n = len(records.data_off)
+        if n:
+            if records.bad_ts:
                 if not state.bad_ts_count:
-                    state.bad_ts_first_frame = frame + int(bad[0])
-                state.bad_ts_count += len(bad)
-            n = len(off)
+                    state.bad_ts_first_frame = frame + records.first_bad_ts
+                state.bad_ts_count += records.bad_ts
             if not problem:  # read the next window while this one is decoded
                 window.start = stop
                 window.prefetch()
             yield RecordBatch(
-                data=data,
+                data=window.array(),
                 first_frame=frame,
-                data_off=off + PCAP_RECORD_LEN,
-                caplen=caplen,
-                origlen=hdr["origlen"].astype(np.int64),
-                ts_ns=hdr["ts_sec"].astype(np.int64) * 10**9 + ticks,
+                data_off=records.data_off,
+                caplen=records.caplen,
+                origlen=records.origlen,
+                ts_ns=records.ts_ns,
                 iface=np.zeros(n, dtype=np.int32),
                 linktype=np.full(n, linktype, dtype=np.int32),
             )
@@ -144,16 +132,12 @@ def _pcap_batches(window: Window, variant, linktype: int, record_dtype: np.dtype
         state.records = frame - 1
         if problem:
             state.warnings.append(problem)
-            state.bytes_read = window.base + (int(off[-1]) + PCAP_RECORD_LEN + int(caplen[-1]) if len(off) else window.start)
+            state.bytes_read = window.base + (int(records.data_off[-1] + records.caplen[-1]) if n else window.start)
             return
         window.start = stop
         state.bytes_read = window.offset
         if window.eof and window.start >= window.end:
             return
-
-
-def hdr_caplen(data: np.ndarray, record_off: int, record_dtype: np.dtype) -> int:
-    return int(np.frombuffer(data[record_off : record_off + PCAP_RECORD_LEN].tobytes(), dtype=record_dtype)[0]["caplen"])
 
 
 # --- pcapng ------------------------------------------------------------------

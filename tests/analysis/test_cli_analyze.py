@@ -132,11 +132,11 @@ def test_an_interrupted_parquet_export_stops_the_writer_and_leaves_no_half_file(
     import analysis.api as api
 
     started = threading.Event()
-    real_parse_chunks = api.packets.parse_chunks
+    real_arrow_chunks = api.packets.arrow_chunks
 
-    def parse_chunks(pk, flows):  # the writer's slices: one, then wait for the interrupt to land
+    def arrow_chunks(pk, flows, schema):  # the writer's slices: one, then wait for the interrupt to land
         started.set()
-        pieces = real_parse_chunks(pk, flows, chunk_rows=2)
+        pieces = real_arrow_chunks(pk, flows, schema, chunk_rows=2)
         yield next(pieces)
         while not interrupted.is_set():
             interrupted.wait(0.01)
@@ -148,7 +148,7 @@ def test_an_interrupted_parquet_export_stops_the_writer_and_leaves_no_half_file(
         raise KeyboardInterrupt
 
     interrupted = threading.Event()
-    monkeypatch.setattr(api.packets, "parse_chunks", parse_chunks)
+    monkeypatch.setattr(api.packets, "arrow_chunks", arrow_chunks)
     monkeypatch.setattr(api, "add_facts", facts_then_ctrl_c)
     out = tmp_path / "t.parquet"
     with pytest.raises(KeyboardInterrupt):

@@ -13,6 +13,7 @@ def use_python_twins(monkeypatch) -> None:
     from analysis.pcap import addresses, decode, walk
 
     monkeypatch.setattr(walk, "_walk_c", None)
+    monkeypatch.setattr(walk, "_walk_pcap_c", None)
     monkeypatch.setattr(decode, "_decode_tcp_c", None)
     monkeypatch.setattr(addresses, "_code_addresses_c", None)
 

@@ -1,6 +1,6 @@
 """The reader's C loops (_native.c) against their Python references.
 
-- the record-length walk against walk.walk_python;
+- the record-length walks against walk.walk_python and walk.walk_pcap_python;
 - the header decoding against decode.decode_numpy;
 - the numbering of addresses against addresses.code_addresses_numpy.
 
@@ -75,6 +75,44 @@ def test_walk_stops_on_a_zero_or_overlong_length():
     huge = bytes(8) + struct.pack("<I", 0xFFFFFFFF) + bytes(4)
     for result in _both(record + huge, 0, 40, 8, 16, False, 10):
         assert result == (1, 20, [0])
+
+
+def _pcap_walked_both_ways(buf: bytes, end: int, big: bool, ns_per_tick: int, max_caplen: int):
+    results = []
+    for fn in (walk.walk_pcap, walk.walk_pcap_python):
+        records = fn(bytearray(buf), 0, end, ">" if big else "<", ns_per_tick, max_caplen)
+        results.append(tuple(value.tolist() if isinstance(value, np.ndarray) else value for value in records))
+    return results
+
+
+@needs_c
+@settings(max_examples=400, deadline=None)
+@given(records=st.lists(st.tuples(st.integers(0, 2**32 - 1),
+                                  st.integers(0, 2**32 - 1) | st.sampled_from([999_999, 10**6, 10**9 - 1, 10**9]),
+                                  st.integers(0, 90),
+                                  st.integers(0, 2**32 - 1)), max_size=30),
+       junk=st.binary(max_size=40), big=st.booleans(), ns_per_tick=st.sampled_from([1000, 1]),
+       max_caplen=st.sampled_from([64, 262_144]), cut=st.integers(0, 40))
+def test_c_and_python_pcap_walks_agree(records, junk, big, ns_per_tick, max_caplen, cut):
+    """Whole pcap records (any seconds, fractions of a second or more, caplens over the limit), junk, a cut end:
+    the same offsets, header fields, stop, and count of bad fractions."""
+    order = ">" if big else "<"
+    buf = b"".join(struct.pack(order + "IIII", sec, frac, caplen, origlen) + bytes(caplen)
+                   for sec, frac, caplen, origlen in records) + junk
+    c, py = _pcap_walked_both_ways(buf, max(0, len(buf) - cut), big, ns_per_tick, max_caplen)
+    assert c == py
+
+
+@needs_c
+def test_the_pcap_walk_stops_on_a_record_over_the_limit_and_counts_bad_fractions():
+    def record(frac: int, caplen: int) -> bytes:
+        return struct.pack("<IIII", 7, frac, caplen, caplen) + bytes(caplen)
+
+    buf = record(5, 4) + record(1_000_000, 4) + record(2_000_000, 4) + record(0, 100) + record(0, 4)
+    for data_off, caplen, origlen, ts_ns, stop, bad_ts, first_bad_ts in _pcap_walked_both_ways(buf, len(buf), False, 1000, 64):
+        assert data_off == [16, 36, 56] and caplen == [4, 4, 4] and stop == 60  # stopped on the 100-byte record
+        assert ts_ns == [7 * 10**9 + 5000, 7 * 10**9 + 10**9, 7 * 10**9 + 2 * 10**9]
+        assert (bad_ts, first_bad_ts) == (2, 1)
 
 
 def _coded_both_ways(version, src, dst):
