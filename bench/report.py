@@ -170,6 +170,13 @@ def markdown(results: dict) -> str:
                 f"{s['ratio']:.2f}x the time ({s['wall_1x_s']:.2f} s -> {s['wall_kx_s']:.2f} s; "
                 f"{s['ratio_net']:.2f}x start-up aside), peak RSS {s['rss_1x_mb']:.0f} -> {s['rss_kx_mb']:.0f} MB."
             )
+    if results.get("cold"):
+        c = results["cold"]
+        if c.get("skipped"):
+            notes.append(f"- cold-cache check: not run: {c['skipped']}.")
+        else:
+            lines.append(f"Cold page cache (the file evicted before each run): abortscope took {c['wall_s']:.2f} s "
+                         f"(runs: {', '.join(f'{w:.2f}' for w in c['walls_s'])} s).")
     lines += ["", "Targets (issue 3) for `abortscope analyze`:", *target_lines(results)]
     if notes:
         lines += ["", *notes]
