@@ -27,7 +27,7 @@ from pathlib import Path
 import legs as legs_table
 import pcap_records
 import report
-from legs import LEGS, PARQUET_OUT, Leg
+from legs import LEGS, PARQUET_OUT, PYTHON, Leg
 from timing import RSS_FLOOR_NOTE, Run, gnu_time_available, run_process
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -135,18 +135,27 @@ def summarise(chosen: list[Leg], skipped: dict[str, str], measured: dict, packet
     return rows
 
 
-def analysis_rate(rows: list[dict], packets: int) -> dict | None:
-    by_key = {r["key"]: r for r in rows if not r.get("skipped")}
-    if "abortscope" not in by_key or "import" not in by_key:
-        return None
-    net_s = by_key["abortscope"]["wall_s"] - by_key["import"]["wall_s"]
-    return {"net_s": net_s, "packets_per_s": packets / net_s if net_s > 0 else None}
+def analysis_seconds(file: Path, timeout_s: float) -> float:
+    """One in-process timing of the analysis on ``file`` (bench/analysis_time.py), start-up aside."""
+    run = run_process([PYTHON, str(BENCH_DIR / "analysis_time.py"), str(file), str(PARQUET_OUT)], capture_stdout=True,
+                      timeout_s=timeout_s)
+    PARQUET_OUT.unlink(missing_ok=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"analysis_time.py failed on {file}: {run.stderr_tail.strip()[-300:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def analysis_rate(file: Path, packets: int, reps: int, timeout_s: float) -> dict:
+    """Packets per second of the analysis itself (median of ``reps`` in-process timings)."""
+    walls = [analysis_seconds(file, timeout_s) for _ in range(reps)]
+    net_s = statistics.median(walls)
+    print(f"  analysis in-process: {', '.join(f'{w:.2f}' for w in walls)} s")
+    return {"net_s": net_s, "packets_per_s": packets / net_s, "walls_s": [round(w, 3) for w in walls]}
 
 
 def scaling_check(file: Path, packets: int, scale: int, reps: int, timeout_s: float) -> dict:
     """abortscope on the 1x and on a scale-x file (time-shifted copies), alternating; the Kx file is deleted."""
     abortscope = next(leg for leg in LEGS if leg.key == "abortscope")
-    importer = next(leg for leg in LEGS if leg.key == "import")
     if why := abortscope.unavailable():
         return {"skipped": why}
     out_dir = file.parent
@@ -168,22 +177,26 @@ def scaling_check(file: Path, packets: int, scale: int, reps: int, timeout_s: fl
         packets_1x = base_records or packets
         packets_kx = pcap_records.write_shifted_copies(file, kx, scale, base_records)
         warm_cache(base, kx)
-        walls: dict[str, list[float]] = {"1x": [], "kx": [], "import": []}
+        walls: dict[str, list[float]] = {"1x": [], "kx": [], "analysis 1x": [], "analysis kx": []}
         rss: dict[str, int] = {"1x": 0, "kx": 0}
-        for rep in range(reps):
-            for name, target, leg in (("1x", base, abortscope), ("kx", kx, abortscope), ("import", base, importer)):
-                run = run_process(leg.argv(target), capture_stdout=False, timeout_s=timeout_s * scale)
-                if run.returncode != 0:
-                    return {"skipped": f"abortscope failed on {target}: {run.stderr_tail.strip()[-300:]}"}
-                walls[name].append(run.wall_s)
-                if name in rss:
+        try:
+            for rep in range(reps):
+                for name, target in (("1x", base), ("kx", kx)):
+                    run = run_process(abortscope.argv(target), capture_stdout=False, timeout_s=timeout_s * scale)
+                    if run.returncode != 0:
+                        return {"skipped": f"abortscope failed on {target}: {run.stderr_tail.strip()[-300:]}"}
+                    walls[name].append(run.wall_s)
                     rss[name] = max(rss[name], run.peak_rss_kib)
-                print(f"  scaling rep {rep + 1}/{reps} {name:<6} {run.wall_s:8.2f} s {run.peak_rss_kib / MB:7.0f} MB")
-        w1, wk, wi = (statistics.median(walls[k]) for k in ("1x", "kx", "import"))
+                    walls[f"analysis {name}"].append(analysis_seconds(target, timeout_s * scale))
+                    print(f"  scaling rep {rep + 1}/{reps} {name:<3} {run.wall_s:8.2f} s {run.peak_rss_kib / MB:7.0f} MB"
+                          f"  (analysis in-process {walls[f'analysis {name}'][-1]:.2f} s)")
+        except RuntimeError as exc:
+            return {"skipped": str(exc)}
+        w1, wk, a1, ak = (statistics.median(walls[k]) for k in ("1x", "kx", "analysis 1x", "analysis kx"))
         return {
             "scale": scale, "packets_1x": packets_1x, "packets_kx": packets_kx,
             "wall_1x_s": w1, "wall_kx_s": wk, "ratio": wk / w1,
-            "ratio_net": (wk - wi) / (w1 - wi) if w1 > wi else None,
+            "analysis_1x_s": a1, "analysis_kx_s": ak, "ratio_net": ak / a1,
             "rss_1x_mb": rss["1x"] / MB, "rss_kx_mb": rss["kx"] / MB,
             "walls_s": {k: [round(w, 3) for w in v] for k, v in walls.items()},
         }  # fmt: skip
@@ -269,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "reps": args.reps,
         "legs": rows,
         "agreed": measured["expected"],
-        "analysis_rate": analysis_rate(rows, facts["packets"]),
+        "analysis_rate": analysis_rate(args.file, facts["packets"], args.reps, args.timeout),
         "rss_method": "GNU time %M (wait4 ru_maxrss of the child)" if gnu_time_available() else RSS_FLOOR_NOTE,
     }
     if args.verify_tshark:

@@ -4,7 +4,9 @@ This is the only step of reading that cannot be vectorised: each header
 says where the next one starts. ``_native.c`` does it in C (built by
 ``pip install``, see setup.py); :func:`walk_python` is the same loop in
 Python, used when the C module is missing (no compiler at install time)
-and as the reference the tests hold the C module to.
+and as the reference the tests hold the C module to. For classic pcap,
+:func:`walk_pcap` also reads each record header's fields on the way (its
+reference: :func:`walk_pcap_python`).
 """
 
 from __future__ import annotations
