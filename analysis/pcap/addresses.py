@@ -96,7 +96,14 @@ class AddressBook:
         self._index: dict[bytes, int] = {}
 
     def codes(self, version: np.ndarray, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """int32 codes of the src and of the dst addresses (raw (n, 16) uint8, with the rows' IP version)."""
+        """The addresses of a batch (raw (n, 16) uint8, with the rows' IP version), numbered: (codes, book_codes).
+
+        ``codes`` (int32, 2n): the src rows' then the dst rows', numbered within
+        the batch; ``book_codes[codes]`` are the book's codes (book_codes: int32,
+        one per distinct address of the batch). The caller applies the mapping
+        (book_column_codes) when it suits it: the reader leaves it to the
+        thread that joins the batches.
+        """
         n = len(version)
         version, src, dst = (np.ascontiguousarray(a) for a in (version, src, dst))
         local = np.empty(2 * n, dtype=np.int32)
@@ -113,7 +120,13 @@ class AddressBook:
                 code = index[key] = len(texts)
                 texts.append(format_ipv4(key[1:5]) if v == 4 else format_ipv6(key[1:]))
             mapping[k] = code
-        coded = mapping[local]
+        return local, mapping
+
+    @staticmethod
+    def book_column_codes(codes: np.ndarray, book_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """codes() of a batch -> the book's int32 codes of its src and of its dst addresses."""
+        coded = book_codes[codes]
+        n = len(coded) // 2
         return coded[:n], coded[n:]
 
     def column(self, codes: np.ndarray):

@@ -40,6 +40,10 @@ def table_of(parts: list[dict[str, np.ndarray]], book: AddressBook, lean: bool =
     columns: dict[str, object] = {}
     for name in KEPT:
         columns[name] = np.concatenate([p.pop(name) for p in parts])
+    sides = [AddressBook.book_column_codes(p.pop("addresses"), p.pop("book_codes")) for p in parts]
+    columns["src"] = np.concatenate([src for src, _ in sides])
+    columns["dst"] = np.concatenate([dst for _, dst in sides])
+    del sides
     parts.clear()
     if lean:
         return _lean_frame(columns, book)

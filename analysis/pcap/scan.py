@@ -98,6 +98,9 @@ def scan_pcap(f: BinaryIO, file_size: int, state: ScanState, chunk_bytes: int = 
 
 def _pcap_batches(window: Window, variant, linktype: int, state: ScanState) -> Iterator[RecordBatch]:
     frame = 1
+    # the file's one link type, per record: filled once and sliced (filling it anew each window is a numpy
+    # call that lets go of the GIL, and each one costs the reading thread a wait while pandas imports)
+    linktypes = np.empty(0, dtype=np.int32)
     while True:
         window.refill()
         mv = window.mv[: window.end]
@@ -110,6 +113,8 @@ def _pcap_batches(window: Window, variant, linktype: int, state: ScanState) -> I
             need = PCAP_RECORD_LEN + (struct.unpack_from(variant.order + "I", mv, stop + 8)[0] if stop + 12 <= window.end else 0)
             problem = damage.record_cut_short(window.base + stop, window.end - stop, need)
         n = len(records.data_off)
+        if n > len(linktypes):
+            linktypes = np.full(2 * n, linktype, dtype=np.int32)
         if n:
             if records.bad_ts:
                 if not state.bad_ts_count:
@@ -126,7 +131,7 @@ def _pcap_batches(window: Window, variant, linktype: int, state: ScanState) -> I
                 origlen=records.origlen,
                 ts_ns=records.ts_ns,
                 iface=np.zeros(n, dtype=np.int32),
-                linktype=np.full(n, linktype, dtype=np.int32),
+                linktype=linktypes[:n],
             )
             frame += n
         state.records = frame - 1

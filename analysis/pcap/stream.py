@@ -26,9 +26,9 @@ from .table import ReadReport
 
 Progress = Callable[[int, int], None]
 
-#: Columns kept per window until the table is built (src and dst as AddressBook codes).
-KEPT = ("frame", "ts_ns", "iface", "vlan_key", "ip_version", "src", "dst", "sport", "dport",
-        "flags", "seq_raw", "ack_raw", "len", "win", "truncated")
+#: Columns kept per window until the table is built; the addresses are kept apart, numbered (see compact).
+KEPT = ("frame", "ts_ns", "iface", "vlan_key", "ip_version", "sport", "dport", "flags", "seq_raw", "ack_raw", "len",
+        "win", "truncated")
 
 
 class ReadStopped(Exception):
@@ -80,9 +80,12 @@ def decoded_batches(path: Path, report: ReadReport, progress: Progress | None = 
 
 
 def compact(decoded: Decoded, book: AddressBook) -> dict[str, np.ndarray]:
-    """The window's KEPT columns, with the 16-byte raw addresses replaced by int32 codes."""
+    """The window's KEPT columns, and its 16-byte raw addresses numbered (AddressBook.codes): "addresses", the
+    src then dst rows' codes within the window, and "book_codes", their codes in the book. fast.py's table_of
+    maps them (AddressBook.book_column_codes) as it joins the windows: done here, on the reading thread, the
+    mapping would be one more wait for the GIL a window while pandas is imported beside it."""
     kept = {name: getattr(decoded, name) for name in KEPT}
-    kept["src"], kept["dst"] = book.codes(decoded.ip_version, decoded.src, decoded.dst)
+    kept["addresses"], kept["book_codes"] = book.codes(decoded.ip_version, decoded.src, decoded.dst)
     return kept
 
 
