@@ -161,25 +161,25 @@ def markdown(results: dict) -> str:
             f"Start-up aside (the analysis timed inside one process, bench/analysis_time.py: {rate['net_s']:.2f} s), "
             f"the analysis runs at {_fmt_rate(rate['packets_per_s'])} packets/s."
         )
-    if results.get("scaling"):
-        s = results["scaling"]
-        if s.get("skipped"):
-            notes.append(f"- scaling check: not run: {s['skipped']}.")
-        else:
-            lines.append(
-                f"Scaling: {s['scale']}x the packets ({s['packets_1x']:,} -> {s['packets_kx']:,}) took "
-                f"{s['ratio']:.2f}x the time ({s['wall_1x_s']:.2f} s -> {s['wall_kx_s']:.2f} s, whole process); "
-                f"the analysis itself took {s['ratio_net']:.2f}x ({s['analysis_1x_s']:.2f} s -> "
-                f"{s['analysis_kx_s']:.2f} s, in-process); peak RSS {s['rss_1x_mb']:.0f} -> {s['rss_kx_mb']:.0f} MB."
-            )
-    if results.get("cold"):
-        c = results["cold"]
-        if c.get("skipped"):
-            notes.append(f"- cold-cache check: not run: {c['skipped']}.")
-        else:
-            lines.append(f"Cold page cache (the file evicted before each run): abortscope took {c['wall_s']:.2f} s "
-                         f"(runs: {', '.join(f'{w:.2f}' for w in c['walls_s'])} s).")
+    for key, label, describe in (("scaling", "scaling check", _scaling_line), ("cold", "cold-cache check", _cold_line)):
+        check = results.get(key)
+        if check and check.get("skipped"):
+            notes.append(f"- {label}: not run: {check['skipped']}.")
+        elif check:
+            lines.append(describe(check))
     lines += ["", "Targets (issue 3) for `abortscope analyze`:", *target_lines(results)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _scaling_line(s: dict) -> str:
+    return (f"Scaling: {s['scale']}x the packets ({s['packets_1x']:,} -> {s['packets_kx']:,}) took "
+            f"{s['ratio']:.2f}x the time ({s['wall_1x_s']:.2f} s -> {s['wall_kx_s']:.2f} s, whole process); "
+            f"the analysis itself took {s['ratio_net']:.2f}x ({s['analysis_1x_s']:.2f} s -> "
+            f"{s['analysis_kx_s']:.2f} s, in-process); peak RSS {s['rss_1x_mb']:.0f} -> {s['rss_kx_mb']:.0f} MB.")
+
+
+def _cold_line(c: dict) -> str:
+    return (f"Cold page cache (the file evicted before each run): abortscope took {c['wall_s']:.2f} s "
+            f"(runs: {', '.join(f'{w:.2f}' for w in c['walls_s'])} s).")
