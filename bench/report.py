@@ -155,13 +155,9 @@ def markdown(results: dict) -> str:
             f"Correctness: tshark's fields fold to checksum {check['checksum']} over {check['tcp_packets']:,} "
             f"TCP packets, {verdict[check['agrees']]} the reader legs."
         )
-    if results.get("analysis_rate"):
-        rate = results["analysis_rate"]
-        lines.append(
-            f"Start-up aside (the analysis timed inside one process, bench/analysis_time.py: {rate['net_s']:.2f} s), "
-            f"the analysis runs at {_fmt_rate(rate['packets_per_s'])} packets/s."
-        )
-    for key, label, describe in (("scaling", "scaling check", _scaling_line), ("cold", "cold-cache check", _cold_line)):
+    optional_checks = (("analysis_rate", "in-process analysis timing", _rate_line),
+                       ("scaling", "scaling check", _scaling_line), ("cold", "cold-cache check", _cold_line))
+    for key, label, describe in optional_checks:
         check = results.get(key)
         if check and check.get("skipped"):
             notes.append(f"- {label}: not run: {check['skipped']}.")
@@ -171,6 +167,11 @@ def markdown(results: dict) -> str:
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _rate_line(rate: dict) -> str:
+    return (f"Start-up aside (the analysis timed inside one process, bench/analysis_time.py: {rate['net_s']:.2f} s), "
+            f"the analysis runs at {_fmt_rate(rate['packets_per_s'])} packets/s.")
 
 
 def _scaling_line(s: dict) -> str:

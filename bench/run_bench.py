@@ -146,8 +146,11 @@ def analysis_seconds(file: Path, timeout_s: float) -> float:
 
 
 def analysis_rate(file: Path, packets: int, reps: int, timeout_s: float) -> dict:
-    """Packets per second of the analysis itself (median of ``reps`` in-process timings)."""
-    walls = [analysis_seconds(file, timeout_s) for _ in range(reps)]
+    """Packets per second of the analysis itself (median of ``reps`` in-process timings); {"skipped": why} on failure."""
+    try:
+        walls = [analysis_seconds(file, timeout_s) for _ in range(reps)]
+    except RuntimeError as exc:
+        return {"skipped": str(exc)}
     net_s = statistics.median(walls)
     print(f"  analysis in-process: {', '.join(f'{w:.2f}' for w in walls)} s")
     return {"net_s": net_s, "packets_per_s": packets / net_s, "walls_s": [round(w, 3) for w in walls]}
