@@ -12,7 +12,7 @@ app = typer.Typer(
     name="abortscope",
     help="Why did my server's write fail, and when exactly did the connection die?",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion: tab completion of commands, options and --verdict names
     pretty_exceptions_enable=False,
 )
 

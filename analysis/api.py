@@ -26,7 +26,7 @@ from analysis.pcap.ahead import ReadAhead
 from analysis.pcap.fast import plain_columns
 from analysis.tcp.facts import add_facts
 from analysis.tcp.flows import assign_connections
-from analysis.schema import empty
+from analysis.schema import validate_flows
 from analysis.timeline import Timeline, merge
 
 PathLike = str | Path
@@ -71,7 +71,7 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
 def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Timeline, int]:
     """``load(path, lean=True, **options)`` and write its timeline as ``format`` (analysis.export) to ``output``.
 
-    Returns the Timeline, with ``events`` and ``packets`` left empty (they are
+    Returns the Timeline, with ``packets`` left empty (its rows are
     written, and freed), and the number of rows written; nothing is written
     when there is no row. A capture with no other event source exported as
     parquet is streamed: its packet rows are built and written a slice at a
@@ -109,12 +109,30 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
         if writing and isinstance(output, (str, Path)):
             Path(output).unlink(missing_ok=True)  # a timeline cut short must not pass for a whole one
         raise
-    events = timeline.events
-    if events is not None:
+    if not writing:  # not streamed: the whole timeline, then the file
+        events = timeline.events
         rows = len(events)
         if rows:
             exports.export(events, format, output)
-    return replace(timeline, events=empty(), packets=timeline.packets.iloc[:0]), rows
+        del events
+    return replace(timeline, packets=timeline.packets.iloc[:0]), rows
+
+
+def export_table(path: PathLike, table: str, format: str, output, verdicts: list[str] | None = None,
+                 **options) -> tuple[Timeline, int]:
+    """``load(path, lean=True, **options)`` and write one of its tables as ``format`` (analysis.export) to
+    ``output``: ``table`` "connections" (the connection table) or "timeline" (the rows of the connections
+    kept); ``verdicts`` keeps the connections with those verdicts. Returns the Timeline and the rows written.
+    Unlike :func:`export_timeline`, the rows are written once the connections' verdicts are known."""
+    from analysis import export as exports
+
+    timeline = _load(path, lean=True, **options)
+    connections = timeline.connections
+    if verdicts is not None:
+        connections = connections[connections["verdict"].isin(verdicts)]
+    rows = connections if table == "connections" else timeline.connection_events(connections["conn"].to_numpy())
+    exports.export(rows, format, output, table=table)
+    return timeline, len(rows)
 
 
 def _until(stop: threading.Event, pieces: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -130,8 +148,8 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
           trace_to_realtime_ns: int | None = None, lean: bool = False, ahead: ReadAhead | None = None,
           on_connections: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None) -> Timeline:
     """load(). ``on_connections(packets, flows)``, when the packets are the only source, is called as soon as
-    the connections are known (before their facts), and ``events`` is then left None: the caller builds the
-    packet rows from those two (export_timeline)."""
+    the connections are known (before their facts): the caller builds the packet rows from those two
+    (export_timeline)."""
     path = Path(path)
     meta: dict = {}
     defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
@@ -169,13 +187,13 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
             raise AbortscopeError(f"no connection {flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
         keep = flows.loc[flows["flow"] == flow, "conn"].to_numpy()
         pk = pk[pk["conn"].isin(keep)]
-    streamed = on_connections is not None and packets_only
-    if streamed:
+    if on_connections is not None and packets_only:
         on_connections(pk, flows)
     flows = add_facts(all_pk, flows)
+    validate_flows(flows)
     del all_pk
     _release_freed_memory()
-    frames: list[pd.DataFrame | None] = [None]  # the packet rows, built last (below) unless streamed
+    frames: list[pd.DataFrame] = []
     sources = ["packets"]
     warnings: list[str] = []
 
@@ -199,25 +217,21 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
         frames.append(_jsonl_parse(_text(jsonl, "JSON lines"), flows))
         sources.append("jsonl")
 
-    for name, frame in zip(sources[1:], frames[1:]):
+    for name, frame in zip(sources[1:], frames):
         untied = int((frame["flow"].astype(str) == "").sum())
         if len(frame) and untied == len(frame):
             warnings.append(f"none of the {len(frame)} {name} events names a connection of the capture "
                             "(different run, or a port filter?)")
     if flow is not None or port is not None:
         wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
-        frames = [frames[0]] + [f[f["flow"].astype(str).isin(wanted)] for f in frames[1:]]
+        frames = [f[f["flow"].astype(str).isin(wanted)] for f in frames]
         flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
-    if streamed:
-        events = None
-    else:
-        frames[0] = packets.parse(pk, flows)
-        events = merge(frames, flows)
+    other_events = merge(frames, flows)
     del frames
     if not lean:
         pk = plain_columns(pk)
-    return Timeline(events=events, flows=flows, packets=pk, report=report, meta=meta, sources=tuple(sources),
-                    warnings=tuple(warnings))
+    return Timeline(flows=flows, packets=pk, other_events=other_events, report=report, meta=meta,
+                    sources=tuple(sources), warnings=tuple(warnings))
 
 
 def _kernel_parse(text: str, offset: int | None, flows: pd.DataFrame, syscalls: pd.DataFrame | None) -> pd.DataFrame:

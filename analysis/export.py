@@ -1,18 +1,26 @@
-"""Timeline exports (csv, json lines, parquet) with the schema's column names.
+"""Exports of the two core tables (the timeline, the connection table): csv, json, jsonl, parquet.
 
-The one place that turns a timeline into a file format: the CLI, the run
-bundle's timeline.csv and the golden tests all go through here.
+The one place that turns a table into a file format: the CLI, the run
+bundle's timeline.csv and the golden tests all go through here. The column
+names are the schema's (analysis.schema), verbatim.
 
-Parquet is written with pyarrow straight from the timeline's columns (no
-copy of the frame, no object columns): Int64 and float columns hand over
-their buffers, ``string`` columns are Arrow already, and the categorical
-columns are decoded from their few categories. The schema (types and the
-pandas metadata) is the one ``DataFrame.to_parquet`` would write, so
-``pandas.read_parquet`` gives the same frame either way.
+- csv: a header line, then a row per line; ``t_rel`` and other floats to the nanosecond.
+- json: one JSON document, an array with an object per row (``json.load`` reads it).
+- jsonl: JSON Lines, an object per line (streams and greps well).
+- parquet: written with pyarrow straight from the columns (no copy of the
+  frame, no object columns): Int64 and float columns hand over their
+  buffers, ``string`` columns are Arrow already, and the categorical columns
+  are decoded from their few categories. The schema (types and the pandas
+  metadata) is the one ``DataFrame.to_parquet`` would write, so
+  ``pandas.read_parquet`` gives the same frame either way.
+
+Text formats are written a slice of rows at a time, so a million-row
+timeline never exists as one string.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,22 +30,25 @@ from typing import IO, TYPE_CHECKING
 import pandas as pd
 
 from analysis.errors import ExportError
-from analysis.schema import COLUMN_NAMES, empty
+from analysis.schema import CONNECTION_COLUMN_NAMES, COLUMN_NAMES, empty
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("csv", "json", "parquet")
-#: categoricals become plain strings so every reader sees the same values
-_CATEGORY_COLUMNS = ("source", "actor", "kind")
+FORMATS = ("csv", "json", "jsonl", "parquet")
+#: table name (the CLI's --table) -> its columns, in export order
+TABLES: dict[str, tuple[str, ...]] = {"timeline": COLUMN_NAMES, "connections": CONNECTION_COLUMN_NAMES}
+#: rows per slice of a text export
+TEXT_SLICE_ROWS = 1 << 16
 
 
-def exportable(events: pd.DataFrame, columns: tuple[str, ...] | list[str] = COLUMN_NAMES) -> pd.DataFrame:
-    frame = events.loc[:, list(columns)].copy()
-    for column in _CATEGORY_COLUMNS:
-        if column in frame:
-            frame[column] = frame[column].astype("string")
-    return frame
+def exportable(frame: pd.DataFrame, columns: tuple[str, ...] | list[str] = COLUMN_NAMES) -> pd.DataFrame:
+    """The columns to export, categoricals as plain strings so that every reader sees the same values."""
+    out = frame.loc[:, list(columns)].copy()
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("string")
+    return out
 
 
 def to_csv_text(events: pd.DataFrame, columns: tuple[str, ...] | list[str] = COLUMN_NAMES) -> str:
@@ -45,19 +56,39 @@ def to_csv_text(events: pd.DataFrame, columns: tuple[str, ...] | list[str] = COL
     return exportable(events, columns).to_csv(index=False, float_format="%.9f", lineterminator="\n")
 
 
-def export(events: pd.DataFrame, format: str, output: Path | IO[str]) -> None:
-    """Write ``events`` as ``format`` to a path (or, for csv/json, an open text stream)."""
+def export(frame: pd.DataFrame, format: str, output: Path | IO[str], table: str = "timeline") -> None:
+    """Write ``frame`` (the ``table``: timeline or connections) as ``format`` to a path (or, for the text
+    formats, an open text stream)."""
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+    columns = TABLES[table]
     if format == "parquet":
-        write_parquet(events, output)
+        write_parquet(frame, output, columns)
         return
-    text = to_csv_text(events) if format == "csv" else exportable(events).to_json(orient="records", lines=True)
     if isinstance(output, (str, Path)):
-        with _writing(output):
-            Path(output).write_text(text)
+        with _writing(output), open(output, "w", encoding="utf-8") as stream:
+            _write_text(frame, format, stream, columns)
     else:
-        output.write(text)
+        _write_text(frame, format, output, columns)
+
+
+def _write_text(frame: pd.DataFrame, format: str, stream: IO[str], columns: tuple[str, ...]) -> None:
+    if format == "json":
+        stream.write("[")
+    for start in range(0, max(len(frame), 1), TEXT_SLICE_ROWS):
+        piece = frame.iloc[start:start + TEXT_SLICE_ROWS]
+        if format == "csv":
+            stream.write(to_csv_text(piece, columns) if start == 0 else
+                         exportable(piece, columns).to_csv(index=False, header=False, float_format="%.9f",
+                                                           lineterminator="\n"))
+            continue
+        lines = exportable(piece, columns).to_json(orient="records", lines=True) if len(piece) else ""
+        if format == "jsonl":
+            stream.write(lines)
+        elif lines:  # json: the same objects, comma-separated, inside one array (JSON text has no raw newline)
+            stream.write(("," if start else "") + "\n" + ",\n".join(lines.rstrip("\n").split("\n")))
+    if format == "json":
+        stream.write("\n]\n")
 
 
 @contextmanager
@@ -66,33 +97,35 @@ def _writing(output):
     try:
         yield
     except OSError as exc:
-        raise ExportError(f"{output}: cannot write the timeline ({exc.strerror or exc})") from exc
+        raise ExportError(f"{output}: cannot write the export ({exc.strerror or exc})") from exc
 
 
-def write_parquet(events: pd.DataFrame, output: Path | str | IO[bytes]) -> None:
-    """``exportable(events).to_parquet(output, index=False)``, without copying the frame."""
-    write_parquet_chunks([events], output)
+def write_parquet(frame: pd.DataFrame, output: Path | str | IO[bytes], columns: tuple[str, ...] = COLUMN_NAMES) -> None:
+    """``exportable(frame, columns).to_parquet(output, index=False)``, without copying the frame."""
+    write_parquet_chunks([frame], output, arrow_schema(frame.iloc[:0], columns))
 
 
-def arrow_schema():
-    """The Arrow schema of exported timelines (with the pandas metadata): what ``exportable(events)`` converts to."""
+def arrow_schema(template: pd.DataFrame | None = None, columns: tuple[str, ...] = COLUMN_NAMES):
+    """The Arrow schema (with the pandas metadata) of an export of ``columns`` of frames like ``template``
+    (default: the timeline): what ``exportable(template, columns)`` converts to."""
     import pyarrow as pa
 
-    return pa.Schema.from_pandas(exportable(empty()), preserve_index=False)
+    return pa.Schema.from_pandas(exportable(empty() if template is None else template, columns), preserve_index=False)
 
 
-def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output: Path | str | IO[bytes]) -> int:
-    """Write timeline pieces (in order) as one parquet file, a row group or more per piece; the row count.
+def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output: Path | str | IO[bytes],
+                         schema=None) -> int:
+    """Write pieces of one table (in order) as one parquet file, a row group or more per piece; the row count.
 
-    A piece is a timeline frame, or a record batch in arrow_schema() (what
-    analysis.events.packets.arrow_chunks builds). ``pandas.read_parquet`` of
-    the result equals that of ``write_parquet(pd.concat(pieces))``; only one
-    piece's Arrow columns exist at a time.
+    A piece is a frame, or a record batch in ``schema`` (default: the
+    timeline's arrow_schema(), which analysis.events.packets.arrow_chunks
+    builds). ``pandas.read_parquet`` of the result equals that of
+    ``write_parquet(pd.concat(pieces))``; only one piece's Arrow columns exist at a time.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = arrow_schema()
+    schema = arrow_schema() if schema is None else schema
     rows = 0
     # One thread writes (encoding and compressing release the GIL) while this one builds the next piece.
     text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]

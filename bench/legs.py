@@ -16,6 +16,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable
 PARQUET_OUT = Path("/tmp/abortscope-bench.parquet")
+CONNECTIONS_OUT = Path("/tmp/abortscope-bench-connections.parquet")
 
 #: the fields every competitor extracts (tshark names); ipv6.* too, since the capture has ::1 traffic
 TSHARK_FIELDS = [
@@ -34,6 +35,7 @@ class Leg:
     on_slice: bool = False  # too slow for the whole file: time a slice, extrapolate
     json_stdout: bool = False  # prints one JSON line with records/tcp_packets/checksum
     writes: Path | None = None  # a parquet file it must leave behind (checked, then deleted)
+    says: str | None = None  # text its stdout must contain (captured)
     default: bool = True
 
 
@@ -78,7 +80,13 @@ LEGS: list[Leg] = [
     Leg("cat", "`cat FILE > /dev/null`", lambda f: ["cat", str(f)], _always, baseline=True),
     Leg("import", '`python -c "import numpy, pandas"`', lambda f: [PYTHON, "-c", "import numpy, pandas"],
         _always, baseline=True),
-    Leg("abortscope", "**`abortscope analyze --format parquet`**",
+    Leg("text", "**`abortscope analyze FILE`** (the text report)", lambda f: [abortscope_bin(), "analyze", str(f)],
+        _abortscope_missing, says="connection(s)"),
+    Leg("connections", "**`abortscope analyze --table connections --format parquet`**",
+        lambda f: [abortscope_bin(), "analyze", str(f), "--table", "connections", "--format", "parquet",
+                   "-o", str(CONNECTIONS_OUT)],
+        _abortscope_missing, writes=CONNECTIONS_OUT),
+    Leg("abortscope", "**`abortscope analyze --format parquet`** (the timeline)",
         lambda f: [abortscope_bin(), "analyze", str(f), "--format", "parquet", "-o", str(PARQUET_OUT)],
         _abortscope_missing, writes=PARQUET_OUT),
     Leg("fast", "`analysis.pcap.iter_packet_chunks` (reader only)", _script("read_fast.py"),

@@ -83,11 +83,30 @@ def _fmt_ratio(x: float | None) -> str:
     return f"{x:.1f}x" if x >= 1 else f"{x:.2f}x"
 
 
-#: issue 3's targets for the abortscope leg: (label, how to read the value from results, check)
+def _ratio(results: dict, key: str, other: str) -> float | None:
+    """A leg's wall time over another's (1.5 = half as fast again)."""
+    a, b = _leg(results, key, "wall_s"), _leg(results, other, "wall_s")
+    return a / b if a and b else None
+
+
+#: the targets: (label, how to read the value from results, check, format). Issue 3's for the timeline export,
+#: issue 11's for the text report and the connection table, what a user types first.
 TARGETS = [
-    ("at least 25x tshark", lambda r: _leg(r, "abortscope", "x_vs_tshark"), lambda v: v >= 25, "{:.1f}x"),
-    ("whole process under about 3 s", lambda r: _leg(r, "abortscope", "wall_s"), lambda v: v <= 3.0, "{:.2f} s"),
-    ("peak RSS under 400 MB", lambda r: _leg(r, "abortscope", "peak_rss_mb"), lambda v: v < 400, "{:.0f} MB"),
+    ("text report within 1.5x of the parquet timeline export", lambda r: _ratio(r, "text", "abortscope"),
+     lambda v: v <= 1.5, "{:.2f}x"),
+    ("text report at least 20x tshark", lambda r: _leg(r, "text", "x_vs_tshark"), lambda v: v >= 20, "{:.1f}x"),
+    ("text report peak RSS at most 400 MB", lambda r: _leg(r, "text", "peak_rss_mb"), lambda v: v <= 400, "{:.0f} MB"),
+    ("connection table export within 1.5x of the timeline export", lambda r: _ratio(r, "connections", "abortscope"),
+     lambda v: v <= 1.5, "{:.2f}x"),
+    ("connection table export at least 20x tshark", lambda r: _leg(r, "connections", "x_vs_tshark"),
+     lambda v: v >= 20, "{:.1f}x"),
+    ("connection table export peak RSS at most 400 MB", lambda r: _leg(r, "connections", "peak_rss_mb"),
+     lambda v: v <= 400, "{:.0f} MB"),
+    ("connection table in at most 1 s beyond analysis.load (in-process)",
+     lambda r: (r.get("connection_table") or {}).get("connections_s"), lambda v: v <= 1.0, "{:.2f} s"),
+    ("timeline export at least 25x tshark", lambda r: _leg(r, "abortscope", "x_vs_tshark"), lambda v: v >= 25, "{:.1f}x"),
+    ("timeline export under about 3 s", lambda r: _leg(r, "abortscope", "wall_s"), lambda v: v <= 3.0, "{:.2f} s"),
+    ("timeline export peak RSS under 400 MB", lambda r: _leg(r, "abortscope", "peak_rss_mb"), lambda v: v < 400, "{:.0f} MB"),
     ("analysis >= 1M packets/s, start-up aside", lambda r: (r.get("analysis_rate") or {}).get("packets_per_s"),
      lambda v: v >= 1e6, "{:,.0f} packets/s"),
     # the analysis' scaling, as the issue words it: the fixed start-up (imports) is not part of it, so both
@@ -156,6 +175,7 @@ def markdown(results: dict) -> str:
             f"TCP packets, {verdict[check['agrees']]} the reader legs."
         )
     optional_checks = (("analysis_rate", "in-process analysis timing", _rate_line),
+                       ("connection_table", "in-process connection table timing", _table_line),
                        ("scaling", "scaling check", _scaling_line), ("cold", "cold-cache check", _cold_line))
     for key, label, describe in optional_checks:
         check = results.get(key)
@@ -163,7 +183,7 @@ def markdown(results: dict) -> str:
             notes.append(f"- {label}: not run: {check['skipped']}.")
         elif check:
             lines.append(describe(check))
-    lines += ["", "Targets (issue 3) for `abortscope analyze`:", *target_lines(results)]
+    lines += ["", "Targets for `abortscope analyze` (issues 3 and 11):", *target_lines(results)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
@@ -172,6 +192,11 @@ def markdown(results: dict) -> str:
 def _rate_line(rate: dict) -> str:
     return (f"Start-up aside (the analysis timed inside one process, bench/analysis_time.py: {rate['net_s']:.2f} s), "
             f"the analysis runs at {_fmt_rate(rate['packets_per_s'])} packets/s.")
+
+
+def _table_line(t: dict) -> str:
+    return (f"The connection table of all {t['connections']:,} connections (every verdict, in-process): "
+            f"{t['connections_s']:.2f} s beyond analysis.load's {t['load_s']:.2f} s.")
 
 
 def _scaling_line(s: dict) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import legs as legs_table
 import pcap_records
 import report
-from legs import LEGS, PARQUET_OUT, PYTHON, Leg
+from legs import CONNECTIONS_OUT, LEGS, PARQUET_OUT, PYTHON, Leg
 from timing import RSS_FLOOR_NOTE, Run, gnu_time_available, run_process
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -60,7 +60,9 @@ def check_output(leg: Leg, run: Run, expected: dict) -> str | None:
     if run.returncode != 0:
         return f"exit status {run.returncode}: {run.stderr_tail.strip()[-300:]}"
     if leg.writes is not None:
-        return check_parquet(leg.writes, expected)
+        return check_parquet(leg.writes, expected, per_packet=leg.writes == PARQUET_OUT)
+    if leg.says is not None:
+        return None if leg.says in run.stdout else f"stdout lacks {leg.says!r}: {run.stdout[:200]!r}"
     if not leg.json_stdout:
         return None
     try:
@@ -74,8 +76,9 @@ def check_output(leg: Leg, run: Run, expected: dict) -> str | None:
     return None
 
 
-def check_parquet(path: Path, expected: dict) -> str | None:
-    """The analyzer's export exists and has one packet row per TCP packet (metadata only: cheap)."""
+def check_parquet(path: Path, expected: dict, per_packet: bool) -> str | None:
+    """The analyzer's export exists and has rows: one per TCP packet for the timeline (``per_packet``)
+    (metadata only: cheap)."""
     import pyarrow.parquet as pq
 
     if not path.exists():
@@ -84,6 +87,9 @@ def check_parquet(path: Path, expected: dict) -> str | None:
         rows = pq.ParquetFile(path).metadata.num_rows
     finally:
         path.unlink()
+    if not per_packet:
+        expected.setdefault("connection_rows", rows)
+        return None if rows else "the connection table is empty"
     expected_rows = expected.get("file", {}).get("tcp_packets")
     expected.setdefault("parquet_rows", rows)
     if expected_rows is not None and rows < expected_rows:
@@ -98,7 +104,8 @@ def run_alternating(chosen: list[Leg], file: Path, slice_file: Path, reps: int, 
     for rep in range(reps):
         for leg in chosen:
             target = slice_file if leg.on_slice else file
-            run = run_process(leg.argv(target), capture_stdout=leg.json_stdout, timeout_s=timeout_s)
+            run = run_process(leg.argv(target), capture_stdout=leg.json_stdout or leg.says is not None,
+                              timeout_s=timeout_s)
             runs[leg.key].append(run)
             problem = check_output(leg, run, expected)
             if problem:
@@ -154,6 +161,22 @@ def analysis_rate(file: Path, packets: int, reps: int, timeout_s: float) -> dict
     net_s = statistics.median(walls)
     print(f"  analysis in-process: {', '.join(f'{w:.2f}' for w in walls)} s")
     return {"net_s": net_s, "packets_per_s": packets / net_s, "walls_s": [round(w, 3) for w in walls]}
+
+
+def connection_table_time(file: Path, reps: int, timeout_s: float) -> dict:
+    """The connection table timed in-process beyond analysis.load (median of ``reps``); {"skipped": why} on failure."""
+    runs = []
+    for _ in range(reps):
+        run = run_process([PYTHON, str(BENCH_DIR / "analysis_time.py"), "--connections", str(file)],
+                          capture_stdout=True, timeout_s=timeout_s)
+        if run.returncode != 0:
+            return {"skipped": f"analysis_time.py --connections failed: {run.stderr_tail.strip()[-300:]}"}
+        runs.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    walls = [r["connections_s"] for r in runs]
+    print(f"  connection table in-process: {', '.join(f'{w:.2f}' for w in walls)} s "
+          f"beyond load ({runs[0]['connections']:,} connections)")
+    return {"connections": runs[0]["connections"], "load_s": statistics.median(r["load_s"] for r in runs),
+            "connections_s": statistics.median(walls), "walls_s": [round(w, 3) for w in walls]}
 
 
 def scaling_check(file: Path, packets: int, scale: int, reps: int, timeout_s: float) -> dict:
@@ -276,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         slice_file.unlink(missing_ok=True)
         PARQUET_OUT.unlink(missing_ok=True)
+        CONNECTIONS_OUT.unlink(missing_ok=True)
     rows = summarise(chosen, skipped, measured, facts["packets"], slice_packets)
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -286,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "legs": rows,
         "agreed": measured["expected"],
         "analysis_rate": analysis_rate(args.file, facts["packets"], args.reps, args.timeout),
+        "connection_table": connection_table_time(args.file, args.reps, args.timeout),
         "rss_method": "GNU time %M (wait4 ru_maxrss of the child)" if gnu_time_available() else RSS_FLOOR_NOTE,
     }
     if args.verify_tshark:

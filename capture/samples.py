@@ -218,7 +218,7 @@ def _recorded(bundle_dir: Path) -> str:
     try:
         from analysis import load
 
-        verdicts = dict.fromkeys(d.verdict.value for d in load(bundle_dir).diagnose())
+        verdicts = dict.fromkeys(load(bundle_dir).connections["verdict"].astype(str))
         cells.append(f"verdict: `{', '.join(verdicts) or 'no connection'}`")
     except Exception as exc:  # noqa: BLE001 - the README still lists the bundle
         cells.append(f"verdict: not analysed ({type(exc).__name__})")

@@ -36,7 +36,12 @@ def test_capture_never_imports_the_cli():
     assert offenders == []
 
 
-def test_readme_documents_the_timeline_schema_as_declared():
-    from analysis.schema import markdown_table
+def test_readme_documents_both_tables_and_the_verdict_rules_as_declared():
+    from analysis.diagnosis.verdicts import markdown_table as verdict_table
+    from analysis.schema import CONNECTION_COLUMNS, TIMELINE_COLUMNS
+    from analysis.schema.columns import markdown_table
 
-    assert markdown_table() in (REPO / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert markdown_table(TIMELINE_COLUMNS) in readme
+    assert markdown_table(CONNECTION_COLUMNS) in readme
+    assert verdict_table() in readme

@@ -1,4 +1,4 @@
-"""`abortscope analyze`: read a capture or run bundle (plus logs), print the diagnosis or export the timeline."""
+"""`abortscope analyze`: read a capture or run bundle (plus logs), print the diagnosis or export a table."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from typing import Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.markup import escape
-from rich.table import Table
 
 from abortscope.console import err, fail, out, warn
 from analysis.errors import AbortscopeError
 
 BIG_FILE_BYTES = 50 * 1024 * 1024  # show a progress bar above this
-MAX_DETAILED_FLOWS = 10
-MAX_TIMELINE_ROWS = 40
+DEFAULT_DETAILS = 10
 
 
 class Engine(str, Enum):
@@ -31,7 +28,37 @@ class Format(str, Enum):
     text = "text"
     csv = "csv"
     json = "json"
+    jsonl = "jsonl"
     parquet = "parquet"
+
+
+class TableName(str, Enum):
+    timeline = "timeline"
+    connections = "connections"
+
+
+def _verdict_names() -> list[str]:
+    from analysis.diagnosis.verdicts import Verdict  # imported when asked for: `abortscope --help` stays quick
+
+    return [v.value for v in Verdict]
+
+
+def _complete_verdicts(incomplete: str) -> list[str]:
+    """Tab completion of --verdict: the verdict names, after any already typed (NAME,NAME,...)."""
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    return [prefix + name for name in _verdict_names() if name.startswith(last.upper())]
+
+
+def _verdicts(text: str | None) -> list[str] | None:
+    """--verdict's names, checked (case does not matter)."""
+    if text is None:
+        return None
+    names = [name.strip().upper() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _verdict_names()]
+    if unknown or not names:
+        raise fail(f"unknown verdict {', '.join(unknown) or repr(text)}: choose from {', '.join(_verdict_names())}")
+    return names
 
 
 def analyze(
@@ -43,8 +70,16 @@ def analyze(
     tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps (default: local)."),
     flow: Optional[str] = typer.Option(None, "--flow", help="Keep one connection: client_ip:port>server_ip:port."),
     port: Optional[int] = typer.Option(None, "--port", help="Keep connections with this port on either side."),
+    verdict: Optional[str] = typer.Option(
+        None, "--verdict", metavar="NAME[,NAME]", autocompletion=_complete_verdicts,
+        help="Keep connections with these verdicts (e.g. WRITE_AFTER_PEER_FIN_RST_EPIPE,ERROR_SWALLOWED_BY_APP)."),
+    details: int = typer.Option(DEFAULT_DETAILS, "--details", min=0,
+                                help="Text: explain this many connections, the most telling first."),
     engine: Engine = typer.Option(Engine.fast, "--engine", help="Capture reader."),
-    format: Format = typer.Option(Format.text, "--format", help="text: diagnosis + compact timeline; others export the timeline."),
+    format: Format = typer.Option(Format.text, "--format", help="text: the diagnosis; the others export --table."),
+    table: TableName = typer.Option(TableName.timeline, "--table",
+                                    help="What csv/json/jsonl/parquet write: the timeline (a row per event) or the "
+                                         "connection table (a row per connection, with its verdict)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the export here (default: stdout; required for parquet)."),
 ) -> None:
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
@@ -54,6 +89,7 @@ def analyze(
         raise fail("--format parquet needs -o FILE")
     if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
         raise fail(f"{output}: no directory {output.parent}")
+    chosen = _verdicts(verdict)
     options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     capture = _capture_of(path)
@@ -63,23 +99,31 @@ def analyze(
                 _warn_if_slow_reader()
             with _collector_paused():  # pandas and the analysis import while the read-ahead reads
                 from analysis import load
-                from analysis.api import export_timeline
-            options["ahead"] = ahead
+                from analysis.api import export_table, export_timeline
+            options.update(ahead=ahead, progress=progress)
             if format is Format.text:
-                timeline = load(path, progress=progress, lean=True, **options)
-                rows = len(timeline.events)
+                timeline = load(path, lean=True, **options)
+                connections = timeline.connections
+                rows = len(connections if chosen is None else connections[connections["verdict"].isin(chosen)])
+            elif table is TableName.connections or chosen is not None:
+                timeline, rows = export_table(path, table.value, format.value, target, verdicts=chosen, **options)
             else:  # written as it is built: a big capture's timeline is never whole in memory
-                timeline, rows = export_timeline(path, format.value, target, progress=progress, **options)
+                timeline, rows = export_timeline(path, format.value, target, **options)
     except AbortscopeError as exc:
         raise fail(str(exc))
     for message in (*timeline.report.warnings, *timeline.warnings):
         warn(message)
     for linktype, count in timeline.report.skipped_linktypes.items():
         warn(f"skipped {count} records with unsupported link type {linktype}")
-    if rows == 0:
+    if not len(timeline.flows) and not len(timeline.other_events):
         raise fail(f"nothing read from {path}: no TCP packet and no event")
+    if chosen is not None and rows == 0:
+        warn(f"no connection has the verdict {', '.join(chosen)}")
     if format is Format.text:
-        _print_text(timeline)
+        from abortscope.text_report import print_report
+
+        print_report(timeline, connections if chosen is None else connections[connections["verdict"].isin(chosen)],
+                     details, chosen is not None)
 
 
 def _warn_if_slow_reader() -> None:
@@ -143,71 +187,3 @@ class _progress:
         if self.bar is not None:
             self.bar.stop()
         return False
-
-
-def _print_text(timeline) -> None:
-    diagnoses = timeline.diagnose()
-    out.print(f"[bold]{len(timeline.flows)} connection(s)[/], {len(timeline.packets)} packets; "
-              f"sources: {', '.join(timeline.sources)}")
-    if len(diagnoses) > MAX_DETAILED_FLOWS:
-        counts = Table("verdict", "connections", title="verdicts")
-        for verdict, n in _count(d.verdict.value for d in diagnoses):
-            counts.add_row(verdict, str(n))
-        out.print(counts)
-        boring = {"NORMAL_CLOSE", "OPEN", "HALF_CLOSE_CLEAN"}
-        diagnoses = [d for d in diagnoses if d.verdict.value not in boring][:MAX_DETAILED_FLOWS]
-        out.print(f"details for the first {len(diagnoses)} connections that did not close cleanly:")
-    for d in diagnoses:
-        out.print()
-        out.print(f"[bold cyan]{d.flow}[/]  [bold]{d.verdict.value}[/]  [dim]{d.conn_state} {d.history}"
-                  f"{' (roles guessed)' if d.role_guessed else ''}[/]")
-        out.print(f"  {escape(d.summary)}")
-        for sentence in d.sentences:
-            out.print(f"  • {escape(sentence)}")
-        out.print()
-        _print_timeline(timeline.flow_events(d.flow), set(d.frames))
-
-
-def _count(values):
-    counts: dict[str, int] = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return sorted(counts.items(), key=lambda kv: -kv[1])
-
-
-def _print_timeline(events, evidence_frames: set[int]) -> None:
-    """One line per event (cut at the terminal's width): time, source, actor, kind, then what matters for that source."""
-    rows = events
-    if len(rows) > MAX_TIMELINE_ROWS:
-        keep = (rows["source"] != "packet") | ~rows["kind"].isin(["ACK", "DATA"]) | rows["frame"].isin(list(evidence_frames))
-        rows = rows[keep.fillna(True)]
-    for r in rows.head(MAX_TIMELINE_ROWS * 2).itertuples(index=False):
-        if r.source == "packet":
-            what = f"#{r.frame} {r.flags} seq={_s(r.seq)} ack={_s(r.ack)} len={_s(r.len)}"
-        else:
-            what = " ".join(x for x in (_s(r.errno), _s(r.detail)) if x)
-        evidence = (not _is_na(r.frame) and int(r.frame) in evidence_frames) or isinstance(r.errno, str)
-        line = f"{r.t_rel:+10.6f}  {str(r.source):<7} {_s(r.actor):<6} {str(r.kind):<12} {what}"
-        out.print(line, markup=False, highlight=False, no_wrap=True, overflow="ellipsis", style="bold" if evidence else None)
-
-
-def _is_na(value) -> bool:
-    import pandas as pd
-
-    return value is None or bool(pd.isna(value))
-
-
-def _s(value) -> str:
-    try:
-        import pandas as pd
-
-        if value is None or pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
-def _short(detail, width: int = 70) -> str:
-    text = _s(detail)
-    return text if len(text) <= width else text[: width - 1] + "…"

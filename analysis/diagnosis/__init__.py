@@ -1,19 +1,29 @@
-"""Per-connection diagnosis: a verdict from a rules table, the evidence rows, plain sentences.
+"""Per-connection diagnosis: verdicts for every connection as table columns, and words for the ones shown.
 
-    signals.py   evidence rows + boolean signals per connection
-    verdicts.py  Verdict enum + RULES table (first match wins)
+    evidence.py  the rows that prove a story, found for all connections at once (and read back from a row)
+    signals.py   the booleans the verdict rules read, as whole columns
+    verdicts.py  Verdict enum + RULES table (first match wins) + the order of the most telling
+    table.py     the connection table: flows + verdict, roles, signals, evidence (analysis.schema.connections)
+    findings.py  one connection's findings, from its row of the table
     explain.py   sentences with times, deltas and bytes
+
+The table is computed once for every connection (``Timeline.connections``);
+a :class:`Diagnosis` (verdict, evidence, sentences) is built from one of its
+rows, only for the connections someone looks at.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.diagnosis.evidence import Evidence, Label
 from analysis.diagnosis.explain import sentences
-from analysis.diagnosis.signals import Evidence, Findings, gather
-from analysis.diagnosis.verdicts import RULES, Rule, Verdict, pick
+from analysis.diagnosis.findings import Findings, findings_of
+from analysis.diagnosis.signals import Signal
+from analysis.diagnosis.table import connection_table
+from analysis.diagnosis.verdicts import MOST_TELLING_FIRST, RULE_OF, RULES, Rule, Verdict
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,6 @@ class Diagnosis:
         """The capture frames of the evidence, in order, each once."""
         return tuple(sorted({e.frame for e in self.evidence if e.frame is not None}))
 
-    def evidence_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(e) for e in self.evidence])
-
     def text(self) -> str:
         guess = " (roles guessed: no SYN seen)" if self.role_guessed else ""
         lines = [f"{self.flow}  {self.verdict.value}  [{self.conn_state} {self.history}]{guess}", f"  {self.summary}"]
@@ -45,32 +52,49 @@ class Diagnosis:
         return "\n".join(lines)
 
 
+def diagnosis_of(row: dict, sources: tuple[str, ...] = (), impl: str | None = None) -> Diagnosis:
+    """The Diagnosis of one row of the connection table (a dict), in words."""
+    findings = findings_of(row, sources)
+    verdict = Verdict(row["verdict"])
+    names = {"client": "client", "server": "server", "closer": findings.closer, "writer": findings.writer}
+    return Diagnosis(
+        flow=findings.flow,
+        verdict=verdict,
+        summary=RULE_OF[verdict].summary.format(**names),
+        sentences=sentences(findings, verdict, row, impl),
+        evidence=tuple(sorted(findings.items.values(), key=lambda e: (e.ts_ns, e.label))),
+        signals=tuple(name for name, held in findings.signals.items() if held),
+        history=str(row["history"]),
+        conn_state=str(row["conn_state"]),
+        role_guessed=bool(row["role_guessed"]),
+    )
+
+
 def diagnose(timeline, flow: str | None = None) -> list[Diagnosis]:
-    flows = timeline.flows
+    """Diagnoses of every connection of ``timeline`` (or of ``flow`` only), in the table's order."""
+    table = timeline.connections
     if flow is not None:
-        flows = flows[flows["flow"] == flow]
-    impl = (timeline.meta.get("server") or {}).get("impl") if isinstance(timeline.meta, dict) else None
-    events = timeline.events
-    by_flow = {name: group for name, group in events.groupby(events["flow"].astype(str), sort=False, observed=True)}
-    empty = events.iloc[0:0]
-    out = []
-    for _, row in flows.iterrows():  # one iteration per connection
-        name = str(row["flow"])
-        findings = gather(row, by_flow.get(name, empty), timeline.sources)
-        rule = pick(findings.signals)
-        names = {"client": "client", "server": "server", "closer": findings.closer, "writer": findings.writer}
-        out.append(Diagnosis(
-            flow=name,
-            verdict=rule.verdict,
-            summary=rule.summary.format(**names),
-            sentences=sentences(findings, rule.verdict, row, impl),
-            evidence=tuple(sorted(findings.items.values(), key=lambda e: (e.ts_ns, e.label))),
-            signals=tuple(k for k, v in findings.signals.items() if v),
-            history=str(row.get("history", "")),
-            conn_state=str(row.get("conn_state", "")),
-            role_guessed=bool(row.get("role_guessed", False)),
-        ))
-    return out
+        table = table[table["flow"] == flow]
+    return explain_rows(table, timeline)
 
 
-__all__ = ["Diagnosis", "Evidence", "Findings", "RULES", "Rule", "Verdict", "diagnose"]
+def explain_rows(table: pd.DataFrame, timeline) -> list[Diagnosis]:
+    """Diagnoses of these rows of ``timeline.connections``: the sentences are made for them only."""
+    meta = timeline.meta if isinstance(timeline.meta, dict) else {}
+    server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
+    impl = server.get("impl")
+    return [diagnosis_of(row, timeline.sources, impl) for row in table.to_dict("records")]
+
+
+def most_telling(table: pd.DataFrame, limit: int | None = None, include_clean: bool = False) -> pd.DataFrame:
+    """The rows of a connection table that did not close cleanly, the most telling first (MOST_TELLING_FIRST,
+    then capture order); ``include_clean`` keeps the clean ones too, after the others."""
+    rank = {verdict.value: n for n, verdict in enumerate(MOST_TELLING_FIRST)}
+    clean = [rule.verdict.value for rule in RULES if rule.clean]
+    rows = table if include_clean else table[~table["verdict"].isin(clean)]
+    order = rows.assign(_rank=rows["verdict"].astype(str).map(rank)).sort_values(["_rank", "first_ts_ns"], kind="stable")
+    return rows.loc[order.index[:limit] if limit is not None else order.index]
+
+
+__all__ = ["Diagnosis", "Evidence", "Findings", "Label", "MOST_TELLING_FIRST", "RULES", "Rule", "Signal", "Verdict",
+           "connection_table", "diagnose", "diagnosis_of", "explain_rows", "most_telling"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from analysis.diagnosis.signals import Evidence, Findings
+from analysis.diagnosis.evidence import Evidence
+from analysis.diagnosis.findings import Findings
 from analysis.diagnosis.verdicts import Verdict
 
 #: RST reasons (tcp_send_reset `reason`, include/net/rstreason.h) -> plain words.
@@ -68,7 +69,7 @@ def _sentence_close(f: Findings, ctx: dict) -> str | None:
     if (f.signals["client_abort"] or f.signals["server_abort"]) and "first_rst" in it:
         rst = it["first_rst"]
         side = rst.actor or "one side"
-        pending = side == "client" and f.numbers["bytes_before_close"] == 0 and ctx["flow_row"].get("bytes_s2c", 1) == 0
+        pending = side == "client" and f.numbers["bytes_before_close"] == 0 and ctx["flow_row"].get("bytes_server", 1) == 0
         reason = f.numbers.get("rst_reason")
         why = f"; reason {reason}, from the kernel: {RST_REASONS.get(reason, reason)}" if reason else ""
         return (f"The {side} aborted with RST at {time_rel(rst)} ({_frame(rst)}{why}) without a FIN"

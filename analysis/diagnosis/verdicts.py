@@ -1,32 +1,25 @@
-"""Verdicts and the rules that pick them: a table, first match wins.
+"""Verdicts and the rules that pick them: a table, first match wins, evaluated as boolean columns.
 
-A rule names the *signals* (per-connection booleans computed in
-signals.py from the flows row and the connection's events) that must hold
-(``all_of``) and must not (``none_of``). Order matters: specific stories
-(the full broken-pipe chain, a swallowed error) come before the
-packet-only readings of the same wire pattern, and the generic closes last.
+A rule names the signals (signals.py) that must hold (``all_of``) and must
+not (``none_of``). Order matters: specific stories (the full broken-pipe
+chain, a swallowed error) come before the packet-only readings of the same
+wire pattern, and the generic closes last. The rules run over every
+connection at once (analysis.rules.first_match), as conn_state's do.
 
-Signals:
-    refused             client SYN answered by RST, no SYN-ACK (conn_state REJ)
-    late_data           a side sent payload after the peer's FIN (write after peer close)
-    rst_answers_late    the FIN sender answered that payload with RST
-    client_abort        the first RST came from the client, before any FIN of its own
-    server_abort        the same for the server
-    syscall_error       the traced side got a connection error from a syscall (not EAGAIN/EINTR)
-    syscall_epipe       ... it was EPIPE (first one)
-    syscall_econnreset  ... the first one was ECONNRESET
-    syscall_seen        strace recorded calls on this connection
-    app_seen            the application wrote events for this connection
-    app_error           the application reported an error for it
-    half_close          the FIN sender acknowledged the peer's later payload (a working half-close)
-    both_fin            FIN from both sides
-    any_fin / any_rst   at least one FIN / RST
+:data:`MOST_TELLING_FIRST` is the order in which connections are shown when
+there are too many to show them all; ``clean`` marks the verdicts of
+connections that closed as they should.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+import numpy as np
+
+from analysis.diagnosis.signals import Signal
+from analysis.rules import first_match, names_used
 
 
 class Verdict(StrEnum):
@@ -48,37 +41,73 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class Rule:
     verdict: Verdict
-    all_of: tuple[str, ...]
-    none_of: tuple[str, ...]
+    all_of: tuple[Signal, ...]
+    none_of: tuple[Signal, ...]
     summary: str  # one line, filled with str.format(**names) (client/server/closer/writer)
+    clean: bool = False  # the connection closed as it should: not shown among the problems
 
 
+S = Signal
 RULES: tuple[Rule, ...] = (
-    Rule(Verdict.REFUSED, ("refused",), (), "connection refused: the SYN was answered by RST"),
-    Rule(Verdict.ERROR_SWALLOWED_BY_APP, ("syscall_error", "app_seen"), ("app_error",),
+    Rule(Verdict.REFUSED, (S.REFUSED,), (), "connection refused: the SYN was answered by RST"),
+    Rule(Verdict.ERROR_SWALLOWED_BY_APP, (S.SYSCALL_ERROR, S.APP_SEEN), (S.APP_ERROR,),
          "the {writer}'s syscall failed but the application never saw the error"),
-    Rule(Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, ("late_data", "rst_answers_late", "syscall_epipe"), (),
+    Rule(Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, (S.LATE_DATA, S.RST_ANSWERS_LATE, S.SYSCALL_EPIPE), (),
          "the {writer} wrote after the {closer}'s FIN, got RST, and its next write failed with EPIPE"),
-    Rule(Verdict.RST_BY_CLIENT_ECONNRESET, ("client_abort", "syscall_econnreset"), (),
+    Rule(Verdict.RST_BY_CLIENT_ECONNRESET, (S.CLIENT_ABORT, S.SYSCALL_ECONNRESET), (),
          "the client aborted with RST; the server got ECONNRESET"),
-    Rule(Verdict.WRITE_AFTER_PEER_FIN_RST, ("late_data", "rst_answers_late"), (),
+    Rule(Verdict.WRITE_AFTER_PEER_FIN_RST, (S.LATE_DATA, S.RST_ANSWERS_LATE), (),
          "the {writer} sent data after the {closer}'s FIN and the {closer} answered with RST"),
-    Rule(Verdict.RST_BY_CLIENT, ("client_abort",), (), "the client aborted the connection with RST"),
-    Rule(Verdict.RST_BY_SERVER, ("server_abort",), (), "the server aborted the connection with RST"),
-    Rule(Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, ("app_error", "syscall_seen"), ("syscall_error", "any_rst"),
+    Rule(Verdict.RST_BY_CLIENT, (S.CLIENT_ABORT,), (), "the client aborted the connection with RST"),
+    Rule(Verdict.RST_BY_SERVER, (S.SERVER_ABORT,), (), "the server aborted the connection with RST"),
+    Rule(Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, (S.APP_ERROR, S.SYSCALL_SEEN), (S.SYSCALL_ERROR, S.ANY_RST),
          "the application reported an error, but no syscall failed and no RST was sent: its runtime refused the write"),
-    Rule(Verdict.HALF_CLOSE_CLEAN, ("half_close",), ("any_rst",),
-         "half-close: the {closer} closed its direction and still received the {writer}'s data"),
-    Rule(Verdict.NORMAL_CLOSE, ("both_fin",), ("any_rst",), "normal close: FIN from both sides, no RST"),
-    Rule(Verdict.RST_AFTER_CLOSE, ("any_rst",), (), "closed with FIN, then a RST"),
-    Rule(Verdict.ONE_SIDED_CLOSE, ("any_fin",), (), "only one side closed (FIN) before the capture ended"),
-    Rule(Verdict.OPEN, (), (), "still open when the capture ended (no FIN, no RST)"),
+    Rule(Verdict.HALF_CLOSE_CLEAN, (S.HALF_CLOSE,), (S.ANY_RST,),
+         "half-close: the {closer} closed its direction and still received the {writer}'s data", clean=True),
+    Rule(Verdict.NORMAL_CLOSE, (S.BOTH_FIN,), (S.ANY_RST,), "normal close: FIN from both sides, no RST", clean=True),
+    Rule(Verdict.RST_AFTER_CLOSE, (S.ANY_RST,), (), "closed with FIN, then a RST"),
+    Rule(Verdict.ONE_SIDED_CLOSE, (S.ANY_FIN,), (), "only one side closed (FIN) before the capture ended"),
+    Rule(Verdict.OPEN, (), (), "still open when the capture ended (no FIN, no RST)", clean=True),
 )
 
 
-def pick(signals: dict[str, bool]) -> Rule:
-    """The first rule whose conditions hold for these signals."""
+def check(rules: tuple[Rule, ...], order: tuple[Verdict, ...]) -> None:
+    """Raise ValueError unless ``rules`` name every Verdict once, only known Signals (a misspelt one would
+    silently never hold), and end with a catch-all; and ``order`` ranks every Verdict once."""
+    verdicts = [rule.verdict for rule in rules]
+    if sorted(verdicts) != sorted(Verdict):
+        raise ValueError(f"the rules must name every verdict once: {sorted(set(Verdict) ^ set(verdicts))}")
+    unknown = names_used(rules) - set(Signal)
+    if unknown:
+        raise ValueError(f"the rules name unknown signals {sorted(unknown)}; known: {', '.join(Signal)}")
+    if rules[-1].all_of or rules[-1].none_of:
+        raise ValueError("the last rule must hold for every connection")
+    if sorted(order) != sorted(Verdict):
+        raise ValueError("the display order must rank every verdict once")
+
+
+RULE_OF: dict[Verdict, Rule] = {rule.verdict: rule for rule in RULES}
+
+#: When there are too many connections to explain them all: the story the tool exists for first, then errors
+#: the application saw or missed, then aborts, then the rest.
+MOST_TELLING_FIRST: tuple[Verdict, ...] = (
+    Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, Verdict.ERROR_SWALLOWED_BY_APP, Verdict.RST_BY_CLIENT_ECONNRESET,
+    Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, Verdict.WRITE_AFTER_PEER_FIN_RST, Verdict.RST_BY_CLIENT,
+    Verdict.RST_BY_SERVER, Verdict.REFUSED, Verdict.RST_AFTER_CLOSE, Verdict.ONE_SIDED_CLOSE,
+    Verdict.HALF_CLOSE_CLEAN, Verdict.NORMAL_CLOSE, Verdict.OPEN,
+)
+check(RULES, MOST_TELLING_FIRST)  # at import: a table that does not hold together must not load
+
+
+def verdict_codes(signals: dict[Signal, np.ndarray], n_rows: int) -> np.ndarray:
+    """Index into :data:`RULES` of every connection's verdict (first match wins)."""
+    return first_match(RULES, signals, n_rows)
+
+
+def markdown_table() -> str:
+    """The rules as the README shows them (a test keeps the two equal)."""
+    lines = ["| verdict | requires | unless | summary |", "|---|---|---|---|"]
     for rule in RULES:
-        if all(signals.get(s, False) for s in rule.all_of) and not any(signals.get(s, False) for s in rule.none_of):
-            return rule
-    return RULES[-1]
+        lines.append(f"| `{rule.verdict.value}` | {', '.join(rule.all_of) or '-'} | {', '.join(rule.none_of) or '-'} "
+                     f"| {rule.summary} |")
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Packet table + flows -> timeline rows (source ``packet``), one per TCP segment.
 
-Takes the packets annotated by analysis.tcp.build_flows (``conn``,
-``from_client``, relative ``seq``/``ack``, ``kind``). ``detail`` is left empty
+Takes the packets annotated by analysis.tcp.flows.assign_connections
+(``conn``, ``from_client``, relative ``seq``/``ack``, ``kind``); ``conn``
+goes to the timeline as it is. ``detail`` is left empty
 for packets (keeps a million-row timeline lean); ``frame`` links back to the
 capture. The columns are built once (_row_columns), vectorised, then
 wrapped: as a frame in the schema dtypes (parse, checked with
@@ -123,6 +124,7 @@ def _row_columns(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | N
         "ts_ns": ts,
         "t_rel": (ts - conns.first_ts_ns[conn]) / 1e9,
         "flow": _take_strings(conns.flow, conn),
+        "conn": conn,
         "source": np.zeros(len(ts), np.int8),
         "actor": np.where(column("from_client").astype(bool), 0, 1).astype(np.int8),
         "kind": kind_codes.astype(np.int8),

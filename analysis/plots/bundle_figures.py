@@ -19,12 +19,13 @@ from analysis.plots.titles import scenario_title
 
 
 def diagnosis_for(timeline: Any, flow: str) -> Any:
-    """The Diagnosis of ``flow`` from ``timeline.diagnose()``, or None (no diagnosis, or it failed)."""
+    """The Diagnosis of ``flow`` (``timeline.diagnose(flow=flow)``: that connection only), or None (no
+    diagnosis, or it failed)."""
     diagnose = getattr(timeline, "diagnose", None)
     if diagnose is None:
         return None
     try:
-        found = [d for d in diagnose() if str(getattr(d, "flow", "")) == flow]
+        found = diagnose(flow=flow)
     except Exception:  # noqa: BLE001 - a picture without the chain beats no picture
         return None
     return found[0] if found else None

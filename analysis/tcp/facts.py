@@ -1,27 +1,12 @@
 """The close facts of every connection, each with the frame that shows it.
 
-Added to the flows table (one row per connection); frames are tshark frame
-numbers, times are ns since the epoch, missing facts are <NA>. "After" means
-later in the capture (frame order), i.e. as seen at the capture point.
-
-- ``fin_frame_client`` / ``fin_frame_server`` (+ ``_ts_ns``): each side's first FIN;
-  ``first_fin_by``/``first_fin_frame``/``first_fin_ts_ns``: whichever came first.
-- ``rst_frame_client`` / ``rst_frame_server``, ``first_rst_by``/...: the same for RST.
-- ``data_after_fin_by``/``_frame``/``_ts_ns``: the first payload a side sent
-  after the peer's FIN ("write after peer close"); ``bytes_after_peer_fin_client``
-  / ``_server``: new (non-retransmitted) payload bytes each side sent after the
-  other side's FIN.
-- ``rst_answer_frame``/``_ts_ns``/``_delay_ns``: the FIN sender's first RST after
-  that data: the peer's kernel answering data sent to a closed socket.
-- ``lost_after_rst_bytes``/``_frame``: payload the other side still sent after
-  the first RST (it can never be delivered); ``unacked_at_rst_bytes``: payload
-  the RST sender had received on the wire but never acknowledged when it reset
-  (<NA> when it never sent an ACK).
-- ``half_close_by``/``half_close_frame``: a side closed its direction (FIN),
-  the peer kept sending, and the FIN sender acknowledged that data (the
-  frame is that ACK): a working half-close, not an abort.
-- ``bytes_before_peer_fin_client``/``_server``: payload each side had sent
-  before the other's FIN (0 from the server = the request was still pending).
+Added to the flows table (one row per connection): each side's first FIN
+and RST, whichever came first, the first payload sent after the peer's FIN
+and the bytes on either side of it, the RST answering it, what the first
+RST made undeliverable, a working half-close. What each column means is
+documented once, in the connection table's schema
+(analysis.schema.connections, FLOW_COLUMNS). "After" means later in the
+capture (frame order), i.e. as seen at the capture point.
 """
 
 from __future__ import annotations
@@ -31,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.tcp import flags as F
+from analysis.tcp import sides
+from analysis.tcp.sides import SIDES
 from analysis.tcp.history import CONN_STATE_RULES, conn_state_codes, histories, retransmitted
 
-SIDES = ("client", "server")  # side index 0 = client, 1 = server
-_SIDE_TEXTS = pa.array(SIDES, pa.large_string())  # the Arrow type pandas keeps
 _STATE_TEXTS = pa.array([rule.state for rule in CONN_STATE_RULES], pa.large_string())
 _NEVER = np.iinfo(np.int64).max  # "no such row/frame": later than any frame
 
@@ -73,11 +58,6 @@ def _take(values: np.ndarray, rows: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(_at(values, rows, 0).astype(np.int64, copy=False), rows < 0)
 
 
-def _side_names(index: np.ndarray) -> pd.array:
-    """0 -> client, 1 -> server, -1 -> <NA>."""
-    return pd.array(_SIDE_TEXTS.take(pa.array(index, mask=index < 0)), dtype="string")
-
-
 def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     """Return ``flows`` with the facts above, ``history`` and ``conn_state`` added.
 
@@ -105,7 +85,7 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
             facts[f"{name}_frame_{label}"] = _take(frame, per_side[s::2])
             facts[f"{name}_ts_ns_{label}"] = _take(ts, per_side[s::2])
         first, by = _first_of_conn(per_side)
-        facts[f"first_{name}_by"] = _side_names(by)
+        facts[f"first_{name}_by"] = sides.names(by)
         facts[f"first_{name}_frame"] = _take(frame, first)
         facts[f"first_{name}_ts_ns"] = _take(ts, first)
 
@@ -121,9 +101,10 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     late = d_frame > fin_frame_of_side[d_side ^ 1]  # sent after the peer's FIN
     late_first = _first_per(d_conn[late], data_rows[late], n_conn)
     late_side = _at(from_server, late_first, -1)
-    facts["data_after_fin_by"] = _side_names(late_side)
+    facts["data_after_fin_by"] = sides.names(late_side)
     facts["data_after_fin_frame"] = _take(frame, late_first)
     facts["data_after_fin_ts_ns"] = _take(ts, late_first)
+    facts["data_after_fin_len"] = _take(length, late_first)
     late_fresh = late & ~retrans[data_rows]
     late_bytes = np.bincount(d_side[late_fresh], weights=d_len[late_fresh], minlength=n_sides)
     early_bytes = np.bincount(d_side[~late], weights=d_len[~late], minlength=n_sides)
@@ -169,8 +150,9 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     acks_it = ((flags[ack_rows] & F.RST) == 0) & (a_from_server == fin_sender_side[a_conn]) \
         & (a_frame > late_frame[a_conn]) & (a_value >= late_end[a_conn])
     hc_first = _first_per(a_conn[acks_it], ack_rows[acks_it], n_conn)
-    facts["half_close_by"] = _side_names(np.where(hc_first >= 0, fin_sender_side, -1))
+    facts["half_close_by"] = sides.names(np.where(hc_first >= 0, fin_sender_side, -1))
     facts["half_close_frame"] = _take(frame, hc_first)
+    facts["half_close_ts_ns"] = _take(ts, hc_first)
     del d_side, d_conn, d_frame, d_len, d_end, late, late_fresh, d_upto_rst, d_other_side, lost, sent  # before the
     del ack_rows, a_conn, a_frame, a_from_server, a_value, by_rst_sender, acks_it  # history's own working memory
 
@@ -181,14 +163,14 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     s_ack = (flags[syn_rows] & F.ACK) != 0
     s_server = from_server[syn_rows]
     state = conn_state_codes({
-        "c_syn": _any(s_conn, ~s_ack & ~s_server, n_conn),
-        "s_synack": _any(s_conn, s_ack & s_server, n_conn),
-        "c_fin": side_firsts["fin"][0::2] >= 0,
-        "s_fin": side_firsts["fin"][1::2] >= 0,
-        "c_rst": side_firsts["rst"][0::2] >= 0,
-        "s_rst": side_firsts["rst"][1::2] >= 0,
-        "c_rst_first": rst_side == 0,
-        "s_any": np.bincount(side, minlength=n_sides)[1::2] > 0,
+        "client_syn": _any(s_conn, ~s_ack & ~s_server, n_conn),
+        "server_synack": _any(s_conn, s_ack & s_server, n_conn),
+        "client_fin": side_firsts["fin"][0::2] >= 0,
+        "server_fin": side_firsts["fin"][1::2] >= 0,
+        "client_rst": side_firsts["rst"][0::2] >= 0,
+        "server_rst": side_firsts["rst"][1::2] >= 0,
+        "client_rst_first": rst_side == 0,
+        "server_sent": np.bincount(side, minlength=n_sides)[1::2] > 0,
     })
     facts["conn_state"] = pd.array(_STATE_TEXTS.take(pa.array(state)), dtype="string")
     return pd.concat([flows, pd.DataFrame(facts, index=flows.index, copy=False)], axis=1)

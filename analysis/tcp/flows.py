@@ -193,18 +193,18 @@ def assign_connections(packets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
         "ip_version": pk["ip_version"].to_numpy()[conn_first],
         "vlan": pk["vlan"].take(conn_first).to_numpy(object),
         "packets": packets_per_side[0::2] + packets_per_side[1::2],
-        "packets_c2s": packets_per_side[0::2],
-        "packets_s2c": packets_per_side[1::2],
-        "bytes_c2s": bytes_per_side[0::2],
-        "bytes_s2c": bytes_per_side[1::2],
-        "first_frame": frame[conn_first],
-        "last_frame": frame[last_idx],
+        "packets_client": packets_per_side[0::2],
+        "packets_server": packets_per_side[1::2],
+        "bytes_client": bytes_per_side[0::2],
+        "bytes_server": bytes_per_side[1::2],
+        "first_frame": frame[conn_first].astype(np.int64),
+        "last_frame": frame[last_idx].astype(np.int64),
         "first_ts_ns": ts[conn_first],
         "last_ts_ns": ts[last_idx],
-        "client_isn": isn[0::2],
-        "server_isn": isn[1::2],
+        "duration_s": (ts[last_idx] - ts[conn_first]) / 1e9,
+        "isn_client": pd.arrays.IntegerArray(isn[0::2], isn[0::2] < 0),
+        "isn_server": pd.arrays.IntegerArray(isn[1::2], isn[1::2] < 0),
     })
-    flows["duration_s"] = (flows["last_ts_ns"] - flows["first_ts_ns"]) / 1e9
     flows["vlan"] = flows["vlan"].astype("string")
     return pk, flows
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from analysis.rules import first_match
 from analysis.tcp import flags as F
 from analysis.tcp.flows import first_rows, stable_order
 
@@ -169,22 +170,28 @@ class ConnStateRule:
     none_of: tuple[str, ...] = ()  # ... and false
 
 
-#: Zeek's conn_state codes. Booleans: c_syn (client sent SYN), s_synack,
-#: c_fin, s_fin, c_rst, s_rst, c_rst_first (the first RST was the client's),
-#: s_any (the server sent anything).
+#: Zeek's conn_state codes. Booleans: client_syn (client sent SYN), server_synack,
+#: client_fin, server_fin, client_rst, server_rst, client_rst_first (the first RST was the client's),
+#: server_sent (the server sent anything).
 CONN_STATE_RULES: tuple[ConnStateRule, ...] = (
-    ConnStateRule("REJ", "connection attempt rejected (SYN answered by RST, no SYN-ACK)", ("c_syn", "s_rst"), ("s_synack",)),
-    ConnStateRule("RSTOS0", "client sent SYN then RST; no SYN-ACK seen", ("c_syn", "c_rst"), ("s_synack",)),
-    ConnStateRule("SH", "client sent SYN then FIN; no SYN-ACK seen (half-open)", ("c_syn", "c_fin"), ("s_synack",)),
-    ConnStateRule("S0", "connection attempt seen, no reply", ("c_syn",), ("s_any",)),
-    ConnStateRule("RSTRH", "server sent SYN-ACK then RST; no client SYN seen", ("s_synack", "s_rst"), ("c_syn",)),
-    ConnStateRule("SHR", "server sent SYN-ACK then FIN; no client SYN seen", ("s_synack", "s_fin"), ("c_syn",)),
-    ConnStateRule("RSTO", "established, the client aborted (its RST came first)", ("c_rst_first",)),
-    ConnStateRule("RSTR", "established, the server aborted (its RST came first)", ("s_rst",), ("c_rst_first",)),
-    ConnStateRule("SF", "normal establishment and termination (FIN both ways)", ("c_fin", "s_fin")),
-    ConnStateRule("S2", "established, the client closed (FIN) but no FIN from the server", ("c_fin",), ("s_fin",)),
-    ConnStateRule("S3", "established, the server closed (FIN) but no FIN from the client", ("s_fin",), ("c_fin",)),
-    ConnStateRule("S1", "established, not terminated", ("c_syn", "s_synack")),
+    ConnStateRule("REJ", "connection attempt rejected (SYN answered by RST, no SYN-ACK)",
+                  ("client_syn", "server_rst"), ("server_synack",)),
+    ConnStateRule("RSTOS0", "client sent SYN then RST; no SYN-ACK seen", ("client_syn", "client_rst"), ("server_synack",)),
+    ConnStateRule("SH", "client sent SYN then FIN; no SYN-ACK seen (half-open)",
+                  ("client_syn", "client_fin"), ("server_synack",)),
+    ConnStateRule("S0", "connection attempt seen, no reply", ("client_syn",), ("server_sent",)),
+    ConnStateRule("RSTRH", "server sent SYN-ACK then RST; no client SYN seen",
+                  ("server_synack", "server_rst"), ("client_syn",)),
+    ConnStateRule("SHR", "server sent SYN-ACK then FIN; no client SYN seen",
+                  ("server_synack", "server_fin"), ("client_syn",)),
+    ConnStateRule("RSTO", "established, the client aborted (its RST came first)", ("client_rst_first",)),
+    ConnStateRule("RSTR", "established, the server aborted (its RST came first)", ("server_rst",), ("client_rst_first",)),
+    ConnStateRule("SF", "normal establishment and termination (FIN both ways)", ("client_fin", "server_fin")),
+    ConnStateRule("S2", "established, the client closed (FIN) but no FIN from the server",
+                  ("client_fin",), ("server_fin",)),
+    ConnStateRule("S3", "established, the server closed (FIN) but no FIN from the client",
+                  ("server_fin",), ("client_fin",)),
+    ConnStateRule("S1", "established, not terminated", ("client_syn", "server_synack")),
     ConnStateRule("OTH", "no SYN seen, mid-stream traffic not closed"),
 )
 CONN_STATE_LEGEND: dict[str, str] = {r.state: r.meaning for r in CONN_STATE_RULES}
@@ -198,15 +205,4 @@ def conn_states(booleans: pd.DataFrame) -> np.ndarray:
 
 def conn_state_codes(booleans: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
     """:func:`conn_states` as indices into :data:`CONN_STATE_RULES` (a frame or a dict of boolean arrays)."""
-    n = len(booleans[next(iter(booleans))])
-    out = np.full(n, len(CONN_STATE_RULES) - 1, dtype=np.int64)
-    decided = np.zeros(n, dtype=bool)
-    for index, rule in enumerate(CONN_STATE_RULES):
-        cond = ~decided
-        for name in rule.all_of:
-            cond &= np.asarray(booleans[name], dtype=bool)
-        for name in rule.none_of:
-            cond &= ~np.asarray(booleans[name], dtype=bool)
-        out[cond] = index
-        decided |= cond
-    return out
+    return first_match(CONN_STATE_RULES, booleans, len(booleans[next(iter(booleans))]))

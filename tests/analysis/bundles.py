@@ -34,7 +34,7 @@ def bundle(name: str) -> Path:
 def main_flow(timeline) -> str:
     """The scenario's connection: the latest one whose client sent a request (skips readiness probes)."""
     flows = timeline.flows
-    asked = flows[flows["bytes_c2s"] > 0]
+    asked = flows[flows["bytes_client"] > 0]
     return str((asked if len(asked) else flows).sort_values("first_ts_ns")["flow"].iloc[-1])
 
 

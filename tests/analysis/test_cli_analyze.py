@@ -27,12 +27,16 @@ def test_text_prints_the_diagnosis_and_a_compact_timeline():
     assert "write_error" in result.output and "RST" in result.output
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+READERS = {"csv": pd.read_csv, "json": lambda p: pd.DataFrame(json.loads(p.read_text())),
+           "jsonl": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}
+
+
+@pytest.mark.parametrize("fmt", sorted(READERS))
 def test_exports_use_the_schema_column_names(fmt, tmp_path):
     out = tmp_path / f"timeline.{fmt}"
     result = run(bundle("go-curl-8061"), "--format", fmt, "-o", out)
     assert result.exit_code == 0, result.output
-    frame = {"csv": pd.read_csv, "json": lambda p: pd.read_json(p, lines=True), "parquet": pd.read_parquet}[fmt](out)
+    frame = READERS[fmt](out)
     assert tuple(frame.columns) == COLUMN_NAMES
     assert {"packet", "syscall", "kernel", "app"} <= set(frame["source"])
     assert "EPIPE" in set(frame["errno"].dropna())
@@ -49,12 +53,12 @@ def test_csv_to_stdout_and_port_filter(corpus):
 
 def test_flow_filter_and_unknown_flow(corpus):
     path = corpus / "ppa3e__http_ip4and6.pcapng"
-    result = run(path, "--format", "json")
+    result = run(path, "--format", "jsonl")
     flows = {json.loads(line)["flow"] for line in result.output.splitlines()}
     assert len(flows) == 2
     one = sorted(flows)[0]
     only = run(path, "--format", "json", "--flow", one)
-    assert {json.loads(line)["flow"] for line in only.output.splitlines()} == {one}
+    assert {row["flow"] for row in json.loads(only.output)} == {one}
     bad = run(path, "--flow", "1.2.3.4:5>6.7.8.9:10")
     assert bad.exit_code != 0 and "no connection" in bad.output and "Traceback" not in bad.output
 
@@ -80,7 +84,7 @@ def test_an_output_that_cannot_be_written_is_one_line_error(tmp_path):
     for fmt in ("csv", "parquet"):  # the path is a directory: found only when writing
         result = run(bundle("go-curl-8061"), "--format", fmt, "-o", tmp_path)
         assert result.exit_code == 1, result.output
-        assert "cannot write the timeline" in result.output and "Traceback" not in result.output
+        assert "cannot write the export" in result.output and "Traceback" not in result.output
 
 
 def _streamed_equals_loaded(path, tmp_path, **options):

@@ -123,7 +123,7 @@ def test_known_stories_from_the_corpus_readme(name, facts, corpus):
 def test_rst_payload_counts_as_bytes(corpus):
     _, flows = flows_of(corpus / "suricata__tcp-rst-with-data.pcap")
     assert flows.iloc[0]["first_rst_frame"] == 8
-    assert flows.iloc[0]["bytes_c2s"] >= 13
+    assert flows.iloc[0]["bytes_client"] >= 13
 
 
 def test_relative_sequence_numbers_start_at_zero_on_syn(corpus):

@@ -46,17 +46,19 @@ def _rows(source, ts, flow="a:1>b:2"):
 
 
 def test_merge_sorts_by_time_then_cause_before_effect():
-    flows = pd.DataFrame({"flow": ["a:1>b:2"], "first_ts_ns": [100]})
+    flows = pd.DataFrame({"conn": [0], "flow": ["a:1>b:2"], "first_ts_ns": [100]})
     frames = [_rows("app", [200, 300]), _rows("packet", [200]), _rows("kernel", [200]), _rows("syscall", [200, 150])]
     merged = merge(frames, flows)
     validate(merged)
     assert merged["ts_ns"].tolist() == [150, 200, 200, 200, 200, 300]
     assert merged["source"].astype(str).tolist() == ["syscall", "syscall", "kernel", "packet", "app", "app"]
     assert np.allclose(merged["t_rel"], [50e-9, 100e-9, 100e-9, 100e-9, 100e-9, 200e-9])
+    assert merged["conn"].tolist() == [0] * 6  # tied by their flow id
     assert list(SOURCE_RANK) == ["syscall", "kernel", "packet", "app"]
 
 
 def test_rows_without_a_flow_count_from_the_first_row():
-    flows = pd.DataFrame({"flow": ["a:1>b:2"], "first_ts_ns": [1_000]})
+    flows = pd.DataFrame({"conn": [0], "flow": ["a:1>b:2"], "first_ts_ns": [1_000]})
     merged = merge([_rows("syscall", [500], flow=""), _rows("packet", [1_000, 2_000])], flows)
     assert merged["t_rel"].tolist() == [0.0, 0.0, 1e-6]
+    assert merged["conn"].tolist() == [pd.NA, 0, 0]

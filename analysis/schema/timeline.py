@@ -4,25 +4,29 @@ Every row of the timeline is one event seen by one observer (the wire, the
 syscall tracer, the kernel's tracepoints, the application) at one instant.
 The column names below are a public contract: the CSV/JSON/Parquet exports
 use them verbatim, the plots read them, and the README documents them from
-this table (``python -m analysis.schema`` prints it as markdown).
+this table (``python -m analysis.schema`` prints it as markdown, with the
+connection table's, analysis.schema.connections).
 
 Rules:
 - time is ``int64`` nanoseconds since the Unix epoch (``ts_ns``); every
   source converts its own clock to that before it reaches the merge
   (see :mod:`analysis.clock`);
 - ``flow`` names a connection as ``client_ip:port>server_ip:port``, IPv6 in
-  brackets; rows whose connection is unknown have an empty flow;
+  brackets, and ``conn`` numbers it (the connection table's key); rows whose
+  connection is unknown have an empty flow and a null conn;
 - ``actor`` is the side that *did* the thing (sent the packet, made the
   syscall, owns the socket that changed state, logged the error).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
+
+from analysis.schema.columns import Column, SchemaError, check
+from analysis.schema.columns import markdown_table as _markdown
 
 
 class Source(StrEnum):
@@ -74,15 +78,6 @@ class EventKind(StrEnum):
     LOG = "log"  # app: any other log line
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    dtype: str  # pandas dtype
-    nullable: bool
-    unit: str
-    doc: str
-
-
 #: The timeline columns, in export order. Nullable integers use pandas' ``Int64``.
 TIMELINE_COLUMNS: tuple[Column, ...] = (
     Column("ts_ns", "int64", False, "ns since the Unix epoch",
@@ -96,6 +91,9 @@ TIMELINE_COLUMNS: tuple[Column, ...] = (
     Column("flow", "string", False, "",
            "Connection id `client_ip:port>server_ip:port` (IPv6 in brackets); empty "
            "when the event could not be tied to a connection."),
+    Column("conn", "Int64", True, "",
+           "Connection number: 0, 1, ... in order of the connections' first packets; the key of the "
+           "connection table (`Timeline.connections`). Null when `flow` is empty."),
     Column("source", "category", False, "", "packet | syscall | kernel | app"),
     Column("actor", "category", True, "",
            "client | server: who did it. Null when the side is unknown (no SYN seen "
@@ -127,10 +125,6 @@ _CATEGORIES = {
     "source": [s.value for s in Source],
     "actor": [a.value for a in Actor],
 }
-
-
-class SchemaError(ValueError):
-    """A source produced a frame that does not fit the timeline schema."""
 
 
 def empty() -> pd.DataFrame:
@@ -179,23 +173,9 @@ def _cast(values: pd.Series, col: Column) -> pd.Series:
 
 def validate(frame: pd.DataFrame) -> None:
     """Raise :class:`SchemaError` unless ``frame`` has exactly the schema's columns and dtypes."""
-    if tuple(frame.columns) != COLUMN_NAMES:
-        raise SchemaError(f"columns {tuple(frame.columns)} != {COLUMN_NAMES}")
-    for col in TIMELINE_COLUMNS:
-        actual = str(frame[col.name].dtype)
-        if actual != col.dtype:
-            raise SchemaError(f"column {col.name!r} has dtype {actual}, schema says {col.dtype}")
-        if not col.nullable and frame[col.name].isna().any():
-            raise SchemaError(f"column {col.name!r} may not be null")
+    check(frame, TIMELINE_COLUMNS, "timeline")
 
 
 def markdown_table() -> str:
-    """The schema as a markdown table (for the README)."""
-    lines = ["| column | dtype | null | unit | meaning |", "|---|---|---|---|---|"]
-    for c in TIMELINE_COLUMNS:
-        lines.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {c.unit} | {c.doc} |")
-    return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(markdown_table())
+    """The timeline schema as a markdown table (for the README)."""
+    return _markdown(TIMELINE_COLUMNS)
