@@ -3,7 +3,10 @@
 Slow (a Python object per header) but independent of the fast engine's
 numpy code: the tests check that both give the same table. The readers are
 scapy's, with the bounds checks of `damage.py` added (scapy alone would
-allocate whatever a record header claims and silently drop damaged tails).
+allocate whatever a record header claims, silently drop damaged tails, and
+turn an error inside a block into the end of the file). Timestamps are
+worked out in Python integers (formats.TsResolution.ticks_to_ns_int, the
+fast engine's reference).
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ from scapy.utils import RawPcapNgReader, RawPcapReader
 from . import damage
 from .addresses import format_ipv4, format_ipv6
 from .columns import packet_frame
+from .decode import BEYOND_LIMITS, limit_warnings
 from .formats import (
     MAX_CAPLEN,
     PCAP_MAGICS,
     PCAPNG_EPB,
+    PCAPNG_FRAMES_WITHOUT_PACKET,
     PCAPNG_IDB,
     PCAPNG_OPB,
     PCAPNG_SHB_MAGIC,
     PCAPNG_SPB,
+    PCAPNG_SYSTEMD_JOURNAL,
+    SYSTEMD_JOURNAL_MIN_ENTRY,
     TsResolution,
     interface_clock,
     parse_options,
@@ -56,6 +63,9 @@ IPV6_EXT_GENERIC = (0, 43, 60)  # hop-by-hop, routing, destination options: (len
 IPV6_EXT_FRAGMENT = 44
 IPV6_EXT_AH = 51
 MAX_IPV6_EXT = 8
+#: What _records yields instead of a record for a frame that gives no row (read() counts each).
+NO_PACKET = "a pcapng block tshark numbers as a frame, with no packet in it"
+BAD_TIMESTAMP = "a timestamp int64 nanoseconds cannot hold"
 
 
 class _Stop(Exception):
@@ -119,6 +129,13 @@ class _CheckedPcapNgReader(RawPcapNgReader):
         self.interfaces = []
         self.clocks = []
 
+    def _read_packet(self, size=MAX_CAPLEN):
+        """scapy's loop over blocks, without its turning OSError and OverflowError into the end of the file."""
+        while True:
+            record = self._read_block(size)
+            if record is not None:
+                return record
+
     def _read_block(self, size=MAX_CAPLEN):
         start = self.f.tell()
         head = self.f.read(4)
@@ -147,7 +164,17 @@ class _CheckedPcapNgReader(RawPcapNgReader):
             return self._packet(start, btype, body)
         if btype == PCAPNG_SPB:
             return self._simple_packet(start, body)
+        if btype in PCAPNG_FRAMES_WITHOUT_PACKET:
+            return self._frame_without_packet(start, btype, blocklen, body)
         return None
+
+    @staticmethod
+    def _frame_without_packet(start, btype, blocklen, body):
+        spec = PCAPNG_FRAMES_WITHOUT_PACKET[btype]
+        if blocklen < spec.min_total_len or (btype == PCAPNG_SYSTEMD_JOURNAL and
+                                             len(body.rstrip(b"\0")) < SYSTEMD_JOURNAL_MIN_ENTRY):
+            raise _Stop(damage.bad_block(start, f"{spec.name} too short ({blocklen} bytes)"))
+        return NO_PACKET
 
     def _idb(self, start, body):
         options = parse_options(body, 8, self.endian) if len(body) >= 8 else None
@@ -174,7 +201,9 @@ class _CheckedPcapNgReader(RawPcapNgReader):
         except EOFError:
             raise _Stop(damage.bad_block(start, "bad packet block options")) from None
         resol, offset_ns = self.clocks[intid]
-        ts_ns = int(np.int64(resol.ticks_to_ns_int((meta.tshigh << 32) | meta.tslow)) + np.int64(offset_ns))
+        ts_ns = resol.ticks_to_ns_int((meta.tshigh << 32) | meta.tslow, offset_ns)
+        if ts_ns is None:
+            return BAD_TIMESTAMP
         return data, meta.linktype, ts_ns, intid, meta.wirelen  # id inside its section, as tshark prints it
 
     def _simple_packet(self, start, body):
@@ -186,7 +215,10 @@ class _CheckedPcapNgReader(RawPcapNgReader):
         return body[4 : 4 + caplen], linktype, 0, 0, wirelen
 
 
-def _records(path: Path, progress: Progress | None, report: ReadReport) -> Iterator[Record]:
+def _records(path: Path, progress: Progress | None, report: ReadReport, bad_fractions: list[int]) -> Iterator[Record | str]:
+    """The file's records (or NO_PACKET, BAD_TIMESTAMP for frames that give none); stops at damage with a warning.
+
+    ``bad_fractions`` gets the frames of pcap records whose sub-second field is a second or more."""
     total = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(24)
@@ -224,9 +256,7 @@ def _records(path: Path, progress: Progress | None, report: ReadReport) -> Itera
                 progress(reader.f.tell(), total)
     finally:
         report.bytes_read = good_pos
-        bad_ts = getattr(reader, "bad_ts_frames", None)
-        if bad_ts:
-            report.warnings.append(damage.bad_timestamps(len(bad_ts), bad_ts[0]))
+        bad_fractions.extend(getattr(reader, "bad_ts_frames", ()))
         reader.close()
 
 
@@ -237,8 +267,8 @@ def _pcap_record(reader: _CheckedPcapReader, linktype: int, tick: int, report: R
     return data, linktype, meta.sec * 10**9 + meta.usec * tick, 0, meta.wirelen
 
 
-def _link(data: bytes, linktype: int) -> tuple[int, int, list[int]] | None:
-    """(IP version, offset of the IP header, VLAN ids) or None if not IP."""
+def _link(data: bytes, linktype: int) -> tuple[int, int, list[int]] | str | None:
+    """(IP version, offset of the IP header, VLAN ids); None if not IP; "vlan_depth" past MAX_VLAN_DEPTH tags."""
     spec = LINKTYPES[linktype]
     vlans: list[int] = []
     if len(data) < spec.header_len:
@@ -252,6 +282,8 @@ def _link(data: bytes, linktype: int) -> tuple[int, int, list[int]] | None:
             vlans.append(tag.vlan)
             ethertype = tag.type
             offset += 4
+        if ethertype in VLAN_ETHERTYPES and len(vlans) == MAX_VLAN_DEPTH:
+            return "vlan_depth"
         version = {ETHERTYPE_IPV4: 4, ETHERTYPE_IPV6: 6}.get(ethertype)
         return (version, offset, vlans) if version else None
     if spec.selector in (L3Selector.AF_HOST, L3Selector.AF_BIG):
@@ -268,7 +300,8 @@ def _link(data: bytes, linktype: int) -> tuple[int, int, list[int]] | None:
 
 
 def _network(data: bytes, version: int, offset: int, wirelen: int):
-    """(src, dst, offset of the TCP header, IP payload bytes on the wire) or None if not TCP."""
+    """(src, dst, offset of the TCP header, IP payload bytes on the wire); None if not TCP; "ipv6_extensions"
+    past MAX_IPV6_EXT extension headers."""
     wire_after = max(wirelen, len(data)) - offset
     if version == 4:
         if len(data) < offset + 20:
@@ -290,7 +323,9 @@ def _network(data: bytes, version: int, offset: int, wirelen: int):
     payload = wire_after - 40 if ip6.plen == 0 else min(ip6.plen, wire_after - 40)
     src, dst = format_ipv6(data[offset + 8 : offset + 24]), format_ipv6(data[offset + 24 : offset + 40])
     nh, pos = ip6.nh, offset + 40
-    for _ in range(MAX_IPV6_EXT):
+    for walked in range(MAX_IPV6_EXT + 1):
+        if walked == MAX_IPV6_EXT and nh in (*IPV6_EXT_GENERIC, IPV6_EXT_AH, IPV6_EXT_FRAGMENT):
+            return "ipv6_extensions"
         if nh in IPV6_EXT_GENERIC or nh == IPV6_EXT_AH:
             if len(data) < pos + 2:
                 return None
@@ -317,37 +352,59 @@ def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFra
     path = Path(path)
     report = ReadReport()
     rows: list[tuple] = []
-    header_cut = 0
-    for frame, (data, linktype, ts_ns, iface, wirelen) in enumerate(_records(path, progress, report), start=1):
+    unlisted: dict[str, int] = {}  # why records gave no row: "header cut", BEYOND_LIMITS kinds, BAD_TIMESTAMP
+    first_bad_timestamp = 0
+    bad_fractions: list[int] = []
+    for frame, record in enumerate(_records(path, progress, report, bad_fractions), start=1):
         report.records = frame
-        if linktype not in LINKTYPES:
-            name = linktype_name(linktype)
+        if record is BAD_TIMESTAMP:
+            first_bad_timestamp = first_bad_timestamp or frame
+            unlisted[BAD_TIMESTAMP] = unlisted.get(BAD_TIMESTAMP, 0) + 1
+            continue
+        if record is not NO_PACKET and record[1] not in LINKTYPES:
+            name = linktype_name(record[1])
             report.skipped_linktypes[name] = report.skipped_linktypes.get(name, 0) + 1
             continue
-        link = _link(data, linktype)
-        net = _network(data, link[0], link[1], wirelen) if link else None
-        if net is None:
-            report.non_tcp += 1
+        row = _row(frame, record) if record is not NO_PACKET else None
+        if isinstance(row, tuple):
+            rows.append(row)
             continue
-        src, dst, tcp_at, ip_payload = net
-        if len(data) < tcp_at + 20:
-            header_cut += 1
-            report.non_tcp += 1
-            continue
-        tcp = TCP(data[tcp_at : tcp_at + 20])
-        header = tcp.dataofs * 4
-        if header < 20 or header > ip_payload:
-            report.non_tcp += 1
-            continue
-        seg_len = ip_payload - header
-        rows.append((
-            frame, ts_ns, iface, ";".join(map(str, link[2])), link[0], src, dst, tcp.sport, tcp.dport,
-            int(tcp.flags) | (tcp.reserved << 9), tcp.seq, tcp.ack, seg_len, tcp.window,
-            len(data) < tcp_at + header + seg_len,
-        ))
-    if header_cut:
-        report.warnings.append(f"{header_cut} TCP segments had their 20-byte TCP header cut by the snaplen; not listed")
+        report.non_tcp += 1
+        if row is not None:
+            unlisted[row] = unlisted.get(row, 0) + 1
+    if unlisted.get(_HEADER_CUT):
+        report.warnings.append(damage.header_cut(unlisted[_HEADER_CUT]))
+    report.warnings.extend(limit_warnings({kind: unlisted.get(kind, 0) for kind in BEYOND_LIMITS}))
+    if bad_fractions:
+        report.warnings.append(damage.bad_timestamps(len(bad_fractions), bad_fractions[0]))
+    if unlisted.get(BAD_TIMESTAMP):
+        report.warnings.append(damage.unrepresentable_timestamps(unlisted[BAD_TIMESTAMP], first_bad_timestamp))
     report.tcp_packets = len(rows)
     damage.finish(path, report)
     columns = dict(zip(PACKET_COLUMNS, zip(*rows))) if rows else {name: [] for name in PACKET_COLUMNS}
     return packet_frame(columns), report
+
+
+_HEADER_CUT = "header cut"
+
+
+def _row(frame: int, record: Record) -> tuple | str | None:
+    """The packet table row of one record; else why not: _HEADER_CUT or a BEYOND_LIMITS kind (None: not TCP)."""
+    data, linktype, ts_ns, iface, wirelen = record
+    link = _link(data, linktype)
+    net = _network(data, link[0], link[1], wirelen) if isinstance(link, tuple) else link
+    if not isinstance(net, tuple):
+        return net
+    src, dst, tcp_at, ip_payload = net
+    if len(data) < tcp_at + 20:
+        return _HEADER_CUT
+    tcp = TCP(data[tcp_at : tcp_at + 20])
+    header = tcp.dataofs * 4
+    if header < 20 or header > ip_payload:
+        return "tcp_header_length"
+    seg_len = ip_payload - header
+    return (
+        frame, ts_ns, iface, ";".join(map(str, link[2])), link[0], src, dst, tcp.sport, tcp.dport,
+        int(tcp.flags) | (tcp.reserved << 9), tcp.seq, tcp.ack, seg_len, tcp.window,
+        len(data) < tcp_at + header + seg_len,
+    )
