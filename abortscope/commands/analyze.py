@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.markup import escape
 from rich.table import Table
@@ -40,12 +41,14 @@ def analyze(
     strace: Optional[Path] = typer.Option(None, "--strace", help="strace -f -ttt -T -yy output (default: the bundle's)."),
     kernel: Optional[Path] = typer.Option(None, "--kernel", help="tracefs text (default: the bundle's; needs its meta.json clock offset)."),
     applog: Optional[Path] = typer.Option(None, "--applog", help="Application log lines in Go's log format."),
-    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps (default: local)."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps, an IANA name such as "
+                                     "Europe/Paris (default: UTC, as a run bundle's server.log is written)."),
     flow: Optional[str] = typer.Option(None, "--flow", help="Keep one connection: client_ip:port>server_ip:port."),
     port: Optional[int] = typer.Option(None, "--port", help="Keep connections with this port on either side."),
     engine: Engine = typer.Option(Engine.fast, "--engine", help="Capture reader."),
     format: Format = typer.Option(Format.text, "--format", help="text: diagnosis + compact timeline; others export the timeline."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the export here (default: stdout; required for parquet)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the report or the export here "
+                                          "(default: stdout; required for parquet)."),
 ) -> None:
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
     if flow is not None and port is not None:
@@ -56,14 +59,17 @@ def analyze(
         raise fail(f"{output}: no directory {output.parent}")
     options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
-    capture = _capture_of(path)
     try:
+        capture = _capture_of(path)
         with _progress(capture) as progress, _read_ahead(capture, engine, progress) as ahead:
             if progress is not None and engine is Engine.fast:
                 _warn_if_slow_reader()
             with _collector_paused():  # pandas and the analysis import while the read-ahead reads
                 from analysis import load
                 from analysis.api import export_timeline
+                from analysis.clock import checked_zone
+            if tz is not None:
+                checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
             options["ahead"] = ahead
             if format is Format.text:
                 timeline = load(path, progress=progress, lean=True, **options)
@@ -72,14 +78,36 @@ def analyze(
                 timeline, rows = export_timeline(path, format.value, target, progress=progress, **options)
     except AbortscopeError as exc:
         raise fail(str(exc))
+    except OSError as exc:  # what the library did not name itself (a bundle directory we may not list, say)
+        raise fail(f"{exc.filename or path}: {exc.strerror or exc}")
     for message in (*timeline.report.warnings, *timeline.warnings):
         warn(message)
     for linktype, count in timeline.report.skipped_linktypes.items():
         warn(f"skipped {count} records with unsupported link type {linktype}")
     if rows == 0:
         raise fail(f"nothing read from {path}: no TCP packet and no event")
-    if format is Format.text:
+    if format is Format.text and output is not None:
+        _write_text(timeline, output)
+    elif format is Format.text:
         _print_text(timeline)
+
+
+#: The text report written to a file (-o): plain text, lines this wide before they are cut.
+REPORT_FILE_WIDTH = 200
+
+
+def _write_text(timeline, output: Path) -> None:
+    """The text report into ``output``: _print_text's lines, through a console on the file (no colour codes)."""
+    global out
+    terminal = out
+    try:
+        with open(output, "w", encoding="utf-8") as file:
+            out = Console(file=file, width=REPORT_FILE_WIDTH, color_system=None, highlight=False, soft_wrap=False)
+            _print_text(timeline)
+    except OSError as exc:
+        raise fail(f"{output}: cannot write the report ({exc.strerror or exc})")
+    finally:
+        out = terminal
 
 
 def _warn_if_slow_reader() -> None:

@@ -64,6 +64,18 @@ def unrepresentable_timestamps(count: int, first_frame: int) -> str:
             f"first: frame {first_frame}): damaged, not listed")
 
 
+def packet_block_too_short(offset: int) -> str:
+    return bad_block(offset, "packet block too short")
+
+
+def captured_length_past_block(offset: int, caplen: int) -> str:
+    return bad_block(offset, f"captured length {caplen} runs past its block")
+
+
+def unknown_interface(offset: int, iface: int, interfaces: int) -> str:
+    return bad_block(offset, f"unknown interface id {iface}" if interfaces else "packet before any interface description")
+
+
 def bad_timestamps(count: int, first_frame: int) -> str:
     return (
         f"{count} records have a sub-second timestamp field out of range (first: frame {first_frame}); "

@@ -98,11 +98,12 @@ def _pcap_batches(window: Window, variant, linktype: int, state: ScanState) -> I
         records = walk_pcap(window.buf, window.start, window.end, variant.order, variant.ns_per_tick, MAX_CAPLEN)
         stop = records.stop
         problem = None
-        if stop + 12 <= window.end and (claimed := struct.unpack_from(variant.order + "I", mv, stop + 8)[0]) > MAX_CAPLEN:
+        header_whole = stop + PCAP_RECORD_LEN <= window.end
+        claimed = struct.unpack_from(variant.order + "I", mv, stop + 8)[0] if header_whole else 0
+        if claimed > MAX_CAPLEN:
             problem = damage.record_too_big(window.base + stop, claimed)
-        elif window.eof and stop < window.end:
-            need = PCAP_RECORD_LEN + (struct.unpack_from(variant.order + "I", mv, stop + 8)[0] if stop + 12 <= window.end else 0)
-            problem = damage.record_cut_short(window.base + stop, window.end - stop, need)
+        elif window.eof and stop < window.end:  # a header cut short needs its 16 bytes first
+            problem = damage.record_cut_short(window.base + stop, window.end - stop, PCAP_RECORD_LEN + claimed)
         n = len(records.data_off)
         if n > len(linktypes):
             linktypes = np.full(2 * n, linktype, dtype=np.int32)

@@ -286,13 +286,13 @@ def _first_damaged(data: np.ndarray, off: np.ndarray, fields: _Fields, section: 
         return len(off), None
     k = int(np.flatnonzero(bad)[0])
     where = base + int(off[k])
-    if bad_trailer[k]:
-        return k, damage.bad_block(where, "trailer length mismatch")
-    if too_big[k] and not short[k]:
-        return k, damage.record_too_big(where, int(caplen[k]))
-    if bad_iface[k]:
-        return k, damage.bad_block(where, f"unknown interface id {int(iface[k])}" if n_ifaces else "packet before any interface description")
-    return k, damage.bad_block(where, "packet block shorter than its captured length")
+    # the first that holds, in the order the scapy engine checks a block (and words it: damage.py)
+    checks = ((bad_trailer, lambda: damage.bad_block(where, "trailer length mismatch")),
+              (short, lambda: damage.packet_block_too_short(where)),
+              (too_big, lambda: damage.record_too_big(where, int(caplen[k]))),
+              (overrun, lambda: damage.captured_length_past_block(where, int(caplen[k]))),
+              (bad_iface, lambda: damage.unknown_interface(where, int(iface[k]), n_ifaces)))
+    return k, next(problem() for holds, problem in checks if holds[k])
 
 
 def _timestamps(fields: _Fields, section: _Section, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
