@@ -136,12 +136,14 @@ def epoch_any_to_ns(values: pd.Series) -> np.ndarray:
     kinds = values.map(lambda v: "bool" if isinstance(v, bool) else "int" if isinstance(v, (int, np.integer)) else "other")
     exact = (kinds == "int").to_numpy(bool)
     if exact.any():
-        out[exact] = [_in_int64(int(v) * _epoch_unit_ns(abs(int(v)))) for v in values[exact]]
+        ints = [int(v) for v in values[exact]]
+        units = _epoch_units_ns(np.array([float(abs(v)) for v in ints]))
+        out[exact] = [_in_int64(v * int(unit)) for v, unit in zip(ints, units)]
     numeric = pd.to_numeric(values.where(kinds == "other"), errors="coerce")
     is_num = numeric.notna().to_numpy() & np.isfinite(numeric.to_numpy(float, na_value=np.nan))
     if is_num.any():
         num = numeric[is_num].to_numpy(float)
-        factor = np.array([_epoch_unit_ns(m) for m in np.abs(num)], dtype=np.float64)
+        factor = _epoch_units_ns(np.abs(num)).astype(np.float64)
         # a float64 epoch in seconds only holds ~0.2 µs: round to whole µs rather than invent ns digits
         per_unit = np.where(factor >= 1_000, 1_000, 1).astype(np.int64)
         units = np.round(num * factor / per_unit)
@@ -156,9 +158,14 @@ def epoch_any_to_ns(values: pd.Series) -> np.ndarray:
     return out
 
 
-def _epoch_unit_ns(magnitude: float) -> int:
-    """ns per unit of an epoch number of this size: ns, µs, ms or s (epochs of today have 19, 16, 13, 10 digits)."""
-    return 1 if magnitude > 1e17 else 1_000 if magnitude > 1e14 else 1_000_000 if magnitude > 1e11 else NS_PER_S
+#: An epoch number's unit from its size: above 1e17 it is ns, above 1e14 µs, above 1e11 ms, else s (epochs of
+#: today have 19, 16, 13 and 10 digits); (bound, ns per unit).
+_EPOCH_UNITS = ((1e17, 1), (1e14, 1_000), (1e11, 1_000_000))
+
+
+def _epoch_units_ns(magnitudes: np.ndarray) -> np.ndarray:
+    """ns per unit of epoch numbers of these sizes (_EPOCH_UNITS)."""
+    return np.select([magnitudes > bound for bound, _ in _EPOCH_UNITS], [ns for _, ns in _EPOCH_UNITS], default=NS_PER_S)
 
 
 def _in_int64(ns: int) -> int:

@@ -62,12 +62,6 @@ def limit_warnings(counts: dict[str, int]) -> list[str]:
     """The warnings for BEYOND_LIMITS counts (kinds that did not occur say nothing)."""
     return [BEYOND_LIMITS[kind].format(n=n) for kind, n in counts.items() if n]
 
-
-def add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
-    for kind, n in counts.items():
-        if n:
-            total[kind] = total.get(kind, 0) + n
-
 try:
     from ._native import decode_tcp as _decode_tcp_c
 except ImportError:  # not built (setup.py): decode_numpy does it, about 0.2 s slower per million packets

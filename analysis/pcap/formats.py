@@ -61,12 +61,9 @@ PCAPNG_IDB = 1
 PCAPNG_OPB = 2  # obsolete Packet Block
 PCAPNG_SPB = 3
 PCAPNG_EPB = 6
+PCAPNG_SYSTEMD_JOURNAL = 9
 #: Blocks that hold one captured record each (tshark numbers each as a frame).
 PCAPNG_PACKET_BLOCKS = (PCAPNG_EPB, PCAPNG_SPB, PCAPNG_OPB)
-#: Blocks that hold a record but no packet. tshark 4.0 numbers each as a frame of its own, so every
-#: frame after one counts it; we count them too (as records that are not TCP). Other block types
-#: (NRB, ISB, DSB, sysdig metadata, unknown ones) are no frame. Checked against tshark by the tests.
-PCAPNG_SYSTEMD_JOURNAL = 9
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,9 @@ class FrameBlock:
     min_total_len: int  # a shorter block is damage: tshark stops there ("too small"), and so do we
 
 
+#: Blocks that hold a record but no packet. tshark 4.0 numbers each as a frame of its own, so every
+#: frame after one counts it; we count them too (as records that are not TCP). Other block types
+#: (NRB, ISB, DSB, sysdig metadata, unknown ones) are no frame. Checked against tshark by the tests.
 PCAPNG_FRAMES_WITHOUT_PACKET: dict[int, FrameBlock] = {
     0x00000BAD: FrameBlock("custom block", 16),  # CB that may be copied: a PEN, then data
     0x40000BAD: FrameBlock("custom block", 16),  # CB that must not be copied

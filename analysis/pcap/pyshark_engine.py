@@ -138,7 +138,7 @@ def _last_line(exc: Exception) -> str:
     lines = [line for line in text.splitlines() if line.startswith("Last error line:")]
     if lines:
         return lines[0].removeprefix("Last error line:").strip()
-    return text.splitlines()[0] if text.strip() else type(exc).__name__
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
 
 
 def read(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFrame, ReadReport]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import damage
 from .addresses import AddressBook
-from .decode import Decoded, add_counts, decode, limit_warnings
+from .decode import Decoded, decode, limit_warnings
 from .formats import PCAP_MAGICS, PCAPNG_SHB_MAGIC
 from .scan import CHUNK_BYTES, ScanState, scan_pcap
 from .scan_pcapng import scan_pcapng
@@ -74,7 +74,8 @@ def _decoded_batches(path: Path, report: ReadReport, progress: Progress | None, 
             for name, count in decoded.skipped.items():
                 report.skipped_linktypes[name] = report.skipped_linktypes.get(name, 0) + count
             header_cut += decoded.header_cut
-            add_counts(beyond_limits, decoded.beyond_limits)
+            for kind, count in decoded.beyond_limits.items():
+                beyond_limits[kind] = beyond_limits.get(kind, 0) + count
             yield decoded
             if progress is not None:
                 progress(state.bytes_read, total)

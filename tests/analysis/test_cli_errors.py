@@ -75,11 +75,13 @@ def test_a_capture_that_gives_an_io_error_is_one_line(bundle, tmp_path, engine, 
     assert_one_line_error(result, f"{capture}: cannot read the capture file: Input/output error")
 
 
-def _unprivileged(*command: str) -> subprocess.CompletedProcess:
+def _unprivileged(scratch: Path, *command: str) -> subprocess.CompletedProcess:
     """Run the CLI as a user without privileges: nobody (via setpriv) when we are root, else ourselves."""
     prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if os.geteuid() == 0 else []
-    env = {**os.environ, "HOME": "/nonexistent", "MPLCONFIGDIR": tempfile.mkdtemp(prefix="mpl-")}
-    os.chmod(env["MPLCONFIGDIR"], 0o777)
+    matplotlib_home = scratch / "matplotlib"  # nobody has no home for matplotlib's cache
+    matplotlib_home.mkdir(mode=0o777, exist_ok=True)
+    matplotlib_home.chmod(0o777)
+    env = {**os.environ, "HOME": "/nonexistent", "MPLCONFIGDIR": str(matplotlib_home)}
     return subprocess.run([*prefix, sys.executable, "-m", "abortscope", *command], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=120)
 
@@ -107,8 +109,8 @@ def test_a_capture_the_user_may_not_read_is_one_line(shared_dir):
     for path in (bundle, *bundle.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     (bundle / "capture.pcap").chmod(0o000 if os.geteuid() else 0o600)
-    _assert_one_line_from_process(_unprivileged("analyze", str(bundle)), "capture.pcap: cannot read the capture file: "
-                                                                          "Permission denied")
+    _assert_one_line_from_process(_unprivileged(shared_dir, "analyze", str(bundle)),
+                                  "capture.pcap: cannot read the capture file: Permission denied")
 
 
 def test_plot_into_a_folder_that_is_missing_or_may_not_be_written_is_one_line(bundle, shared_dir, tmp_path):
@@ -121,7 +123,7 @@ def test_plot_into_a_folder_that_is_missing_or_may_not_be_written_is_one_line(bu
         path.chmod(0o755 if path.is_dir() else 0o644)
     locked = shared_dir / "locked"
     locked.mkdir(mode=0o555)
-    proc = _unprivileged("plot", str(readable), "-o", str(locked / "ladder.svg"))
+    proc = _unprivileged(shared_dir, "plot", str(readable), "-o", str(locked / "ladder.svg"))
     _assert_one_line_from_process(proc, f"{locked / 'ladder.svg'}: cannot write the image (Permission denied)")
 
 
