@@ -8,18 +8,19 @@ capture with 70,000 connections costs what ten of them cost, beyond the table.
 from __future__ import annotations
 
 import pandas as pd
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abortscope.console import out
 from analysis.diagnosis import explain_rows, most_telling
 
 #: a connection's rows shown under its diagnosis (packets beyond this: only the telling ones)
 MAX_TIMELINE_ROWS = 40
 
 
-def print_report(timeline, table: pd.DataFrame, details: int, chosen: bool) -> None:
-    """``table``: the connections to report on (``timeline.connections``, maybe filtered by verdict, ``chosen``)."""
+def print_report(out: Console, timeline, table: pd.DataFrame, details: int, chosen: bool) -> None:
+    """Print on ``out`` the report on ``table``, the connections to report on (``timeline.connections``, maybe
+    filtered by verdict, ``chosen``)."""
     out.print(f"[bold]{len(table)} connection(s)[/], {len(timeline.packets)} packets; "
               f"sources: {', '.join(timeline.sources)}")
     if len(table) > 1:
@@ -42,10 +43,10 @@ def print_report(timeline, table: pd.DataFrame, details: int, chosen: bool) -> N
         for sentence in d.sentences:
             out.print(f"  • {escape(sentence)}")
         out.print()
-        _print_rows(timeline.flow_events(d.flow), set(d.frames))
+        _print_rows(out, timeline.flow_events(d.flow), set(d.frames))
 
 
-def _print_rows(events: pd.DataFrame, evidence_frames: set[int]) -> None:
+def _print_rows(out: Console, events: pd.DataFrame, evidence_frames: set[int]) -> None:
     """One line per event (cut at the terminal's width): time, source, actor, kind, then what matters for that source."""
     rows = events
     if len(rows) > MAX_TIMELINE_ROWS:

@@ -17,26 +17,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import bundle, clock
-from analysis.errors import AbortscopeError, BundleError, EventParseError
-from analysis.events import app_jsonl, applog, jsonl, kernel, packets
-from analysis.events.strace import parse as strace_parse
+from analysis import bundle
+from analysis.errors import AbortscopeError, BundleError
+from analysis.events import packets
 from analysis.pcap import read_packets
 from analysis.pcap.ahead import ReadAhead
 from analysis.pcap.fast import plain_columns
 from analysis.tcp.facts import add_facts
 from analysis.tcp.flows import assign_connections
 from analysis.schema import validate_flows
+from analysis.side_files import SideFiles, read_side_files
 from analysis.timeline import Timeline, merge
 
 PathLike = str | Path
-
-
-def _text(path: PathLike, what: str) -> str:
-    try:
-        return Path(path).read_text(errors="replace")
-    except OSError as exc:
-        raise EventParseError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from exc
 
 
 def _pick(explicit: PathLike | None, default: Path | None) -> Path | None:
@@ -55,7 +48,10 @@ def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = 
 
     ``flow`` keeps one connection (its id, as in ``Timeline.flows.flow``);
     ``port`` keeps connections with that port on either side. ``tz`` is the
-    zone of ``applog`` timestamps (default: local). ``trace_to_realtime_ns``
+    zone of ``applog`` timestamps (default: UTC, as a bundle's server.log is
+    written; a warning says so for other logs). Damaged lines of the event
+    logs, and a log with none readable, are skipped with warnings
+    (analysis.side_files). ``trace_to_realtime_ns``
     overrides the bundle's clock offset for ``kernel``. ``lean=True`` leaves
     ``Timeline.packets`` with src, dst and vlan as Categoricals (same values,
     far less memory on big captures; the CLI uses it). ``ahead``: the
@@ -152,11 +148,12 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
     (export_timeline)."""
     path = Path(path)
     meta: dict = {}
+    warnings: list[str] = []
     defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
     if path.is_dir():
         if not bundle.is_bundle(path):
             raise BundleError(f"{path}: a directory but not a run bundle (no {bundle.META})")
-        meta = bundle.read_meta(path)
+        meta, warnings = bundle.load_meta(path)
         paths = bundle.BundlePaths(path)
         capture = paths.capture
         if not capture.exists():
@@ -193,29 +190,11 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
     validate_flows(flows)
     del all_pk
     _release_freed_memory()
-    frames: list[pd.DataFrame] = []
-    sources = ["packets"]
-    warnings: list[str] = []
-
-    strace_rows = None
-    if strace is not None:
-        # the harness traces the server (analysis/bundle.py); a user's strace is assumed to be of the server too
-        strace_rows = strace_parse(_text(strace, "strace"), flows=flows, actor="server", with_pid=True)
-        frames.append(strace_rows.drop(columns=["pid"]))
-        sources.append("strace")
-    if kernel is not None:
-        offset = trace_to_realtime_ns if trace_to_realtime_ns is not None else clock.trace_offset_from_meta(meta)
-        frames.append(_kernel_parse(_text(kernel, "kernel trace"), offset, flows, strace_rows))
-        sources.append("kernel")
-    if app is not None:
-        frames.append(app_jsonl.parse(_text(app, "app events"), flows=flows))
-        sources.append("app")
-    if applog is not None:
-        frames.append(_applog_parse(_text(applog, "application log"), flows, tz))
-        sources.append("applog")
-    if jsonl is not None:
-        frames.append(_jsonl_parse(_text(jsonl, "JSON lines"), flows))
-        sources.append("jsonl")
+    side = read_side_files(SideFiles(strace, kernel, app, _pick(applog, None), _pick(jsonl, None)), flows, meta, tz=tz,
+                           trace_to_realtime_ns=trace_to_realtime_ns, bundle_root=path if path.is_dir() else None)
+    frames: list[pd.DataFrame] = list(side.frames)
+    sources = ["packets", *side.sources]
+    warnings += side.warnings
 
     for name, frame in zip(sources[1:], frames):
         untied = int((frame["flow"].astype(str) == "").sum())
@@ -232,18 +211,6 @@ def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None =
         pk = plain_columns(pk)
     return Timeline(flows=flows, packets=pk, other_events=other_events, report=report, meta=meta,
                     sources=tuple(sources), warnings=tuple(warnings))
-
-
-def _kernel_parse(text: str, offset: int | None, flows: pd.DataFrame, syscalls: pd.DataFrame | None) -> pd.DataFrame:
-    return kernel.parse(text, trace_to_realtime_ns=offset, flows=flows, syscalls=syscalls)
-
-
-def _applog_parse(text: str, flows: pd.DataFrame, tz: str | None) -> pd.DataFrame:
-    return applog.parse(text, flows=flows, tz=tz)
-
-
-def _jsonl_parse(text: str, flows: pd.DataFrame) -> pd.DataFrame:
-    return jsonl.parse(text, flows=flows)
 
 
 def _release_freed_memory() -> None:

@@ -32,6 +32,10 @@ meta.json keys the analyzer uses:
     meta["client"]["impl"], meta["scenario"]  (size, abort_after_s, handler_delay_s, ...)
     meta["recorders"][name] = {"ran": bool, "why": str|null, ...counts}
     meta["interrupted"]                      true when the run was cut short (Ctrl-C, failure)
+
+A damaged meta.json (binary, not JSON, not an object, or a key above of the
+wrong type) does not stop the analysis: load_meta keeps what it can and
+says what it left out (META_TYPES).
 """
 
 from __future__ import annotations
@@ -51,6 +55,16 @@ META = "meta.json"
 TIMELINE_CSV = "timeline.csv"
 TIMELINE_PNG = "timeline.png"
 LADDER_SVG = "ladder.svg"
+#: The zone of server.log's times: the harness's Go server logs with log.LUTC (capture/servers/go/main.go).
+SERVER_LOG_ZONE = "UTC"
+#: meta.json keys the analyzer reads, and what each must be; load_meta drops one of another type (with a
+#: warning), so no reader meets a list where it expects an object. Parents come before their keys.
+META_TYPES: dict[tuple[str, ...], type] = {
+    ("scenario",): dict, ("server",): dict, ("client",): dict, ("clocks",): dict, ("recorders",): dict,
+    ("server", "impl"): str, ("server", "host"): str, ("client", "impl"): str,
+    ("scenario", "server"): str, ("scenario", "client"): str, ("scenario", "host"): str,
+}
+_TYPE_NAMES = {dict: "an object", str: "text"}
 
 
 @dataclass(frozen=True)
@@ -87,11 +101,41 @@ def is_bundle(path: Path) -> bool:
 
 
 def read_meta(path: Path) -> dict:
-    """meta.json of a bundle directory, or {} when the directory has none."""
+    """meta.json of a bundle directory, or {} when the directory has none; BundleError when it is unreadable,
+    not UTF-8 JSON, or not a JSON object."""
     meta_file = Path(path) / META
     if not meta_file.exists():
         return {}
     try:
-        return json.loads(meta_file.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{meta_file}: unreadable meta.json ({exc})") from exc
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BundleError(f"{meta_file}: unreadable meta.json ({exc.strerror or exc})") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON (JSONDecodeError is a ValueError)
+        raise BundleError(f"{meta_file}: unreadable meta.json ({str(exc)[:120]})") from exc
+    if not isinstance(meta, dict):
+        raise BundleError(f"{meta_file}: meta.json holds {type(meta).__name__}, not a JSON object")
+    return meta
+
+
+def load_meta(path: Path) -> tuple[dict, list[str]]:
+    """read_meta for the analysis: what of meta.json can be used, and a warning for what could not.
+
+    An unreadable meta.json gives {} (the capture and the event logs are still
+    read; the kernel trace then has no clock offset); a key of META_TYPES with
+    a value of another type is left out.
+    """
+    try:
+        meta = read_meta(path)
+    except BundleError as exc:
+        return {}, [f"{exc}: the bundle is read without it"]
+    warnings = []
+    for keys, expected in META_TYPES.items():
+        parent = meta
+        for key in keys[:-1]:
+            parent = parent.get(key, {})
+        value = parent.get(keys[-1])
+        if value is not None and not isinstance(value, expected):
+            del parent[keys[-1]]
+            warnings.append(f"{Path(path) / META}: {'.'.join(keys)} is {type(value).__name__}, not "
+                            f"{_TYPE_NAMES[expected]}; left out")
+    return meta, warnings

@@ -17,5 +17,9 @@ class EventParseError(AbortscopeError):
     """An event log (strace, tracefs, app log) could not be parsed at all."""
 
 
+class ClockError(AbortscopeError):
+    """A clock value or time zone that cannot place events on the timeline (a bad --tz, a bad clock offset)."""
+
+
 class ExportError(AbortscopeError):
-    """The timeline could not be written where asked (missing directory, no permission, disk full)."""
+    """The timeline or a picture could not be written where asked (missing directory, no permission, disk full)."""

@@ -20,7 +20,6 @@ timeline never exists as one string.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor

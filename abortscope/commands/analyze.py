@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from abortscope.console import err, fail, out, warn
@@ -67,7 +68,8 @@ def analyze(
     strace: Optional[Path] = typer.Option(None, "--strace", help="strace -f -ttt -T -yy output (default: the bundle's)."),
     kernel: Optional[Path] = typer.Option(None, "--kernel", help="tracefs text (default: the bundle's; needs its meta.json clock offset)."),
     applog: Optional[Path] = typer.Option(None, "--applog", help="Application log lines in Go's log format."),
-    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps (default: local)."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps, an IANA name such as "
+                                     "Europe/Paris (default: UTC, as a run bundle's server.log is written)."),
     flow: Optional[str] = typer.Option(None, "--flow", help="Keep one connection: client_ip:port>server_ip:port."),
     port: Optional[int] = typer.Option(None, "--port", help="Keep connections with this port on either side."),
     verdict: Optional[str] = typer.Option(
@@ -80,7 +82,8 @@ def analyze(
     table: TableName = typer.Option(TableName.timeline, "--table",
                                     help="What csv/json/jsonl/parquet write: the timeline (a row per event) or the "
                                          "connection table (a row per connection, with its verdict)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the export here (default: stdout; required for parquet)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the report or the export here "
+                                          "(default: stdout; required for parquet)."),
 ) -> None:
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
     if flow is not None and port is not None:
@@ -92,14 +95,17 @@ def analyze(
     chosen = _verdicts(verdict)
     options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
-    capture = _capture_of(path)
     try:
+        capture = _capture_of(path)
         with _progress(capture) as progress, _read_ahead(capture, engine, progress) as ahead:
             if progress is not None and engine is Engine.fast:
                 _warn_if_slow_reader()
             with _collector_paused():  # pandas and the analysis import while the read-ahead reads
                 from analysis import load
                 from analysis.api import export_table, export_timeline
+                from analysis.clock import checked_zone
+            if tz is not None:
+                checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
             options.update(ahead=ahead, progress=progress)
             if format is Format.text:
                 timeline = load(path, lean=True, **options)
@@ -111,6 +117,8 @@ def analyze(
                 timeline, rows = export_timeline(path, format.value, target, **options)
     except AbortscopeError as exc:
         raise fail(str(exc))
+    except OSError as exc:  # what the library did not name itself (a bundle directory we may not list, say)
+        raise fail(f"{exc.filename or path}: {exc.strerror or exc}")
     for message in (*timeline.report.warnings, *timeline.warnings):
         warn(message)
     for linktype, count in timeline.report.skipped_linktypes.items():
@@ -120,10 +128,27 @@ def analyze(
     if chosen is not None and rows == 0:
         warn(f"no connection has the verdict {', '.join(chosen)}")
     if format is Format.text:
-        from abortscope.text_report import print_report
+        _report(timeline, connections if chosen is None else connections[connections["verdict"].isin(chosen)],
+                details, chosen is not None, output)
 
-        print_report(timeline, connections if chosen is None else connections[connections["verdict"].isin(chosen)],
-                     details, chosen is not None)
+
+#: The text report written to a file (-o): plain text, lines this wide before they are cut.
+REPORT_FILE_WIDTH = 200
+
+
+def _report(timeline, connections, details: int, chosen: bool, output: Path | None) -> None:
+    """The text report on the terminal, or into ``output`` as plain text (no colour codes)."""
+    from abortscope.text_report import print_report
+
+    if output is None:
+        print_report(out, timeline, connections, details, chosen)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as file:
+            console = Console(file=file, width=REPORT_FILE_WIDTH, color_system=None, highlight=False, soft_wrap=False)
+            print_report(console, timeline, connections, details, chosen)
+    except OSError as exc:
+        raise fail(f"{output}: cannot write the report ({exc.strerror or exc})")
 
 
 def _warn_if_slow_reader() -> None:

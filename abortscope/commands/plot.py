@@ -38,9 +38,11 @@ def plot(
 
     if output.suffix.lower() not in (".svg", ".png"):
         raise fail(f"-o {output}: the image must end in .svg or .png")
+    if not output.parent.is_dir():  # say so now, not after reading the capture
+        raise fail(f"{output}: no directory {output.parent}")
     try:
         timeline = load(path)
-        for message in timeline.report.warnings:
+        for message in (*timeline.report.warnings, *timeline.warnings):
             warn(message)
         flow_id = resolve_flow(timeline.events, flow)
         diagnosis = None if no_chain else diagnosis_for(timeline, flow_id)
@@ -55,4 +57,6 @@ def plot(
         save(figure, output, dpi=dpi)
     except AbortscopeError as exc:
         raise fail(str(exc))
+    except OSError as exc:  # what the library did not name itself
+        raise fail(f"{exc.filename or path}: {exc.strerror or exc}")
     out.print(f"{kind.value} of {flow_id if kind is not Kind.lanes or flow else 'all connections'} -> {output}")

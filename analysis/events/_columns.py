@@ -43,3 +43,11 @@ def codes_in(values, names: Sequence[str]) -> np.ndarray:
 def string_arrow(series: pd.Series) -> pa.Array:
     """The Arrow array behind a ``string`` Series (no per-element copy when it is Arrow-backed already)."""
     return pa.array(series.array, type=pa.large_string(), from_pandas=True)
+
+
+def int_or_na(values) -> pd.arrays.IntegerArray:
+    """Int64 from any values: whole numbers kept, <NA> for the rest (text, fractions, lists, numbers past 2^62)."""
+    objects = pd.Series(values, dtype=object).reset_index(drop=True)
+    numbers = pd.to_numeric(objects.where(~objects.map(lambda v: isinstance(v, (bool, list, dict)))), errors="coerce")
+    whole = numbers.where((numbers.abs() < 2**62) & (numbers % 1 == 0))
+    return whole.astype("Int64").array

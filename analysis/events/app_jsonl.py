@@ -5,7 +5,8 @@ One JSON object per line, written by the servers and clients themselves:
 ``log``), ``asked``/``written`` bytes, ``error`` text, ``errno``, ``local``
 and ``remote`` endpoints, ``detail``. ``len`` is ``written``, else ``asked``.
 When ``errno`` is missing it is read from the error text (errnos.from_message).
-Lines that are not JSON objects are skipped and counted in ``parse.skipped``.
+Lines that are not JSON objects, or have no ``ts_ns`` of integer nanoseconds,
+are damaged: skipped and counted in ``lines`` (events._lines).
 """
 
 from __future__ import annotations
@@ -15,56 +16,92 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis import errnos
+from analysis import clock, errnos
 from analysis.errors import EventParseError
+from analysis.events._columns import int_or_na
+from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
 _KINDS = {k.value for k in EventKind}
 
 
-def read_objects(text: str) -> tuple[list[dict], int]:
-    """Parsed JSON objects and the number of non-empty lines that were not one."""
-    objects, bad = [], 0
-    for line in text.splitlines():  # one iteration per log line; these files are small
+def read_objects(text: str, what: str) -> tuple[list[dict], list[int]]:
+    """The JSON objects of the text and the index of each one's line; EventParseError when there are lines but
+    none is an object (``what`` names the file in the message)."""
+    objects, at, bad = [], [], 0
+    for number, line in enumerate(text.splitlines()):  # one iteration per log line; these files are small
         line = line.strip()
         if not line:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
+        except (json.JSONDecodeError, RecursionError):
+            obj = None
         if isinstance(obj, dict):
             objects.append(obj)
+            at.append(number)
         else:
             bad += 1
-    return objects, bad
+    if bad and not objects:
+        raise EventParseError(f"{what}: none of the {bad} non-empty lines is a JSON object")
+    return objects, at
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None) -> pd.DataFrame:
-    objects, bad = read_objects(text)
+def damaged_lines(text: str, at: list[int], kept: np.ndarray) -> np.ndarray:
+    """Per line of the text: not blank, and not a kept object (``kept`` says which of the objects at ``at`` are)."""
+    damaged = np.array([bool(line.strip()) for line in text.splitlines()], dtype=bool)
+    damaged[np.asarray(at, dtype=np.int64)[np.asarray(kept, dtype=bool)]] = False
+    return damaged
+
+
+def as_text(raw: pd.DataFrame, names: tuple[str, ...]) -> None:
+    """Make these columns text or None (JSON may hold numbers, lists or objects anywhere), in place."""
+    for name in names:
+        if name in raw:
+            raw[name] = raw[name].map(_text_or_none)
+
+
+def _text_or_none(value):
+    if value is None or (isinstance(value, float) and value != value):  # a key missing in this line reads as NaN
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _ns(value) -> int:
+    """An app.jsonl ts_ns: integer nanoseconds (an int, or digits), else NO_TIME."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        return int(clock.NO_TIME)
+    return value
+
+
+def parse(text: str, *, flows: pd.DataFrame | None = None, lines: LineReport | None = None) -> pd.DataFrame:
+    objects, at = read_objects(text, "app events")
+    ts_ns = np.array([_ns(o.get("ts_ns")) for o in objects], dtype=np.int64)
+    count_bad(lines, damaged_lines(text, at, ts_ns != clock.NO_TIME))
     if not objects:
-        if bad:
-            raise EventParseError(f"app events: none of the {bad} non-empty lines is a JSON object")
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     raw = pd.DataFrame(objects)
     for col in ("ts_ns", "actor", "event", "asked", "written", "error", "errno", "local", "remote", "detail"):
         if col not in raw:
             raw[col] = None
-    raw = raw[pd.to_numeric(raw["ts_ns"], errors="coerce").notna()]
-    error_text = raw["error"].where(raw["error"].notna(), None)
-    errno = raw["errno"].where(raw["errno"].notna(), error_text.map(errnos.from_message))
-    length = pd.to_numeric(raw["written"], errors="coerce").where(raw["written"].notna(), pd.to_numeric(raw["asked"], errors="coerce"))
+    keep = ts_ns != clock.NO_TIME
+    raw, ts_ns = raw[keep].copy(), ts_ns[keep]
+    as_text(raw, ("actor", "event", "error", "errno", "local", "remote", "detail", "impl"))
+    error_text = raw["error"]
+    errno = raw["errno"].where(raw["errno"].notna(), error_text.map(errnos.from_message, na_action="ignore"))
+    length = pd.Series(int_or_na(raw["written"]), index=raw.index)
+    length = length.where(length.notna(), pd.Series(int_or_na(raw["asked"]), index=raw.index))
     kind = raw["event"].where(raw["event"].isin(_KINDS), EventKind.LOG.value)
     detail = error_text.where(error_text.notna(), raw["detail"])
     impl = raw["impl"] if "impl" in raw else pd.Series(None, index=raw.index)
     detail = np.where(impl.notna(), impl.astype(str) + ": " + detail.fillna(raw["event"].astype(str)).astype(str), detail)
-    ts_ns = np.array([int(v) for v in raw["ts_ns"]], dtype=np.int64)
     rows = pd.DataFrame({
         "ts_ns": ts_ns,
         "kind": kind.to_numpy(),
-        "len": length.astype("Int64").to_numpy(),
+        "len": length.to_numpy(),
         "errno": errno.to_numpy(),
         "detail": detail,
     })

@@ -4,12 +4,14 @@
     2026/11/23 18:38:46 http: superfluous response.WriteHeader call ...
 
 The date has no zone: ``tz`` names it (IANA name; default this machine's
-zone). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
+zone; analysis.api reads a run bundle's server.log in UTC, as the harness
+writes it). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
 connection (Go prints the local address first) and its errno comes from the
 strerror text at the end via the errno table; such lines are
 ``write_error``/``read_error``, every other line is ``log``. Lines without
 the date prefix continue the previous line (multi-line messages) and are
-dropped from the table.
+dropped from the table; a date that is no date is a damaged line, skipped
+and counted in ``lines`` (events._lines).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import clock, errnos
+from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
@@ -31,9 +34,10 @@ OP_KINDS = {"write": EventKind.WRITE_ERROR, "read": EventKind.READ_ERROR, "close
             "dial": EventKind.CONNECT, "accept": EventKind.ACCEPT}
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None, actor: str = "server") -> pd.DataFrame:
-    lines = pd.Series(text.splitlines(), dtype="string")
-    head = lines.str.extract(_LINE).dropna(subset=["date"])
+def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None, actor: str = "server",
+          lines: LineReport | None = None) -> pd.DataFrame:
+    text_lines = pd.Series(text.splitlines(), dtype="string")
+    head = text_lines.str.extract(_LINE).dropna(subset=["date"])
     if head.empty:
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     ts_ns = clock.local_wall_to_ns(head["date"] + " " + head["time"], tz)
@@ -47,7 +51,8 @@ def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None
         "errno": errno.to_numpy(),
         "detail": head["msg"].to_numpy(),
     })
-    valid = ts_ns != np.iinfo(np.int64).min
+    valid = ts_ns != clock.NO_TIME
+    count_bad(lines, ~valid, head.index.to_numpy())
     rows = rows[valid].reset_index(drop=True)
     op = op[valid]
     flow, side = tie(rows["ts_ns"].to_numpy(), op["local"].reset_index(drop=True), op["remote"].reset_index(drop=True), flows)

@@ -13,6 +13,10 @@ of the event), not the task that happened to run: on loopback the client's
 RST is traced in the server's softirq context. ``sock_send_length`` has no
 addresses: it is tied through the latest strace write of the same thread
 (within 5 ms) and then by its ``sk address`` (see _tie_send_length).
+
+Damaged lines (not a trace line, not a ``#`` comment; a tracepoint line
+cut before a field it needs) are skipped and counted in ``lines``
+(events._lines); tracefs' own ``CPU:N [LOST M EVENTS]`` lines are a note.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 
 from analysis import clock, errnos
 from analysis.errors import EventParseError
+from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
@@ -37,19 +42,29 @@ class Tracepoint:
     remote: tuple[str, str] | str | None
     detail: tuple[str, ...]  # fields kept in `detail` as name=value
     errno_field: str | None = None
+    #: fields a line must have to be placed (a line cut short loses its last ones); the endpoints are added
+    needs: tuple[str, ...] = ()
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        ends = [f for end in (self.local, self.remote) for f in ((end,) if isinstance(end, str) else end or ())]
+        return (*ends, *self.needs)
 
 
 #: Tracepoint name -> field mapping (formats: /sys/kernel/tracing/events/{tcp,sock}/*/format).
 TRACEPOINTS: dict[str, Tracepoint] = {
-    "inet_sock_set_state": Tracepoint(EventKind.STATE, ("saddr", "sport"), ("daddr", "dport"), ("oldstate", "newstate")),
-    "tcp_send_reset": Tracepoint(EventKind.RST_SENT, "src", "dest", ("reason", "state")),
+    "inet_sock_set_state": Tracepoint(EventKind.STATE, ("saddr", "sport"), ("daddr", "dport"), ("oldstate", "newstate"),
+                                      needs=("oldstate", "newstate")),
+    "tcp_send_reset": Tracepoint(EventKind.RST_SENT, "src", "dest", ("reason", "state"), needs=("state",)),
     "tcp_receive_reset": Tracepoint(EventKind.RST_RECEIVED, ("saddr", "sport"), ("daddr", "dport"), ("sock_cookie",)),
-    "inet_sk_error_report": Tracepoint(EventKind.SK_ERROR, ("saddr", "sport"), ("daddr", "dport"), ("error",), "error"),
-    "sock_send_length": Tracepoint(EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error"),
+    "inet_sk_error_report": Tracepoint(EventKind.SK_ERROR, ("saddr", "sport"), ("daddr", "dport"), ("error",), "error",
+                                       needs=("error",)),
+    "sock_send_length": Tracepoint(EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error",
+                                   needs=("length", "error")),
 }
 
 def _fields_used() -> set[str]:
-    names = {"family", "protocol", "oldstate", "newstate", "length", "error"}
+    names = {"family", "protocol", "oldstate", "newstate", "length", "error", "sk address"}
     for tp in TRACEPOINTS.values():
         for end in (tp.local, tp.remote):
             if isinstance(end, tuple):
@@ -63,43 +78,34 @@ def _fields_used() -> set[str]:
 _FIELDS_USED = _fields_used()
 
 _LINE = (
-    r"^\s*(?P<task>.+?)-(?P<pid>\d+)\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?:(?P<irq>[.\w]{4,6})\s+)?"
+    r"^\s*(?P<task>.+?)-(?P<pid>\d{1,10})\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+(?:(?P<irq>[.\w]{4,6})\s+)?"
     r"(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s+(?P<body>.*?)\s*$"
 )
 _FIELD = r"(?P<key>[a-z_][a-z0-9_ ]*?)\s*=\s*(?P<value>[^,\s]+)"
+#: tracefs' note that its ring buffer overflowed on a CPU
+_LOST = r"^\s*CPU:\d+ \[LOST (?P<lost>\d+) EVENTS\]\s*$"
 
 
 def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | None = None,
-          syscalls: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Timeline rows from tracefs text; ``trace_to_realtime_ns`` is meta["clocks"]["trace_to_realtime_ns"]."""
-    lines = pd.Series(text.splitlines(), dtype="string")
-    head = lines.str.extract(_LINE)
-    head = head[head["event"].isin(list(TRACEPOINTS))]
+          syscalls: pd.DataFrame | None = None, lines: LineReport | None = None) -> pd.DataFrame:
+    """Timeline rows from tracefs text; ``trace_to_realtime_ns`` is meta["clocks"]["trace_to_realtime_ns"].
+
+    ``lines``, when given, gets the count of damaged lines (module docstring)."""
+    head = _event_lines(text, lines)
     if head.empty:
-        body = lines[~lines.str.startswith("#").fillna(True) & (lines.str.strip() != "")]
-        if len(body) and not lines.str.extract(_LINE)["event"].notna().any():
-            raise EventParseError("no tracefs event line found (expected the `trace` file of a tracefs instance)")
         return _empty()
     if trace_to_realtime_ns is None:
         raise EventParseError(
             "kernel trace given without a clock offset: the tracefs clock cannot be placed on the timeline "
             "(a run bundle's meta.json has clocks.trace_to_realtime_ns)")
-    fields = head["body"].str.extractall(_FIELD).reset_index()
-    fields["key"] = fields["key"].str.strip()
-    wide = fields.pivot_table(index="level_0", columns="key", values="value", aggfunc="first")
-    head = head.join(wide)
-    for name in _FIELDS_USED:  # a damaged line may lack fields: they read as missing, never as a KeyError
-        if name not in head:
-            head[name] = None
-    head = head[_is_tcp(head)]
-    if head.empty:
-        return _empty()
-
+    ts_ns = clock.trace_to_ns(head["ts"], trace_to_realtime_ns)
+    out_of_range = ts_ns == clock.NO_TIME  # the offset pushed it past 2262
+    count_bad(lines, out_of_range, head["line"].to_numpy())
+    head, ts_ns = head[~out_of_range], ts_ns[~out_of_range]
     spec = head["event"].map(TRACEPOINTS)
     v6 = head.get("family", pd.Series("", index=head.index)).fillna("") == "AF_INET6"
     local = _endpoint(head, spec, "local", v6)
     remote = _endpoint(head, spec, "remote", v6)
-    ts_ns = clock.trace_to_ns(head["ts"], trace_to_realtime_ns)
     errno_raw = pd.Series([None] * len(head), index=head.index, dtype=object)
     for event, tp in TRACEPOINTS.items():
         if tp.errno_field and tp.errno_field in head:
@@ -110,7 +116,7 @@ def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | 
         "ts_ns": ts_ns,
         "kind": spec.map(lambda tp: tp.kind.value).to_numpy(),
         "errno": errno_raw.to_numpy(),
-        "len": pd.to_numeric(head.get("length", pd.Series(index=head.index, dtype=object)), errors="coerce").astype("Int64").to_numpy(),
+        "len": _int_or_na(head["length"]),
         "detail": _details(head, spec).to_numpy(),
         "pid": head["pid"].astype("int64").to_numpy(),
         "socket": head["sk address"].to_numpy(object),
@@ -119,6 +125,44 @@ def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | 
     _tie_send_length(rows, flows, syscalls)
     rows["source"] = Source.KERNEL.value
     return conform(rows)
+
+
+def _event_lines(text: str, lines: LineReport | None) -> pd.DataFrame:
+    """The lines of TCP tracepoints whole enough to place, one column per field (``line``: the line's index);
+    damaged lines counted in ``lines``. EventParseError when no line at all is a trace line."""
+    text_lines = pd.Series(text.splitlines(), dtype="string")
+    head = text_lines.str.extract(_LINE)
+    lost = pd.to_numeric(text_lines.str.extract(_LOST)["lost"], errors="coerce")
+    other = (text_lines.str.startswith("#") | (text_lines.str.strip() == "")).fillna(True) | lost.notna()
+    unknown = (head["event"].isna() & ~other).to_numpy(bool)
+    if lines is not None and lost.notna().any():
+        lines.notes.append(f"the trace lost {int(lost.sum())} events (tracefs ring buffer full): the kernel "
+                           "events may have gaps")
+    if unknown.any() and head["event"].isna().all():
+        raise EventParseError(f"none of the {int(unknown.sum())} non-comment lines is a tracefs event line "
+                              "(expected the `trace` file of a tracefs instance)")
+    head = head[head["event"].isin(list(TRACEPOINTS))].assign(line=lambda h: h.index)
+    fields = head["body"].str.extractall(_FIELD).reset_index()
+    fields["key"] = fields["key"].str.strip()
+    head = head.join(fields.pivot_table(index="level_0", columns="key", values="value", aggfunc="first"))
+    for name in _FIELDS_USED:  # a damaged line may lack fields: they read as missing, never as a KeyError
+        if name not in head:
+            head[name] = None
+    cut = np.zeros(len(head), dtype=bool)
+    for event, tp in TRACEPOINTS.items():
+        cut |= ((head["event"] == event) & head[list(tp.needed)].isna().any(axis=1)).to_numpy(bool)
+    damaged = unknown.copy()
+    damaged[head["line"].to_numpy()[cut]] = True
+    count_bad(lines, damaged)
+    head = head[~cut]
+    return head[_is_tcp(head)]
+
+
+def _int_or_na(values: pd.Series) -> pd.arrays.IntegerArray:
+    """Integers as Int64, <NA> for anything else (garbage, or numbers past int64)."""
+    number = pd.to_numeric(values, errors="coerce")
+    number = number.where(number.abs() < 2**62)
+    return number.astype("Int64").array
 
 
 def _empty() -> pd.DataFrame:

@@ -23,6 +23,9 @@ not already taken by another lifetime (accept follows the SYN). fds 0-2 are
 never tied. This can tie a pipe's fd to a connection: prefer ``-yy``.
 A SIGPIPE goes to the connection of the EPIPE that the same thread got just
 before it.
+
+Damaged lines (no timestamp, a shape strace does not print, a call cut
+before its result) are skipped and counted in ``lines`` (events._lines).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import pandas as pd
 
 from analysis import clock
 from analysis.errors import EventParseError
+from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
@@ -63,7 +67,7 @@ _LINE = (
 _CALL = r"^(?P<name>\w+)\((?P<args>.*)$"
 _RESUMED = r"^<\.\.\.\s+(?P<name>\w+)\s+resumed>\s?(?P<args>.*)$"
 _RESULT = (
-    r"^(?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-fA-F]+)(?P<retdeco><[^>]*(?:->[^>]*)?>)?"
+    r"^(?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-fA-F]+)(?P<retdeco><(?:->|[^>])*>)?"
     r"(?:\s+(?P<errno>E[A-Z0-9]+)\s+\((?P<errdesc>[^)]*)\))?.*?(?:\s+<(?P<dur>\d+\.\d+)>)?$"
 )
 _FD = r"^\s*(?P<fd>\d+)(?:<(?P<deco>.*?)>)?(?:,|$)"
@@ -72,25 +76,34 @@ _SOCKET_DECO = rf"^(?P<proto>TCP|TCPv6):\[(?P<local>{_ENDPOINT})->(?P<remote>{_E
 _SIGNAL = r"^---\s+(?P<sig>SIG\w+)\s*(?P<info>\{.*\})?\s*---$"
 _EXIT = r"^\+\+\+\s+(?P<what>.*?)\s+\+\+\+$"
 _UNFINISHED = "<unfinished ...>"
+#: Every shape of what follows the timestamp in strace's output (calls, resumed calls, --- notices ---,
+#: +++ exits +++); a line of none of them is damaged. A call that is not <unfinished ...> ends in its result.
+_KNOWN_SHAPE = r"^(?:(?:\w+|\?\?\?)\(|<\.\.\.\s+\w+\s+resumed>|---\s.*---$|\+\+\+\s.*\+\+\+$)"
+_CALL_OR_RESUMED = r"^(?:(?:\w+|\?\?\?)\(|<\.\.\.)"
+_HAS_RESULT = r"\)\s+=\s+(?:-?\d+|\?|0x[0-9a-fA-F]+)"
 
 
 def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "server",
-          with_pid: bool = False) -> pd.DataFrame:
+          with_pid: bool = False, lines: LineReport | None = None) -> pd.DataFrame:
     """Timeline rows from strace output. ``actor`` is the side that was traced (used when no flow matches).
 
     ``with_pid`` appends the thread id column ``pid`` after the schema's
     columns (the kernel parser uses it to tie ``sock_send_length``).
+    ``lines``, when given, gets the count of damaged lines (module docstring).
     """
-    lines = pd.Series(text.splitlines(), dtype="string")
-    head = lines.str.extract(_LINE)
-    head = head[head["ts"].notna()].copy()
+    text_lines = pd.Series(text.splitlines(), dtype="string")
+    head = text_lines.str.extract(_LINE)
+    head["ts_ns"] = clock.strace_to_ns(head["ts"].fillna(""))
+    damaged = _damaged(text_lines, head)
+    count_bad(lines, damaged)
+    head = head[~damaged & head["ts"].notna()].copy()
     if head.empty:
-        if lines.str.strip().str.len().fillna(0).sum() > 0:
-            raise EventParseError("no strace line with a -ttt timestamp found (expected `strace -f -ttt -T -yy` output)")
+        if damaged.any():
+            raise EventParseError(f"none of the {int(damaged.sum())} non-empty lines is a strace line with a -ttt "
+                                  "timestamp (expected `strace -f -ttt -T -yy` output)")
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     head["pid"] = head["pid_a"].fillna(head["pid_b"]).fillna("0").astype("int64")
-    head["line"] = lines[head.index]
-    head["ts_ns"] = clock.strace_to_ns(head["ts"])
+    head["line"] = text_lines[head.index]
     rest = head["rest"]
 
     calls = _calls(head, rest)
@@ -116,6 +129,18 @@ def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "
     if with_pid:
         out["pid"] = rows["pid"].astype("int64").to_numpy()
     return out
+
+
+def _damaged(lines: pd.Series, head: pd.DataFrame) -> np.ndarray:
+    """Non-empty lines that are no strace line: no timestamp (or one past 2262), an unknown shape, a call cut
+    before its result."""
+    rest = head["rest"].fillna("")
+    blank = (lines.str.strip() == "").fillna(True).to_numpy(bool)
+    no_time = (head["ts_ns"] == clock.NO_TIME).to_numpy(bool)
+    unknown = ~rest.str.contains(_KNOWN_SHAPE, regex=True).fillna(False).to_numpy(bool)
+    call = rest.str.contains(_CALL_OR_RESUMED, regex=True).fillna(False) & ~rest.str.endswith(_UNFINISHED).fillna(False)
+    cut = (call & ~rest.str.contains(_HAS_RESULT, regex=True).fillna(False)).to_numpy(bool)
+    return ~blank & (no_time | unknown | cut)
 
 
 def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:

@@ -8,8 +8,9 @@ Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
 _native.c, with numpy twins as reference and fallback; the default), "scapy" (scapy's
 readers and layers), "pyshark" (tshark through pyshark; the only module here
 that starts a process). They are tested to give identical tables. Damaged
-input follows damage.py: CaptureFormatError when nothing can be read,
-otherwise the rows before the damage plus a warning with the byte offset.
+input follows damage.py: CaptureFormatError when nothing can be read (or the
+file cannot be read at all), otherwise the rows before the damage plus a
+warning with the byte offset.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CaptureFormatError
+from . import damage
 from .table import PACKET_COLUMNS, ReadReport
 
 if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (ahead.py)
@@ -47,9 +49,12 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
         raise ValueError(f"unknown capture engine {engine!r}; choose one of {', '.join(ENGINES)}")
     path = _existing_file(path)
     module = importlib.import_module(ENGINES[engine])  # lazy: scapy and pyshark are slow to import
-    if lean and engine == "fast":
-        return module.read(path, progress=progress, lean=True)
-    return module.read(path, progress=progress)
+    try:
+        if lean and engine == "fast":
+            return module.read(path, progress=progress, lean=True)
+        return module.read(path, progress=progress)
+    except OSError as exc:  # permissions, an I/O error: one line, whichever engine met it
+        raise damage.unreadable(path, exc) from exc
 
 
 def _existing_file(path: str | Path) -> Path:

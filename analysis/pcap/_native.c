@@ -167,19 +167,23 @@ done:
  *
  *   decode_tcp(first_frame, buf, data_off, caplen, origlen, linktype, ts_ns, iface, links,
  *              version, vlan_key, src, dst, sport, dport, flags, seq, ack, len, win, truncated,
- *              frame, ts_out, iface_out) -> (rows, cut, unsupported)
+ *              frame, ts_out, iface_out) -> (rows, cut, unsupported, vlan_deep, ipv6_ext_deep, tcp_bad_header)
  *
  * Inputs are int64 arrays (linktype and iface int32), one entry per record
  * (the first record is frame first_frame). The outputs have room for one
  * row per record and are filled from the start, TCP rows only: the row's
  * frame number, its record's ts_ns and iface, and the decoded fields.
  * Returns how many rows there are, how many TCP segments had their header
- * cut by the snaplen, and how many records have an unsupported link type;
- * every other record is not TCP. (All of it in one call: the reader runs
- * on a thread, and each return to Python waits for the GIL.)
+ * cut by the snaplen, how many records have an unsupported link type, and
+ * how many records lie beyond the documented limits (decode.py's
+ * BEYOND_LIMITS, in its order): more than MAX_VLAN_DEPTH VLAN tags, more
+ * than MAX_IPV6_EXT IPv6 extension headers, a TCP header length below 20
+ * or past the IP payload. Every other record is not TCP. (All of it in one
+ * call: the reader runs on a thread, and each return to Python waits for
+ * the GIL.)
  */
 enum { SEL_ETHERTYPE, SEL_AF_HOST, SEL_AF_BIG, SEL_IP_VERSION, SEL_IPV4_ONLY, SEL_IPV6_ONLY };
-enum { ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED, N_STATUS };
+enum { ST_NOT_TCP, ST_CUT, ST_UNSUPPORTED, ST_VLAN_DEEP, ST_IPV6_EXT_DEEP, ST_TCP_BAD_HEADER, N_STATUS };
 #define MAX_VLAN_DEPTH 4
 #define MAX_IPV6_EXT 8
 #define VLAN_BITS 12
@@ -196,7 +200,7 @@ typedef struct {
     Py_ssize_t counts[N_STATUS];  /* records that are no row, by why */
 } outputs;
 
-/* The link layer: IP version (0: not IP) and where the IP header starts. */
+/* The link layer: IP version (0: not IP; -1: more VLAN tags than MAX_VLAN_DEPTH) and where the IP header starts. */
 static int link_layer(const unsigned char *d, int64_t off, int64_t end, const link_spec *spec, int64_t *l3, int64_t *vlan_key)
 {
     *l3 = off + spec->header_len;
@@ -206,11 +210,14 @@ static int link_layer(const unsigned char *d, int64_t off, int64_t end, const li
     switch (spec->selector) {
     case SEL_ETHERTYPE: {
         int64_t ethertype = u16be(d + off + spec->proto_at);
-        for (int depth = 0; depth < MAX_VLAN_DEPTH && is_vlan(ethertype) && *l3 + 4 <= end; depth++) {
+        int depth = 0;
+        for (; depth < MAX_VLAN_DEPTH && is_vlan(ethertype) && *l3 + 4 <= end; depth++) {
             *vlan_key += 1 + ((u16be(d + *l3) & 0xFFF) << (4 + VLAN_BITS * depth));
             ethertype = u16be(d + *l3 + 2);
             *l3 += 4;
         }
+        if (depth == MAX_VLAN_DEPTH && is_vlan(ethertype))
+            return -1;
         return ethertype == 0x0800 ? 4 : ethertype == 0x86DD ? 6 : 0;
     }
     case SEL_AF_HOST:
@@ -235,7 +242,8 @@ static int link_layer(const unsigned char *d, int64_t off, int64_t end, const li
     }
 }
 
-/* IPv4 or IPv6 up to the TCP header: 1 when the packet carries TCP there, with its position and IP payload length. */
+/* IPv4 or IPv6 up to the TCP header: 1 when the packet carries TCP there, with its position and IP payload length;
+   2 when an IPv6 header chain is longer than MAX_IPV6_EXT; else 0. */
 static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end, int64_t wire_after,
                     uint8_t *src, uint8_t *dst, int64_t *tcp_at, int64_t *payload)
 {
@@ -267,10 +275,12 @@ static int ip_layer(const unsigned char *d, int version, int64_t l3, int64_t end
     if ((h[0] >> 4) != 6)
         return 0;
     int64_t nh = h[6], pos = l3 + 40;
-    for (int i = 0; i < MAX_IPV6_EXT; i++) {
+    for (int i = 0; i <= MAX_IPV6_EXT; i++) {
         int generic = nh == 0 || nh == 43 || nh == 60 || nh == 51, fragment = nh == 44;
         if (!generic && !fragment)
             break;
+        if (i == MAX_IPV6_EXT)
+            return 2;
         if ((generic && pos + 2 > end) || (fragment && pos + 8 > end))
             return 0;
         int64_t ext_len;
@@ -301,9 +311,14 @@ static int decode_record(const unsigned char *d, int64_t off, int64_t caplen, in
     int64_t end = off + caplen, l3, vlan_key, tcp_at = 0, payload = 0;
     uint8_t *src = o->src + 16 * k, *dst = o->dst + 16 * k;
     int version = link_layer(d, off, end, spec, &l3, &vlan_key);
+    if (version < 0) {
+        o->counts[ST_VLAN_DEEP]++;
+        return 0;
+    }
     int64_t wire_after = (origlen > caplen ? origlen : caplen) - (l3 - off);
-    if (!version || !ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload)) {
-        o->counts[ST_NOT_TCP]++;
+    int ip = version ? ip_layer(d, version, l3, end, wire_after, src, dst, &tcp_at, &payload) : 0;
+    if (ip != 1) {
+        o->counts[ip == 2 ? ST_IPV6_EXT_DEEP : ST_NOT_TCP]++;
         return 0;
     }
     if (tcp_at + 20 > end) {
@@ -313,7 +328,7 @@ static int decode_record(const unsigned char *d, int64_t off, int64_t caplen, in
     const unsigned char *t = d + tcp_at;
     int64_t header = (int64_t)(t[12] >> 4) * 4;
     if (header < 20 || header > payload) {
-        o->counts[ST_NOT_TCP]++;
+        o->counts[ST_TCP_BAD_HEADER]++;
         return 0;
     }
     o->version[k] = (int8_t)version;
@@ -399,7 +414,8 @@ static PyObject *decode_tcp(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "decode_tcp: a record lies outside the buffer");
         goto done;
     }
-    result = Py_BuildValue("nnn", rows, o.counts[ST_CUT], o.counts[ST_UNSUPPORTED]);
+    result = Py_BuildValue("nnnnnn", rows, o.counts[ST_CUT], o.counts[ST_UNSUPPORTED], o.counts[ST_VLAN_DEEP],
+                           o.counts[ST_IPV6_EXT_DEEP], o.counts[ST_TCP_BAD_HEADER]);
 done:
     while (got-- > 0)
         PyBuffer_Release(&views[got]);

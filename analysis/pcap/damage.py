@@ -10,7 +10,12 @@ Rules, the same for all engines:
 - timestamps are never rejected: ts_ns = seconds * 1e9 + fraction * tick,
   even when the fraction is out of range (>= 1 s, as in tcpdump's
   timestamp_invalid tests), computed in wrapping int64 arithmetic; such
-  records get one summary warning.
+  records get one summary warning;
+- a pcapng timestamp that int64 nanoseconds cannot hold (before 1677 or
+  after 2262: a huge if_tsoffset or tick count) is a damaged record: it is
+  left out (its frame number stays taken), counted in one warning, and
+  reading goes on;
+- a file that cannot be read at all (permissions, an I/O error): CaptureFormatError.
 """
 
 from __future__ import annotations
@@ -44,6 +49,31 @@ def record_cut_short(offset: int, have: int, need: int) -> str:
 
 def bad_block(offset: int, why: str) -> str:
     return f"damaged block at byte offset {offset}: {why}; stopped reading there"
+
+
+def unreadable(path: str | Path, exc: OSError) -> CaptureFormatError:
+    return CaptureFormatError(f"{path}: cannot read the capture file: {exc.strerror or exc}")
+
+
+def header_cut(count: int) -> str:
+    return f"{count} TCP segments had their 20-byte TCP header cut by the snaplen; not listed"
+
+
+def unrepresentable_timestamps(count: int, first_frame: int) -> str:
+    return (f"{count} records have a timestamp that int64 nanoseconds cannot hold (before 1677 or after 2262; "
+            f"first: frame {first_frame}): damaged, not listed")
+
+
+def packet_block_too_short(offset: int) -> str:
+    return bad_block(offset, "packet block too short")
+
+
+def captured_length_past_block(offset: int, caplen: int) -> str:
+    return bad_block(offset, f"captured length {caplen} runs past its block")
+
+
+def unknown_interface(offset: int, iface: int, interfaces: int) -> str:
+    return bad_block(offset, f"unknown interface id {iface}" if interfaces else "packet before any interface description")
 
 
 def bad_timestamps(count: int, first_frame: int) -> str:

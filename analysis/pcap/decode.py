@@ -12,11 +12,14 @@ and keep the rows that pass. Rules (shared with the scapy engine):
   wire length when it is 0 (TSO, as Wireshark); fragments (MF or offset) are
   not TCP rows (tshark shows them only after reassembly);
 - IPv6 (RFC 8200): hop-by-hop, routing, destination options, AH and
-  fragment headers are walked (at most 8); a fragment is not a TCP row;
+  fragment headers are walked (at most MAX_IPV6_EXT); a fragment is not a TCP row;
 - TCP (RFC 9293): the 20-byte fixed header must be captured, else the packet
   is counted as cut; data offset >= 5 and within the IP payload;
   len = IP payload - data offset * 4 (tshark tcp.len);
   truncated = the capture ends before the TCP header + payload does.
+Records beyond the limits (more VLAN tags or IPv6 extension headers than
+walked, a TCP header length out of bounds) are not listed, but counted by
+kind (BEYOND_LIMITS) and named in the read's warnings, in every engine.
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ IPV6_EXT_AH = 51  # (len + 2) * 4 bytes
 MAX_IPV6_EXT = 8
 IPPROTO_TCP = 6
 VLAN_BITS = 12
+
+#: Records the rules above stop on at a documented limit: not listed, counted per kind (Decoded.beyond_limits,
+#: in this order in _native.c's decode_tcp), and each kind that occurs named in the read's warnings.
+BEYOND_LIMITS: dict[str, str] = {
+    "vlan_depth": f"{{n}} records have more than {MAX_VLAN_DEPTH} stacked VLAN tags (the reader's limit): not decoded, not listed",
+    "ipv6_extensions": f"{{n}} IPv6 packets have more than {MAX_IPV6_EXT} extension headers (the reader's limit): "
+                       "not decoded, not listed",
+    "tcp_header_length": "{n} TCP segments have a header length below 20 bytes or past the IP payload: not listed",
+}
+
+
+def limit_warnings(counts: dict[str, int]) -> list[str]:
+    """The warnings for BEYOND_LIMITS counts (kinds that did not occur say nothing)."""
+    return [BEYOND_LIMITS[kind].format(n=n) for kind, n in counts.items() if n]
 
 try:
     from ._native import decode_tcp as _decode_tcp_c
@@ -76,9 +93,10 @@ class Decoded:
     len: np.ndarray
     win: np.ndarray
     truncated: np.ndarray
-    non_tcp: int = 0
+    non_tcp: int = 0  # includes header_cut and beyond_limits
     header_cut: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    beyond_limits: dict[str, int] = field(default_factory=dict)  # BEYOND_LIMITS kind -> records
 
 
 def _u16(data: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -86,7 +104,7 @@ def _u16(data: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def _link(batch: RecordBatch, rows: np.ndarray, linktype: int):
-    """(IP version 0/4/6, offset of the IP header, vlan key) for `rows` of one link type."""
+    """(IP version 0/4/6, offset of the IP header, vlan key, more VLAN tags than walked) for `rows` of one link type."""
     spec = LINKTYPES[linktype]
     data = batch.data
     off = batch.data_off[rows]
@@ -94,6 +112,7 @@ def _link(batch: RecordBatch, rows: np.ndarray, linktype: int):
     n = len(rows)
     version = np.zeros(n, dtype=np.int8)
     vlan_key = np.zeros(n, dtype=np.int64)
+    deep = np.zeros(n, dtype=bool)
     ok = end >= off + spec.header_len
     l3 = off + spec.header_len
     safe = np.where(ok, off, 0)
@@ -110,6 +129,7 @@ def _link(batch: RecordBatch, rows: np.ndarray, linktype: int):
             l3[tagged] += 4
         version[ethertype == ETHERTYPE_IPV4] = 4
         version[ethertype == ETHERTYPE_IPV6] = 6
+        deep = ok & np.isin(ethertype, vlan_types) & ((vlan_key & 0xF) == MAX_VLAN_DEPTH)  # a tag past the last walked
     elif spec.selector in (L3Selector.AF_HOST, L3Selector.AF_BIG):
         raw = gather(data, safe, 4)
         family = raw.view("<u4" if spec.selector is L3Selector.AF_HOST else ">u4")[:, 0].astype(np.int64)
@@ -122,11 +142,11 @@ def _link(batch: RecordBatch, rows: np.ndarray, linktype: int):
         wanted = {L3Selector.IPV4_ONLY: (4,), L3Selector.IPV6_ONLY: (6,), L3Selector.IP_VERSION: (4, 6)}[spec.selector]
         version = np.where(np.isin(nibble, wanted), nibble, 0).astype(np.int8)
     version[~ok] = 0
-    return version, l3, vlan_key
+    return version, l3, vlan_key, deep
 
 
 def _ipv4(data, l3, end, wire_after):
-    """Rows that carry TCP over IPv4: (keep mask, src, dst, tcp offset, IP payload length)."""
+    """Rows that carry TCP over IPv4: (keep mask, src, dst, tcp offset, IP payload length, beyond a limit: never)."""
     n = len(l3)
     keep = l3 + 20 <= end
     h = gather(data, np.where(keep, l3, 0), 20)
@@ -141,10 +161,11 @@ def _ipv4(data, l3, end, wire_after):
     dst = np.zeros((n, 16), dtype=np.uint8)
     src[:, :4] = h[:, 12:16]
     dst[:, :4] = h[:, 16:20]
-    return keep, src, dst, l3 + ihl, total - ihl
+    return keep, src, dst, l3 + ihl, total - ihl, np.zeros(n, dtype=bool)
 
 
 def _ipv6(data, l3, end, wire_after):
+    """As _ipv4, for IPv6; beyond: an extension header chain longer than MAX_IPV6_EXT."""
     keep = l3 + 40 <= end
     h = gather(data, np.where(keep, l3, 0), 40)
     plen = (h[:, 4].astype(np.int64) << 8) | h[:, 5]
@@ -171,15 +192,17 @@ def _ipv6(data, l3, end, wire_after):
         nh = np.where(step, next_header, nh)
         pos = np.where(step, pos + ext_len, pos)
         payload = np.where(step, payload - ext_len, payload)
+    deep = keep & (np.isin(nh, IPV6_EXT_GENERIC) | (nh == IPV6_EXT_AH) | (nh == IPV6_EXT_FRAGMENT))
     keep &= (nh == IPPROTO_TCP) & (payload >= 0)
-    return keep, h[:, 8:24].copy(), h[:, 24:40].copy(), pos, payload
+    return keep, h[:, 8:24].copy(), h[:, 24:40].copy(), pos, payload, deep
 
 
 def decode(batch: RecordBatch) -> Decoded:
     """The TCP rows of a batch: by _native.c's decode_tcp when it is built, else with numpy (the reference)."""
-    if _decode_tcp_c is not None:
-        return decode_native(batch)
-    return decode_numpy(batch)
+    decoded = decode_native(batch) if _decode_tcp_c is not None else decode_numpy(batch)
+    if batch.frames is not None:  # both number the records first_frame, first_frame + 1, ...: take the real ones
+        decoded.frame = batch.frames[decoded.frame - batch.first_frame]
+    return decoded
 
 
 def _skipped_link_types(batch: RecordBatch) -> tuple[dict[str, int], int]:
@@ -202,8 +225,9 @@ def decode_native(batch: RecordBatch) -> Decoded:
     src, dst = np.empty((n, 16), dtype=np.uint8), np.empty((n, 16), dtype=np.uint8)
     sport, dport, flags, win, iface = (np.empty(n, dtype=np.int32) for _ in range(5))
     truncated = np.empty(n, dtype=np.bool_)
-    rows, cut, unsupported = _decode_tcp_c(batch.first_frame, batch.data, *inputs, _LINK_TABLE, version, vlan_key, src,
-                                           dst, sport, dport, flags, seq, ack, length, win, truncated, frame, ts_ns, iface)
+    rows, cut, unsupported, *beyond = _decode_tcp_c(batch.first_frame, batch.data, *inputs, _LINK_TABLE, version,
+                                                    vlan_key, src, dst, sport, dport, flags, seq, ack, length, win,
+                                                    truncated, frame, ts_ns, iface)
     skipped = _skipped_link_types(batch)[0] if unsupported else {}
 
     def packed(column: np.ndarray) -> np.ndarray:
@@ -230,6 +254,7 @@ def decode_native(batch: RecordBatch) -> Decoded:
         non_tcp=n - unsupported - rows,
         header_cut=cut,
         skipped=skipped,
+        beyond_limits=dict(zip(BEYOND_LIMITS, beyond)),
     )
 
 
@@ -239,10 +264,11 @@ def decode_numpy(batch: RecordBatch) -> Decoded:
     version = np.zeros(n, dtype=np.int8)
     l3 = np.zeros(n, dtype=np.int64)
     vlan_key = np.zeros(n, dtype=np.int64)
+    vlan_deep, ext_deep = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     for lt in np.unique(batch.linktype).tolist():
         if lt in LINKTYPES:  # the others stay version 0: no row (counted by _skipped_link_types)
             rows = np.flatnonzero(batch.linktype == lt)
-            version[rows], l3[rows], vlan_key[rows] = _link(batch, rows, lt)
+            version[rows], l3[rows], vlan_key[rows], vlan_deep[rows] = _link(batch, rows, lt)
     skipped, supported = _skipped_link_types(batch)
     end = batch.data_off + batch.caplen
     wire_after = np.maximum(batch.origlen, batch.caplen) - (l3 - batch.data_off)
@@ -254,14 +280,15 @@ def decode_numpy(batch: RecordBatch) -> Decoded:
     for v, decoder in ((4, _ipv4), (6, _ipv6)):
         rows = np.flatnonzero(version == v)
         if len(rows):
-            k, s, d, t, p = decoder(data, l3[rows], end[rows], wire_after[rows])
-            keep[rows], src[rows], dst[rows], tcp_at[rows], ip_payload[rows] = k, s, d, t, p
+            k, s, d, t, p, deep = decoder(data, l3[rows], end[rows], wire_after[rows])
+            keep[rows], src[rows], dst[rows], tcp_at[rows], ip_payload[rows], ext_deep[rows] = k, s, d, t, p, deep
     cut = keep & (tcp_at + 20 > end)
     keep &= ~cut
     rows = np.flatnonzero(keep)
     t = gather(data, tcp_at[rows], 20)
     header = (t[:, 12] >> 4).astype(np.int64) * 4
     good = (header >= 20) & (header <= ip_payload[rows])
+    beyond = dict(zip(BEYOND_LIMITS, (int(vlan_deep.sum()), int(ext_deep.sum()), int((~good).sum()))))
     rows, t, header = rows[good], t[good], header[good]
     seg_len = ip_payload[rows] - header
     words = t.view(">u2")
@@ -285,4 +312,5 @@ def decode_numpy(batch: RecordBatch) -> Decoded:
         non_tcp=supported - len(rows),
         header_cut=int(cut.sum()),
         skipped=skipped,
+        beyond_limits=beyond,
     )

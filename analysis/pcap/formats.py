@@ -61,8 +61,30 @@ PCAPNG_IDB = 1
 PCAPNG_OPB = 2  # obsolete Packet Block
 PCAPNG_SPB = 3
 PCAPNG_EPB = 6
+PCAPNG_SYSTEMD_JOURNAL = 9
 #: Blocks that hold one captured record each (tshark numbers each as a frame).
 PCAPNG_PACKET_BLOCKS = (PCAPNG_EPB, PCAPNG_SPB, PCAPNG_OPB)
+
+
+@dataclass(frozen=True)
+class FrameBlock:
+    name: str
+    min_total_len: int  # a shorter block is damage: tshark stops there ("too small"), and so do we
+
+
+#: Blocks that hold a record but no packet. tshark 4.0 numbers each as a frame of its own, so every
+#: frame after one counts it; we count them too (as records that are not TCP). Other block types
+#: (NRB, ISB, DSB, sysdig metadata, unknown ones) are no frame. Checked against tshark by the tests.
+PCAPNG_FRAMES_WITHOUT_PACKET: dict[int, FrameBlock] = {
+    0x00000BAD: FrameBlock("custom block", 16),  # CB that may be copied: a PEN, then data
+    0x40000BAD: FrameBlock("custom block", 16),  # CB that must not be copied
+    PCAPNG_SYSTEMD_JOURNAL: FrameBlock("systemd journal export block", 36),
+    0x00000204: FrameBlock("sysdig event block", 36),
+    0x00000216: FrameBlock("sysdig event block (v2)", 40),
+    0x00000221: FrameBlock("sysdig event block (v2, large)", 40),
+}
+#: A systemd journal export entry, its trailing NUL padding left out, has at least this many bytes (tshark).
+SYSTEMD_JOURNAL_MIN_ENTRY = 23
 
 PCAPNG_BLOCK_HEADER = [("type", "u4"), ("total_len", "u4")]
 PCAPNG_SHB_BODY = [("byte_order_magic", "u4"), ("version_major", "u2"), ("version_minor", "u2"), ("section_len", "i8")]
@@ -85,9 +107,23 @@ def size(layout: list[tuple[str, str]]) -> int:
     return dtype(layout, "<").itemsize
 
 
+#: The range of ts_ns (int64 ns since the epoch: the years 1677 to 2262). A pcapng timestamp outside it
+#: (an if_tsoffset of +-9.2e9 s or more, or ticks that big) is a damaged record: the engines leave it out and
+#: count it (damage.unrepresentable_timestamps), and read on.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_UINT64_MAX = (1 << 64) - 1
+
+
 @dataclass(frozen=True)
 class TsResolution:
-    """A pcapng if_tsresol, as a way to turn ticks into nanoseconds exactly (floor)."""
+    """A pcapng if_tsresol, as a way to turn ticks into nanoseconds exactly (floor).
+
+    Every one of the 256 option values is valid: 10^-n or 2^-n s per tick
+    for n = 0..127. Ticks are uint64, so from 10^-29 s on every timestamp is
+    below a nanosecond (ticks / 10^20 < 1). tshark 4.0 computes the
+    nanoseconds of ticks finer than about 2^-34 s in wrapping 64-bit
+    arithmetic; we compute them exactly.
+    """
 
     base: int  # 10 or 2
     exponent: int
@@ -96,23 +132,63 @@ class TsResolution:
     def from_option(cls, value: int) -> TsResolution:
         return cls(2 if value & 0x80 else 10, value & 0x7F)
 
-    def ticks_to_ns(self, ticks: np.ndarray) -> np.ndarray:
-        """int64 ns for uint64 ticks: floor(ticks * 1e9 / base**exponent)."""
-        ticks = ticks.astype(np.uint64)
-        if self.base == 10:
-            if self.exponent <= 9:
-                return (ticks * np.uint64(10 ** (9 - self.exponent))).astype(np.int64)
-            return (ticks // np.uint64(10 ** (self.exponent - 9))).astype(np.int64)
-        n = self.exponent
-        seconds = ticks >> np.uint64(n) if n < 64 else np.zeros_like(ticks)
-        frac = ticks & np.uint64((1 << n) - 1) if n < 64 else ticks
-        shift = max(0, n - 34)  # keep frac * 1e9 inside uint64
-        frac_ns = ((frac >> np.uint64(shift)) * np.uint64(10**9)) >> np.uint64(n - shift)
-        return (seconds * np.uint64(10**9) + frac_ns).astype(np.int64)
+    @property
+    def ticks_per_second(self) -> int:
+        return self.base**self.exponent
 
-    def ticks_to_ns_int(self, ticks: int) -> int:
-        """The same conversion for one value (engines that work packet by packet)."""
-        return int(self.ticks_to_ns(np.array([ticks], dtype=np.uint64))[0])
+    def ticks_to_ns(self, ticks: np.ndarray, offset_ns: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(ts_ns, fits) for uint64 ticks: floor(ticks * 1e9 / ticks_per_second) + offset_ns, exactly.
+
+        ``fits`` is False where int64 cannot hold the result (ts_ns is 0 there).
+        Decimal resolutions (all common ones) are numpy arithmetic; the rest
+        (binary resolutions, and ticks whose nanoseconds pass 2^64 before the
+        offset is added) go value by value through ticks_to_ns_int.
+        """
+        ticks = np.asarray(ticks).astype(np.uint64, copy=False)
+        if self.base == 10 and self.exponent <= 9:
+            per_tick = 10 ** (9 - self.exponent)
+            in_uint64 = ticks <= np.uint64(_UINT64_MAX // per_tick)
+            with np.errstate(over="ignore"):
+                ns = ticks * np.uint64(per_tick)  # wraps where not in_uint64: those are redone below
+        elif self.base == 10:
+            divisor = 10 ** (self.exponent - 9)
+            ns = ticks // np.uint64(divisor) if divisor <= _UINT64_MAX else np.zeros_like(ticks)
+            in_uint64 = np.ones(len(ticks), dtype=bool)
+        else:
+            ns, in_uint64 = np.zeros_like(ticks), np.zeros(len(ticks), dtype=bool)
+        ts_ns, fits = _plus_offset(ns, in_uint64, offset_ns)
+        for i in np.flatnonzero(~in_uint64).tolist():
+            value = self.ticks_to_ns_int(int(ticks[i]), offset_ns)
+            ts_ns[i], fits[i] = (value, True) if value is not None else (0, False)
+        return ts_ns, fits
+
+    def ticks_to_ns_int(self, ticks: int, offset_ns: int = 0) -> int | None:
+        """The same for one value in Python integers (the reference; engines that work packet by packet).
+
+        None where int64 cannot hold the result."""
+        ns = ticks * 10**9 // self.ticks_per_second + offset_ns
+        return ns if INT64_MIN <= ns <= INT64_MAX else None
+
+
+def _plus_offset(ns: np.ndarray, fits: np.ndarray, offset_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ns + offset_ns as int64, fits) for uint64 ns: only results int64 holds fit; the rest become 0.
+
+    The bounds are Python integers, so offsets of any size compare exactly.
+    Where the result fits, int64 addition that wraps (two's complement) gives
+    it exactly, even when ns alone or the offset alone does not fit.
+    """
+    low, high = INT64_MIN - offset_ns, INT64_MAX - offset_ns  # ns must lie in [low, high]
+    if high < 0 or low > _UINT64_MAX:
+        fits = np.zeros(len(ns), dtype=bool)
+    else:
+        if high < _UINT64_MAX:
+            fits = fits & (ns <= np.uint64(high))
+        if low > 0:
+            fits = fits & (ns >= np.uint64(low))
+    wrapped_offset = np.int64((offset_ns + (1 << 63)) % (1 << 64) - (1 << 63))
+    with np.errstate(over="ignore"):
+        ts_ns = ns.view(np.int64) + wrapped_offset
+    return np.where(fits, ts_ns, 0), fits
 
 
 def parse_options(body: bytes, offset: int, order: str) -> dict[int, bytes] | None:

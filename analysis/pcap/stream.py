@@ -19,9 +19,10 @@ import numpy as np
 
 from . import damage
 from .addresses import AddressBook
-from .decode import Decoded, decode
+from .decode import Decoded, decode, limit_warnings
 from .formats import PCAP_MAGICS, PCAPNG_SHB_MAGIC
-from .scan import CHUNK_BYTES, ScanState, scan_pcap, scan_pcapng
+from .scan import CHUNK_BYTES, ScanState, scan_pcap
+from .scan_pcapng import scan_pcapng
 from .table import ReadReport
 
 Progress = Callable[[int, int], None]
@@ -41,9 +42,18 @@ def decoded_batches(path: Path, report: ReadReport, progress: Progress | None = 
 
     ``stop``, once set, ends the read at the next window with ReadStopped.
     """
+    try:
+        yield from _decoded_batches(path, report, progress, chunk_bytes, stop)
+    except OSError as exc:  # unreadable (permissions, I/O error): one clear error, from the reading thread too
+        raise damage.unreadable(path, exc) from exc
+
+
+def _decoded_batches(path: Path, report: ReadReport, progress: Progress | None, chunk_bytes: int,
+                     stop: threading.Event | None) -> Iterator[Decoded]:
     total = path.stat().st_size
     state = ScanState()
     header_cut = 0
+    beyond_limits: dict[str, int] = {}
     with open(path, "rb") as f:
         head = f.read(4)
         f.seek(0)
@@ -64,16 +74,23 @@ def decoded_batches(path: Path, report: ReadReport, progress: Progress | None = 
             for name, count in decoded.skipped.items():
                 report.skipped_linktypes[name] = report.skipped_linktypes.get(name, 0) + count
             header_cut += decoded.header_cut
+            for kind, count in decoded.beyond_limits.items():
+                beyond_limits[kind] = beyond_limits.get(kind, 0) + count
             yield decoded
             if progress is not None:
                 progress(state.bytes_read, total)
     report.records = state.records
     report.bytes_read = state.bytes_read
+    report.non_tcp += state.frames_without_packet
     report.warnings.extend(state.warnings)
     if header_cut:
-        report.warnings.append(f"{header_cut} TCP segments had their 20-byte TCP header cut by the snaplen; not listed")
+        report.warnings.append(damage.header_cut(header_cut))
+    report.warnings.extend(limit_warnings(beyond_limits))
     if state.bad_ts_count:
         report.warnings.append(damage.bad_timestamps(state.bad_ts_count, state.bad_ts_first_frame))
+    if state.unrepresentable_ts_count:
+        report.warnings.append(damage.unrepresentable_timestamps(state.unrepresentable_ts_count,
+                                                                  state.unrepresentable_ts_first_frame))
     if progress is not None:
         progress(total, total)
     damage.finish(path, report)

@@ -35,9 +35,9 @@ PACKET_COLUMNS: dict[str, tuple[str, str]] = {
 class ReadReport:
     """What a reader saw besides the TCP rows: counts and warnings, nothing lost silently."""
 
-    records: int = 0  # every record read (all link types, TCP or not)
+    records: int = 0  # every frame read, as tshark numbers them (all link types, TCP or not)
     tcp_packets: int = 0
     skipped_linktypes: dict[str, int] = field(default_factory=dict)  # link type name -> records skipped
-    non_tcp: int = 0
+    non_tcp: int = 0  # records of a supported link type that give no row (pcapng frames without a packet too)
     warnings: list[str] = field(default_factory=list)  # e.g. "file truncated at byte offset 1234: ..."
     bytes_read: int = 0

@@ -121,9 +121,14 @@ def save(fig: Figure, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
 
         raise PlotInputError(f"{path}: unsupported image type {suffix or '(none)'}; use .png or .svg")
     # SVG text stays text (searchable, 4x smaller than glyph outlines); viewers supply the font.
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white",
-                    metadata={"Date": None} if suffix == ".svg" else None)
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(path, format=suffix[1:], dpi=dpi, facecolor="white",
+                        metadata={"Date": None} if suffix == ".svg" else None)
+    except OSError as exc:  # no such folder, no permission, a directory of that name, disk full
+        from analysis.errors import ExportError
+
+        raise ExportError(f"{path}: cannot write the image ({exc.strerror or exc})") from exc
     return path
 
 

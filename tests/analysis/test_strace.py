@@ -49,3 +49,18 @@ def test_without_yy_the_fd_and_timing_heuristic_ties_the_calls():
 def test_not_strace_is_a_clear_error():
     with pytest.raises(EventParseError, match="strace"):
         strace.parse("hello\nworld\n")
+
+
+def test_accept4_is_tied_to_its_connection_by_the_4_tuple_in_its_return_value():
+    """-yy decorates the returned fd with the new connection (the listening fd names only the server side)."""
+    accepted = ('7201  1795472645.634900 accept4(3<TCP:[127.0.0.1:3917]>, {sa_family=AF_INET, sin_port=htons(51850), '
+                'sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_CLOEXEC|SOCK_NONBLOCK) = '
+                '4<TCP:[127.0.0.1:3917->127.0.0.1:51850]> <0.000032>\n'
+                '7201  1795472645.635000 accept4(3<TCP:[127.0.0.1:3917]>, 0xc00008da90, [112], SOCK_CLOEXEC) = -1 '
+                'EAGAIN (Resource temporarily unavailable) <0.000044>\n'
+                '[pid 17687] 1795473337.642605 accept4(3<TCPv6:[[::1]:3931]>, {sa_family=AF_INET6, sin6_port=htons(47164)}, '
+                '[28], SOCK_CLOEXEC) = 4<TCPv6:[[::1]:3931->[::1]:47164]> <0.004948>\n')
+    rows = strace.parse(accepted, flows=flows_table(SEED, V6))
+    assert rows["kind"].astype(str).tolist() == ["accept", "accept", "accept"]
+    assert rows["flow"].tolist() == [SEED_FLOW, "", V6_FLOW]  # the EAGAIN accepted nothing
+    assert rows["actor"].astype(str).tolist() == ["server"] * 3

@@ -42,6 +42,11 @@ def ext_fragment(offset: int = 0, more: bool = False) -> bytes:
     return bytes([0, 0]) + struct.pack("!HI", (offset << 3) | int(more), 7)
 
 
+def ext_ah(length_words: int = 4) -> bytes:
+    """IPv6 Authentication Header: (len + 2) * 4 bytes (next-header byte filled by ipv6())."""
+    return bytes([0, length_words]) + bytes((length_words + 2) * 4 - 2)
+
+
 def ether(payload: bytes, ethertype=0x0800, vlans: tuple[int, ...] = (), tpids: tuple[int, ...] | None = None) -> bytes:
     """Ethernet II; `vlans` outer first, each tag with its TPID (802.1Q 0x8100 unless `tpids` says)."""
     types = list(tpids or (0x8100,) * len(vlans)) + [ethertype]
@@ -102,8 +107,11 @@ def idb(linktype=1, snaplen=0, tsresol: int | None = None, tsoffset: int | None 
     return _block(1, struct.pack(order + "HHI", linktype, 0, snaplen) + opts, order)
 
 
-def epb(iface: int, ticks: int, data: bytes, origlen=None, order="<") -> bytes:
+def epb(iface: int, ticks: int, data: bytes, origlen=None, order="<", options=b"") -> bytes:
+    """Enhanced Packet Block; ``options``: option() bytes after the (padded) packet, e.g. a comment (code 1)."""
     body = struct.pack(order + "IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data), len(data) if origlen is None else origlen) + data
+    if options:
+        body += bytes(-len(data) % 4) + options + option(0, b"", order)
     return _block(6, body, order)
 
 
@@ -118,6 +126,27 @@ def opb(iface: int, ticks: int, data: bytes, order="<") -> bytes:
 
 def nrb(order="<") -> bytes:
     return _block(4, struct.pack(order + "HH", 0, 0), order)
+
+
+def block(btype: int, body: bytes, order="<") -> bytes:
+    """Any block: type, total length, body (padded to 4), total length again."""
+    return _block(btype, body, order)
+
+
+def custom_block(data=b"vendor data", copy=True, pen=32473, order="<") -> bytes:
+    """Custom Block (0x00000BAD, or 0x40000BAD when it must not be copied): a Private Enterprise Number, then data."""
+    return _block(0x00000BAD if copy else 0x40000BAD, struct.pack(order + "I", pen) + data, order)
+
+
+def journal_block(entry=b"__REALTIME_TIMESTAMP=1700000000000000\nMESSAGE=hello\n", order="<") -> bytes:
+    """systemd Journal Export Block: one journal entry in export format."""
+    return _block(9, entry, order)
+
+
+def sysdig_event_block(version=1, order="<") -> bytes:
+    """sysdig event block (0x204; version 2: 0x216): cpu, timestamp, thread, length, type (v2: + nparams)."""
+    header = struct.pack(order + "HQQIH", 0, 1, 2, 3, 4)
+    return _block(0x204, header, order) if version == 1 else _block(0x216, header + struct.pack(order + "I", 0), order)
 
 
 def pcapng_file(frames: list[bytes], linktype=1, order="<") -> bytes:

@@ -65,3 +65,25 @@ def test_pcapng_simple_and_obsolete_packet_blocks(read_bytes):
 def test_pcapng_file_helper_roundtrip(read_bytes):
     df, _ = read_bytes(pcapng_file([SYN, SYN]), ".pcapng")
     assert len(df) == 2
+
+
+def test_every_tsresol_converts_exactly_and_says_what_int64_cannot_hold():
+    """All 256 if_tsresol values, ticks across uint64, offsets past int64 either way: numpy equals exact integers."""
+    import random
+
+    import numpy as np
+
+    from analysis.pcap.formats import TsResolution
+
+    rng = random.Random(13)
+    ticks = [0, 1, 5, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 1_700_000_000_123_456_789]
+    ticks += [rng.getrandbits(rng.randint(1, 64)) for _ in range(60)]
+    int64 = range(-(2**63), 2**63)
+    for tsresol in range(256):
+        per_second = (2 if tsresol & 0x80 else 10) ** (tsresol & 0x7F)
+        resolution = TsResolution.from_option(tsresol)
+        for offset_s in (0, -100, 9_200_000_000, 9_300_000_000, -9_300_000_000, 2**63):
+            ts_ns, fits = resolution.ticks_to_ns(np.array(ticks, dtype=np.uint64), offset_s * 10**9)
+            exact = [t * 10**9 // per_second + offset_s * 10**9 for t in ticks]
+            assert fits.tolist() == [ns in int64 for ns in exact], (tsresol, offset_s)
+            assert ts_ns.tolist() == [ns if ns in int64 else 0 for ns in exact], (tsresol, offset_s)

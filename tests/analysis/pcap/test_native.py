@@ -228,3 +228,32 @@ def test_c_and_python_agree_on_mutated_captures(monkeypatch, tmp_path, seed, mut
         return
     pd.testing.assert_frame_equal(c_result[0], py_result[0])
     assert c_result[1] == py_result[1]
+
+
+def _beyond_limits_frame(vlan_depth: int, extensions: int, data_offset: int, payload: bytes, cut: int) -> bytes:
+    """Ethernet with a VLAN stack, IPv6 with an extension chain (AH in it) or IPv4, a TCP data offset of any value."""
+    from .builders import ext_ah, ext_generic, ipv6
+
+    segment = tcp(flags=TCP_ACK, payload=payload)
+    segment = segment[:12] + bytes([data_offset << 4]) + segment[13:]
+    chain = [(51, ext_ah(1)) if i == 1 else (0 if i == 0 else 60, ext_generic(i % 2)) for i in range(extensions)]
+    packet = ipv6(segment, ext=chain) if extensions else ipv4(segment)
+    frame = ether(packet, 0x86DD if extensions else 0x0800, vlans=tuple(range(1, vlan_depth + 1)))
+    return frame[: len(frame) - cut]
+
+
+@needs_c
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 10), st.integers(0, 15), st.binary(max_size=40),
+                                 st.integers(0, 30)), min_size=1, max_size=12))
+def test_c_and_python_count_what_lies_beyond_the_limits_alike(monkeypatch, tmp_path, frames):
+    """More VLAN tags or IPv6 extension headers than walked, TCP data offsets out of bounds, snaplen cuts:
+    the same rows, and the same counts in the same warnings."""
+    path = tmp_path / "limits.pcap"
+    path.write_bytes(pcap([(1, i, _beyond_limits_frame(*f)) for i, f in enumerate(frames)]))
+    c_result, py_result = _read_both(monkeypatch, path)
+    pd.testing.assert_frame_equal(c_result[0], py_result[0])
+    assert c_result[1] == py_result[1]
+    deep_vlans = sum(1 for depth, *_ in frames if depth > linktypes.MAX_VLAN_DEPTH)
+    if deep_vlans:
+        assert any(w.startswith(f"{deep_vlans} records have more than 4 stacked VLAN tags") for w in c_result[1].warnings)
