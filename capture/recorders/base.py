@@ -78,6 +78,16 @@ class Recorder(ABC):
                 raise
         except Exception as exc:  # drain errors are recorded, never hide the run's own error
             self.status["drain_error"] = str(exc)
+        finally:
+            self._check_output()
+
+    def _check_output(self) -> None:
+        """A recorder whose file is missing after the drain did not record, whatever its start said (a tracefs
+        instance removed under it, a tool that died): meta.json must not claim a file the bundle lacks."""
+        out_path = getattr(self, "out_path", None)
+        if self.status.get("ran") and out_path is not None and not Path(out_path).exists():
+            self.status.update(ran=False, why=f"{Path(out_path).name} was not written at the drain"
+                               + (f": {self.status['drain_error']}" if self.status.get("drain_error") else ""))
 
     @abstractmethod
     def _start(self) -> None: ...

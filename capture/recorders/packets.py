@@ -38,8 +38,13 @@ LOOPBACK = "lo"
 FULL_SNAPLEN = 262144
 
 
-def bpf_filter(port: int) -> str:
-    return f"tcp port {port}"
+def bpf_filter(ports: int | tuple[int, ...]) -> str:
+    """``tcp port P``; several ports (a proxy and its server) are or-ed."""
+    return " or ".join(f"tcp port {port}" for port in _ports(ports))
+
+
+def _ports(ports: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (ports,) if isinstance(ports, int) else tuple(ports)
 
 
 class PacketCapture(Recorder):
@@ -48,7 +53,7 @@ class PacketCapture(Recorder):
     #: seconds to wait after the scenario so the tail reaches the file
     settle_s = 0.05
 
-    def __init__(self, out_path: Path, port: int, iface: str = LOOPBACK, snaplen: int = 0) -> None:
+    def __init__(self, out_path: Path, port: int | tuple[int, ...], iface: str = LOOPBACK, snaplen: int = 0) -> None:
         super().__init__()
         self.out_path = Path(out_path)
         self.port = port

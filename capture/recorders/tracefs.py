@@ -34,6 +34,12 @@ EVENTS: dict[str, str | None] = {
 }
 
 
+def port_filter(template: str, ports: int | tuple[int, ...]) -> str:
+    """The template filled for one port, or or-ed over several (a proxy and its server)."""
+    ports = (ports,) if isinstance(ports, int) else tuple(ports)
+    return " || ".join(template.format(port=port) for port in ports)
+
+
 def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
     """(CLOCK_REALTIME - CLOCK_BOOTTIME in ns, uncertainty in ns), tightest of `samples` brackets."""
     best: tuple[int, int] | None = None
@@ -51,12 +57,13 @@ def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
 class TracefsRecorder(Recorder):
     name = "kernel"
 
-    def __init__(self, port: int, out_path: Path, root: Path = TRACEFS) -> None:
+    def __init__(self, port: int | tuple[int, ...], out_path: Path, root: Path = TRACEFS) -> None:
         super().__init__()
         self.port = port
         self.out_path = Path(out_path)
         self.root = Path(root)
-        self.instance = self.root / "instances" / f"abortscope-{os.getpid()}-{port}"
+        first_port = port if isinstance(port, int) else port[0]
+        self.instance = self.root / "instances" / f"abortscope-{os.getpid()}-{first_port}"
         self._mounted_by_us = False
         self.clocks: dict = {}
         self.status.update(file=self.out_path.name, instance=self.instance.name, events={})
@@ -85,10 +92,11 @@ class TracefsRecorder(Recorder):
             if not (self.instance / "events" / event).is_dir():
                 self.status["events"][event] = "not in this kernel"
                 continue
+            rule = port_filter(template, self.port) if template else "all"
             if template:
-                self._write(f"events/{event}/filter", template.format(port=self.port))
+                self._write(f"events/{event}/filter", rule)
             self._write(f"events/{event}/enable", "1")
-            self.status["events"][event] = template.format(port=self.port) if template else "all"
+            self.status["events"][event] = rule
         offset_ns, uncertainty_ns = measure_trace_offset()
         self.clocks = {"trace_clock": TRACE_CLOCK, "trace_to_realtime_ns": offset_ns, "uncertainty_ns": uncertainty_ns}
         self._write("tracing_on", "1")
