@@ -4,6 +4,8 @@
     evidence   the non-packet rows that prove the story (evidence.find), one per connection and label
     signals    the booleans the verdict rules read (signals.compute)
     verdict    the first rule that holds (verdicts.verdict_codes)
+    resets     what the first RST did to its receiver (analysis.tcp.resets: the state, tcp_reset()'s errno)
+    links      proxy chains: a proxy's connection and its upstream connection (links.link_chains)
 
 No Python runs per connection: the cost is a few masks over the
 timeline's non-packet rows and a few arrays as long as the table. Columns
@@ -16,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.diagnosis import evidence
-from analysis.diagnosis.signals import compute
+from analysis.diagnosis.links import link_chains
+from analysis.diagnosis.signals import Signal, compute
 from analysis.diagnosis.verdicts import RULES, Verdict, verdict_codes
 from analysis.schema import DIAGNOSIS_COLUMNS, validate_connections
-from analysis.tcp import sides
+from analysis.tcp import resets, sides
 
 _VERDICTS = pd.CategoricalDtype([v.value for v in Verdict])
 _RULE_VERDICTS = np.array([list(_VERDICTS.categories).index(rule.verdict.value) for rule in RULES])
@@ -44,7 +47,7 @@ def connection_table(flows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         first_rst_ts=flows["first_rst_ts_ns"].to_numpy(np.int64, na_value=-1),
         first_rst_by=sides.codes(flows["first_rst_by"]),
         writer=writer))
-    signals = compute(flows, found)
+    signals = compute(flows, found, writer)
     columns = {
         "verdict": pd.Categorical.from_codes(_RULE_VERDICTS[verdict_codes(signals, n)], dtype=_VERDICTS),
         "closer": sides.names(closer),
@@ -53,7 +56,10 @@ def connection_table(flows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         "bytes_after_close": _of_side(flows, "bytes_after_peer_fin_{side}", writer),
         "bytes_lost": (flows["unacked_at_rst_bytes"].fillna(0).to_numpy(np.int64)
                        + flows["lost_after_rst_bytes"].to_numpy(np.int64)),
+        "delivered_before_rst": _delivered_before_rst(flows),
+        **_reset(flows, found["state_at_rst"], signals[Signal.REFUSED]),
         **{name: values for name, values in found.items() if not name.startswith("_")},
+        **link_chains(flows),
     }
     diagnosis = pd.DataFrame({c.name: columns[c.name] for c in DIAGNOSIS_COLUMNS}, index=flows.index)
     table = pd.concat([flows, diagnosis], axis=1)
@@ -68,6 +74,30 @@ def roles(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     first_fin = sides.codes(flows["first_fin_by"])
     closer = np.where(late >= 0, sides.other(late), np.where(first_fin >= 0, first_fin, sides.CLIENT)).astype(np.int8)
     return closer, sides.other(closer)
+
+
+def _delivered_before_rst(flows: pd.DataFrame) -> np.ndarray:
+    """The side that did not reset had sent payload, and the RST sender had acknowledged all of it before its
+    RST: nothing was lost."""
+    peer = sides.other(sides.codes(flows["first_rst_by"]))
+    sent = np.where(peer == sides.SERVER, flows["bytes_server"].to_numpy(np.int64), flows["bytes_client"].to_numpy(np.int64))
+    return ((peer >= 0) & (sent > 0) & (flows["unacked_at_rst_bytes"] == 0).fillna(False).to_numpy(bool)
+            & (flows["lost_after_rst_bytes"] == 0).to_numpy(bool))
+
+
+def _reset(flows: pd.DataFrame, kernel_state, refused: np.ndarray) -> dict[str, object]:
+    """The RST receiver's state (the kernel's, else inferred from the packets) and the errno tcp_reset() gives
+    it (analysis.tcp.resets)."""
+    sender = sides.codes(flows["first_rst_by"])
+    fin = np.where(sender == sides.SERVER, flows["fin_frame_server"].to_numpy(np.int64, na_value=-1),
+                   flows["fin_frame_client"].to_numpy(np.int64, na_value=-1))
+    rst = flows["first_rst_frame"].to_numpy(np.int64, na_value=-1)
+    inferred = resets.inferred_states(refused, (fin >= 0) & (fin < rst), rst >= 0)
+    seen = pd.Series(kernel_state, index=flows.index).astype("string")
+    state = seen.fillna(pd.Series(inferred, index=flows.index, dtype="string"))
+    source = np.where(seen.notna().to_numpy(bool), "kernel", np.where(rst >= 0, "packets", None))
+    return {"reset_state": state.array, "reset_state_source": pd.array(source, dtype="string"),
+            "reset_errno": resets.errnos_for(state)}
 
 
 def _of_side(flows: pd.DataFrame, name: str, side: np.ndarray) -> np.ndarray:

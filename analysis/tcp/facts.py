@@ -3,7 +3,8 @@
 Added to the flows table (one row per connection): each side's first FIN
 and RST, whichever came first, the first payload sent after the peer's FIN
 and the bytes on either side of it, the RST answering it, what the first
-RST made undeliverable, a working half-close. What each column means is
+RST made undeliverable and whether its sender had stopped reading (a zero
+window, analysis.tcp.windows), a working half-close. What each column means is
 documented once, in the connection table's schema
 (analysis.schema.connections, FLOW_COLUMNS). "After" means later in the
 capture (frame order), i.e. as seen at the capture point.
@@ -19,6 +20,7 @@ from analysis.tcp import flags as F
 from analysis.tcp import sides
 from analysis.tcp.sides import SIDES
 from analysis.tcp.history import CONN_STATE_RULES, conn_state_codes, histories, retransmitted
+from analysis.tcp.windows import zero_window_before_rst
 
 _STATE_TEXTS = pa.array([rule.state for rule in CONN_STATE_RULES], pa.large_string())
 _NEVER = np.iinfo(np.int64).max  # "no such row/frame": later than any frame
@@ -111,6 +113,9 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     for s, label in enumerate(SIDES):
         facts[f"bytes_after_peer_fin_{label}"] = late_bytes[s::2].astype(np.int64)
         facts[f"bytes_before_peer_fin_{label}"] = early_bytes[s::2].astype(np.int64)
+    first_payload = _first_per(d_side, data_rows, n_sides)
+    for s, label in enumerate(SIDES):
+        facts[f"first_payload_ts_ns_{label}"] = _take(ts, first_payload[s::2])
 
     # the FIN sender's RST answering that data
     late_frame = _at(frame, late_first, _NEVER)
@@ -144,6 +149,7 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     acked = _max_per(a_conn[by_rst_sender], a_value[by_rst_sender], n_conn)
     unacked = np.where(has_rst & (acked >= 0), np.maximum(peer_end - acked, 0), -1)
     facts["unacked_at_rst_bytes"] = pd.arrays.IntegerArray(unacked, unacked < 0)
+    facts.update(zero_window_before_rst(pk, rst_first, rst_side))
 
     # half-close: the FIN sender acknowledges the peer's later data
     late_end = _max_per(d_conn[late], d_end[late], n_conn)
