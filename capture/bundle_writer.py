@@ -19,14 +19,15 @@ meta.json (what capture.scenario writes; times are epoch ns):
     run_as                {uid, gid, name}: who the server and client ran as
     server                {impl, host, port, pid, argv, uid}
     client                {impl, pid, exit_code, signal, uid, argv, started_ns, abort_ns, ended_ns, bytes_received}
-    pids                  role -> pid of every process the run started (server, client, capture, strace)
+    proxy                 with --proxy only: {impl, host, port, pid, argv, log}; the client talks to its port
+    pids                  role -> pid of every process the run started (server, proxy, client, capture, strace)
     pids_alive_after_run  those still running at the end: always [] unless something went badly wrong
     recorders             name -> {"ran": bool, "why": str|None, ...}; names: capture, kernel, strace
                           capture: backend, filter, written, captured, received_by_filter, dropped_by_kernel
                           kernel: instance, events (event -> filter), events_recorded, overrun
                           strace: traced_pid, threads_attached, syscalls, lines
     clocks                {trace_clock, trace_to_realtime_ns, uncertainty_ns} (empty without the kernel recorder)
-    handler_wait          "handler done" | "server exited" | "deadline"
+    handler_wait          "handler done" | "server exited" | "deadline" (the handler had not logged its end by then)
     versions              kernel, python, scapy, go, curl, tcpdump, libpcap, tshark, dumpcap, strace, node
     summary               the lines `abortscope run` printed
     analysis              {"written": [...], "error": str|None} from the after-run hook (analyzer)

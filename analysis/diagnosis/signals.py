@@ -24,6 +24,7 @@ class Signal(StrEnum):
     SYSCALL_ERROR = "syscall_error"  # a traced syscall failed with a connection error (not EAGAIN/EINTR)
     SYSCALL_EPIPE = "syscall_epipe"  # ... one was EPIPE
     SYSCALL_ECONNRESET = "syscall_econnreset"  # ... one was ECONNRESET
+    WRITE_FAILED = "write_failed"  # ... one of them was a write
     SYSCALL_SEEN = "syscall_seen"  # strace recorded calls on this connection
     APP_SEEN = "app_seen"  # the writer's application wrote events for this connection
     APP_ERROR = "app_error"  # the application reported an error for it
@@ -66,6 +67,7 @@ def compute(flows: pd.DataFrame, found: dict[str, object], writer: np.ndarray) -
         Signal.SYSCALL_ERROR: pd.notna(found["syscall_error_ts_ns"]).astype(bool),
         Signal.SYSCALL_EPIPE: found["_syscall_epipe"],
         Signal.SYSCALL_ECONNRESET: found["_syscall_econnreset"],
+        Signal.WRITE_FAILED: pd.notna(found["write_error_ts_ns"]).astype(bool),
         Signal.SYSCALL_SEEN: found["_seen_syscall"],
         Signal.APP_SEEN: found["_seen_app"],
         Signal.APP_ERROR: pd.notna(found["app_error_ts_ns"]).astype(bool),

@@ -52,8 +52,8 @@ class Rule:
 S = Signal
 RULES: tuple[Rule, ...] = (
     Rule(Verdict.REFUSED, (S.REFUSED,), (), "connection refused: the SYN was answered by RST"),
-    Rule(Verdict.ERROR_SWALLOWED_BY_APP, (S.SYSCALL_ERROR, S.APP_SEEN), (S.APP_ERROR, S.APP_ABORT),
-         "the {writer}'s syscall failed but the application never saw the error"),
+    Rule(Verdict.ERROR_SWALLOWED_BY_APP, (S.WRITE_FAILED, S.APP_SEEN), (S.APP_ERROR, S.APP_ABORT),
+         "the {writer}'s write failed but the application never saw the error"),
     Rule(Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, (S.LATE_DATA, S.RST_ANSWERS_LATE, S.SYSCALL_EPIPE), (),
          "the {writer} wrote after the {closer}'s FIN, got RST, and its next write failed with EPIPE"),
     Rule(Verdict.RST_BY_CLIENT_ECONNRESET, (S.CLIENT_ABORT, S.SYSCALL_ECONNRESET), (),

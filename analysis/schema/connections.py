@@ -81,7 +81,8 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("data_after_fin_len", "Int64", True, "bytes", "Its payload length."),
     *(c for side, peer in zip(_SIDES, reversed(_SIDES)) for c in (
         Column(f"bytes_after_peer_fin_{side}", "int64", False, "bytes",
-               f"New (not retransmitted) payload the {side} sent after the {peer}'s FIN."),
+               f"New payload the {side} sent after the {peer}'s FIN, by sequence range (from the furthest it had "
+               f"got before that FIN to the furthest after): retransmissions and overlaps count once."),
         Column(f"bytes_before_peer_fin_{side}", "int64", False, "bytes",
                f"Payload the {side} sent before the {peer}'s FIN (0 from the server: the request was pending)."))),
     *_per_side("first_payload_ts_ns_{side}", "Int64", True, "ns since the Unix epoch",
@@ -132,6 +133,7 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
            "A traced syscall on the connection failed with a connection error (not EAGAIN/EINTR)."),
     Column("syscall_epipe", "bool", False, "", "... one of them failed with EPIPE."),
     Column("syscall_econnreset", "bool", False, "", "... one of them failed with ECONNRESET."),
+    Column("write_failed", "bool", False, "", "... one of them was a write (write_error_ts_ns)."),
     Column("syscall_seen", "bool", False, "", "The syscall trace has calls on this connection."),
     Column("app_seen", "bool", False, "",
            "The writer's application (app.jsonl, --applog, --jsonl) has events tied to this connection: only "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.sentences.conn import Conn, other
+from tests.sentences.conn import Conn, other, proxy_pair
 from tests.sentences.measure import duration_problem, frame_number, time_problem
 from tests.sentences.raw import FIN, RST, Bundle, Packet, Syscall
 
@@ -31,11 +31,11 @@ class Ctx:
 
     @property
     def names(self) -> dict[str, str]:
-        """word -> side: client/server, or in a proxy chain (ports from meta.json) proxy and upstream server."""
-        proxy, server = self.bundle.port("proxy"), self.bundle.port("server")
-        if proxy and self.conn.server[1] == proxy:
+        """word -> side: client/server, or in a proxy chain (conn.proxy_pair) proxy and upstream server."""
+        pair = proxy_pair(self.bundle, self.conn)
+        if pair and self.conn.server == pair[0].server:
             return {"client": "client", "proxy": "server"}
-        if proxy and self.conn.server[1] == server:
+        if pair:
             return {"proxy": "client", "upstream server": "server"}
         return {"client": "client", "server": "server"}
 
@@ -47,8 +47,12 @@ class Ctx:
     def word(self, side: str) -> str:
         return next(w for w, s in self.names.items() if s == side)
 
-    def earlier(self, clause_id: str) -> dict | None:
-        return next((g for i, g in reversed(self.previous) if i == clause_id), None)
+    def earlier(self, *clause_ids: str) -> dict:
+        """What the nearest earlier clause of one of these ids said, in this sentence."""
+        found = next((g for i, g in reversed(self.previous) if i in clause_ids), None)
+        if found is None:
+            raise Unverifiable(f"said without a {' or '.join(clause_ids)} before it in its sentence")
+        return found
 
 
 class Unverifiable(Exception):

@@ -90,7 +90,7 @@ def _never_wrote(g: dict, ctx: Ctx) -> list[str]:
     side = _writer(ctx)
     writes = [e for e in ctx.conn.app if e[1].get("event") == "write" and not e[1].get("error")]
     last = writes[-1][1] if writes else None
-    failing = next((c for c in failed_calls(ctx, side) if c.is_write), failed_calls(ctx, side)[0])
+    _, failing = _failing_write(ctx)
     return problems(*_no_app_error(ctx, side),
                     None if last and last.get("written") == int(g["n"]) else "its last write was not of that size",
                     at(ctx, g["t"], last["ts_ns"]) if last else None,
@@ -102,9 +102,21 @@ def _never_logged(g: dict, ctx: Ctx) -> list[str]:
 
 
 def _failing_write(ctx: Ctx):
+    """The side whose call failed first, and its first failing write (the one the words say a library made)."""
     side = _writer(ctx)
-    calls = failed_calls(ctx, side)
-    return side, next((c for c in calls if c.is_write), calls[0])
+    writes = [c for c in failed_calls(ctx, side) if c.is_write]
+    if not writes:
+        raise Unverifiable(f"no write of the {side} failed")
+    return side, writes[0]
+
+
+def _read_only(g: dict, ctx: Ctx) -> list[str]:
+    side = ctx.side(g["side"])
+    first = failed_calls(ctx, side)[0] if failed_calls(ctx, side) else None
+    writes = [c for _, c in ctx.conn.syscalls if c.failed and c.is_write]
+    return problems(*_no_app_error(ctx, side), f"{call_name(writes[0])} failed" if writes else None,
+                    None if first and (call_name(first), first.errno) == (g["call"], g["errno"]) else "which call?",
+                    at(ctx, g["t"], first.ts_ns) if first else None)
 
 
 def _library_wrote(g: dict, ctx: Ctx) -> list[str]:
@@ -166,6 +178,8 @@ CHECKS: dict[str, Check] = {
                                r"earlier\)", _earlier_error),
     "app.swallowed": Check(r", and swallowed (?P<what>it|both) \(only the (?:syscall|syscalls) saw (?:the error|them)\)",
                            _swallowed),
+    "app.read_only": Check(rf"The application logged no error: no write failed, only the (?P<side>.+?)'s "
+                           rf"(?P<call>\w+\(\)), with (?P<errno>E[A-Z]+) at (?P<t>{TIME})", _read_only),
     "app.unknown": Check(r"Whether the error reached the application cannot be known without the application's log "
                          r"\(app\.jsonl or --applog\)", _unknown),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.sentences.checking import (PROXY_NAMES, REASON, Check, Ctx, Unverifiable, apart, at, call_name, packet,
                                       reason_problems)
-from tests.sentences.conn import Conn
+from tests.sentences.conn import Conn, proxy_pair
 from tests.sentences.measure import FRAME, TIME, problems
 from tests.sentences.raw import FIN, RST, SYN
 
@@ -54,16 +54,11 @@ def _fin(g: dict, ctx: Ctx) -> list[str]:
 
 def _chain_ends(ctx: Ctx, other_flow: str) -> tuple[Conn, Conn]:
     """(the client's connection to the proxy, the proxy's to the upstream server) of a chain sentence."""
-    proxy_port, server_port = ctx.bundle.port("proxy"), ctx.bundle.port("server")
+    pair = proxy_pair(ctx.bundle, ctx.conn)
     other = Conn.of(ctx.bundle, other_flow)
-    pair = sorted((ctx.conn, other), key=lambda c: c.server[1] != proxy_port)
-    front, back = pair
-    if not other.packets or front.server[1] != proxy_port or back.server[1] != server_port:
-        raise Unverifiable(f"{other_flow} and this connection are not the client's and the upstream's of the proxy "
-                           f"on port {proxy_port} (meta.json)")
-    if back.client[0] != front.server[0]:
-        raise Unverifiable("the upstream connection does not come from the proxy's address")
-    return front, back
+    if pair is None or {(c.client, c.server) for c in pair} != {(c.client, c.server) for c in (ctx.conn, other)}:
+        raise Unverifiable(f"{other_flow} and this connection are not a proxy's two ends")
+    return pair
 
 
 def _impl(g: dict, ctx: Ctx) -> str | None:
@@ -87,7 +82,7 @@ def _front(g: dict, ctx: Ctx) -> list[str]:
     client_close, proxy_close = _closes(front, back, g["how"], int(g["frame"]))
     request = next((p for p in front.by("client") if p.length), None)
     return problems(_impl(g, ctx),
-                    None if ctx.conn is front else "chain.front told on the upstream connection",
+                    None if ctx.conn.server == front.server else "chain.front told on the upstream connection",
                     None if back.packets[0].frame == int(g["opened"]) else f"{g['other']} opened at frame {back.packets[0].frame}",
                     None if request and request.frame < back.packets[0].frame else "opened before the client's request",
                     apart(g["delay"], proxy_close.ts_ns - client_close.ts_ns),
@@ -97,13 +92,13 @@ def _front(g: dict, ctx: Ctx) -> list[str]:
 def _back(g: dict, ctx: Ctx) -> list[str]:
     front, back = _chain_ends(ctx, g["other"])
     client_close, proxy_close = _closes(front, back, g["how"], int(g["frame"]))
-    return problems(_impl(g, ctx), None if ctx.conn is back else "chain.back told on the client's connection",
+    return problems(_impl(g, ctx), None if ctx.conn.server == back.server else "chain.back told on the client's connection",
                     None if proxy_close.frame == int(g["proxy_frame"]) else f"the proxy closed at frame {proxy_close.frame}",
                     apart(g["delay"], proxy_close.ts_ns - client_close.ts_ns))
 
 
 def _upstream(ctx: Ctx) -> Conn:
-    earlier = ctx.earlier("chain.front") or ctx.earlier("chain.back")
+    earlier = ctx.earlier("chain.front", "chain.back")
     return _chain_ends(ctx, earlier["other"])[1]
 
 

@@ -47,7 +47,7 @@ def _swallowed(g, ctx):
     writer = ctx.side(g["writer"])
     lines = ctx.conn.app_of(writer)
     saw = [e for e in lines if _is_error(e) or e.get("event") == "abort"]
-    return problems(None if failed_calls(ctx, writer) else f"no call of the {writer} failed",
+    return problems(None if [c for c in failed_calls(ctx, writer) if c.is_write] else f"no write of the {writer} failed",
                     None if lines else f"the {writer}'s application logged nothing here",
                     f"it logged {app_text(saw[0])!r}" if saw else None)
 
@@ -125,7 +125,7 @@ def _s(name: str) -> str:
 
 CHECKS: dict[str, Check] = {
     "summary.REFUSED": Check(r"connection refused: the SYN was answered by RST", _refused),
-    "summary.ERROR_SWALLOWED_BY_APP": Check(rf"the {_s('writer')}'s syscall failed but the application never saw the "
+    "summary.ERROR_SWALLOWED_BY_APP": Check(rf"the {_s('writer')}'s write failed but the application never saw the "
                                             r"error", _swallowed),
     "summary.WRITE_AFTER_PEER_FIN_RST_EPIPE": Check(rf"the {_s('writer')} wrote after the {_s('closer')}'s FIN, got RST, "
                                                     r"and its next write failed with EPIPE", _epipe),

@@ -69,10 +69,11 @@ def _bytes_after_fin(g: dict, ctx: Ctx) -> list[str]:
 
 
 def _unacked(ctx: Ctx, sender: str, rst: Packet) -> int:
-    """The peer's payload up to the RST that its sender had not acknowledged (by sequence numbers)."""
+    """The peer's payload up to the RST that its sender had not acknowledged (by sequence numbers; the RST's own
+    acknowledgement field counts)."""
     peer = other(sender)
     ends = [ctx.conn.seq_end(p) for p in ctx.conn.by(peer, before=rst.frame + 1) if p.length]
-    acked = ctx.conn.max_ack(sender, rst.frame)
+    acked = ctx.conn.max_ack(sender, rst.frame, with_rst=True)
     return max(max(ends) - acked, 0) if ends and acked is not None else 0
 
 
@@ -103,7 +104,7 @@ def _delivered(g: dict, ctx: Ctx) -> list[str]:
     sender, peer, rst = _reset_of(ctx, g["sender"])
     fin = ctx.conn.first(peer, FIN)
     return problems(None if ctx.side(g["peer"]) == peer else "peer?",
-                    None if ctx.conn.payload(peer) == int(g["n"]) else f"the {peer} sent {ctx.conn.payload(peer)} bytes",
+                    None if ctx.conn.payload(peer) else f"the {peer} sent nothing",
                     None if ctx.conn.payload(peer, after=rst.frame) == 0 else "it sent more after the RST",
                     None if _unacked(ctx, sender, rst) == 0 else "not all of it was acknowledged",
                     None if bool(g["whole"]) == (fin is not None and fin.frame < rst.frame) else "its FIN?")
@@ -112,8 +113,7 @@ def _delivered(g: dict, ctx: Ctx) -> list[str]:
 def _download_unacked(g: dict, ctx: Ctx) -> list[str]:
     sender, peer, rst = _reset_of(ctx, g["sender"])
     lost = _unacked(ctx, sender, rst) + ctx.conn.payload(peer, after=rst.frame)
-    return problems(None if ctx.conn.payload(peer) == int(g["n"]) else f"the {peer} sent {ctx.conn.payload(peer)} bytes",
-                    None if lost == int(g["lost"]) else f"{lost} bytes were lost")
+    return problems(None if ctx.side(g["peer"]) == peer else "peer?", None if lost == int(g["lost"]) else f"{lost} bytes were lost")
 
 
 def _stopped_reading(g: dict, ctx: Ctx) -> list[str]:
@@ -214,11 +214,11 @@ CHECKS: dict[str, Check] = {
     "bytes.after_fin": Check(r"The (?P<writer>.+?) sent (?P<n>\d+) bytes after the (?P<closer>.+?)'s FIN", _bytes_after_fin),
     "bytes.lost": Check(r"; (?P<lost>\d+) of them were never acknowledged before the RST: lost", _bytes_lost),
     "bytes.acked": Check(r"; the (?P<closer>.+?) acknowledged them", _bytes_acked),
-    "download.delivered": Check(r"All (?P<n>\d+) bytes the (?P<peer>.+?) had sent(?P<whole> \(all it had to send: its "
-                                r"FIN came first\))? had been acknowledged by the (?P<sender>.+?) before its RST: nothing "
-                                r"was lost", _delivered),
-    "download.unacked": Check(r"(?P<lost>\d+) of the (?P<n>\d+) bytes the (?P<peer>.+?) sent were never acknowledged by "
-                              r"the (?P<sender>.+?): lost to its RST", _download_unacked),
+    "download.delivered": Check(r"The (?P<sender>.+?)'s kernel had received everything the (?P<peer>.+?) had sent"
+                                r"(?P<whole> \(all it had to send: its FIN came first\))?: its acknowledgements, up to "
+                                r"the RST's own, cover all of it, so none of it was lost on the wire", _delivered),
+    "download.unacked": Check(r"(?P<lost>\d+) bytes the (?P<peer>.+?) sent were never acknowledged by the (?P<sender>.+?): "
+                              r"lost to its RST", _download_unacked),
     "download.stopped_reading": Check(rf"The (?P<sender>.+?) had stopped reading before it reset: it advertised a zero "
                                       rf"window from (?P<t>{TIME}) \(frame (?P<frame>\d+)\) until its RST, "
                                       rf"(?P<delay>{DURATION}) later", _stopped_reading),

@@ -43,7 +43,8 @@ class Conn:
             if not runs or fresh_syn:
                 runs.append([])
             runs[-1].append(p)
-        return cls(bundle, client, server, runs[int(nth) - 1 if nth else 0] if runs else [])
+        index = int(nth) - 1 if nth else 0
+        return cls(bundle, client, server, runs[index] if index < len(runs) else [])
 
     # -- the wire --
     @property
@@ -101,8 +102,10 @@ class Conn:
         prior = [self.seq_end(p) for p in sent if p.frame <= after]
         return max(self.seq_end(p) for p in sent) - max([start, *prior])
 
-    def max_ack(self, side: str, before: int) -> int | None:
-        acks = [self.acked(p) for p in self.by(side, before=before + 1) if p.has(ACK) and not p.has(RST)]
+    def max_ack(self, side: str, before: int, with_rst: bool = False) -> int | None:
+        """The furthest the side acknowledged up to frame ``before`` (included): plain ACKs, and with ``with_rst``
+        the acknowledgement field of its RST+ACK segments too."""
+        acks = [self.acked(p) for p in self.by(side, before=before + 1) if p.has(ACK) and (with_rst or not p.has(RST))]
         return max(acks) if acks else None
 
     # -- the other sources, tied by endpoints --
@@ -158,3 +161,46 @@ class Conn:
 
     def app_of(self, side: str, event: str | None = None) -> list[dict]:
         return [e for s, e in self.app if s == side and (event is None or e.get("event") == event)]
+
+
+#: a proxy closes its upstream connection at most this long after its client closed (the analyzer's window)
+CHAIN_WINDOW_NS = 50_000_000
+
+
+def connections(bundle: Bundle) -> list[Conn]:
+    """Every connection of the capture, one per 4-tuple (first packet order; a reused 4-tuple is its first use)."""
+    seen: dict[frozenset, tuple] = {}
+    for p in bundle.packets:
+        key = frozenset((p.src, p.dst))
+        if key not in seen:  # the sender of a first SYN is the client; of a first SYN-ACK, the server
+            seen[key] = (p.dst, p.src) if p.has(SYN) and p.has(ACK) else (p.src, p.dst)
+    return [Conn.of(bundle, f"{_text(c)}>{_text(s)}") for c, s in seen.values()]
+
+
+def _text(end: tuple[str, int]) -> str:
+    return f"[{end[0]}]:{end[1]}" if ":" in end[0] else f"{end[0]}:{end[1]}"
+
+
+def proxy_pair(bundle: Bundle, conn: Conn) -> tuple[Conn, Conn] | None:
+    """(the client's connection to a proxy, the proxy's to its upstream) when ``conn`` is one of them: by the ports
+    meta.json records for a bundle's proxy; in a bare capture, by addresses and timing: the upstream connection
+    comes from the proxy's address, opens after the client's request and closes within the window after the
+    client closed."""
+    proxy_port, server_port = bundle.port("proxy"), bundle.port("server")
+    everything = connections(bundle)
+    if proxy_port:
+        fronts = [c for c in everything if c.server[1] == proxy_port]
+        backs = [c for c in everything if c.server[1] == server_port]
+        pairs = [(f, b) for f in fronts for b in backs if b.client[0] == f.server[0]]
+    else:
+        pairs = [(f, b) for f in everything for b in everything if _chained(f, b)]
+    return next(((f, b) for f, b in pairs if conn.client == f.client and conn.server == f.server
+                 or conn.client == b.client and conn.server == b.server), None)
+
+
+def _chained(front: Conn, back: Conn) -> bool:
+    request = next((p for p in front.by("client") if p.length), None)
+    closes = front.first_close("client"), back.first_close("client")
+    if front is back or request is None or None in closes or back.client[0] != front.server[0] or back.server == front.server:
+        return False
+    return request.ts_ns < back.t0 <= closes[0].ts_ns and 0 < closes[1].ts_ns - closes[0].ts_ns <= CHAIN_WINDOW_NS

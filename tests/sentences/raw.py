@@ -130,7 +130,10 @@ def parse_kernel(text: str, offset_ns: int) -> list[KernelEvent]:
 def parse_tshark(pcap: Path) -> list[Packet]:
     cmd = ["tshark", "-n", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
            *(x for name in TSHARK_FIELDS for x in ("-e", name))]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and not done.stdout:  # a capture cut short: tshark prints what it read, exits 2
+        raise RuntimeError(f"tshark could not read {pcap}: {done.stderr.strip()}")
+    out = done.stdout
     packets = []
     for line in out.splitlines():
         (frame, ts, ip4s, ip6s, ip4d, ip6d, sport, dport, flags, seq, ack, length, win) = line.split("\t")
@@ -148,6 +151,7 @@ class Bundle:
     pcap: Path = field(init=False)
 
     def __post_init__(self):
+        self.root = Path(self.root)
         self.pcap = self.root / "capture.pcap" if self.root.is_dir() else self.root
 
     @cached_property

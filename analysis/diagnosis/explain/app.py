@@ -25,6 +25,7 @@ TEMPLATES: dict[str, str] = {
     "app.library_got": "; {library} got {errno}",
     "app.earlier_error": " (the {side}'s {call} had got {errno} {delay} earlier)",
     "app.swallowed": ", and swallowed {what} (only the {calls} saw {what_saw})",
+    "app.read_only": "The application logged no error: no write failed, only the {side}'s {call}, with {errno} at {t}",
     "app.unknown": "Whether the error reached the application cannot be known without the application's log "
                    "(app.jsonl or --applog)",
 }
@@ -45,8 +46,7 @@ def _abort(f: Findings) -> Sentence:
 
 def _swallowed(f: Findings) -> Sentence:
     it = f.items
-    err, write, app_write = it[Label.SYSCALL_ERROR], it.get(Label.WRITE_ERROR), it.get(Label.APP_WRITE)
-    failing = write or err
+    err, failing, app_write = it[Label.SYSCALL_ERROR], it[Label.WRITE_ERROR], it.get(Label.APP_WRITE)
     if app_write is not None:
         order = ", before the failing syscall" if app_write.ts_ns <= failing.ts_ns else ""
         head = phrase("app.never_wrote", n=app_write.length, t=time_rel(app_write), order=order)
@@ -78,8 +78,12 @@ def tell(f: Findings) -> Sentence | None:
         return sentence(phrase("app.reached", text=err.detail, t=time_rel(err)))
     if Label.APP_ABORT in it:
         return _abort(f)
-    if signals["syscall_error"] and signals["app_seen"]:
+    if signals["write_failed"] and signals["app_seen"]:
         return _swallowed(f)
+    if signals["syscall_error"] and signals["app_seen"]:
+        read = it[Label.SYSCALL_ERROR]
+        return sentence(phrase("app.read_only", side=f.name(read.actor or f.writer), call=call_name(read),
+                               errno=read.errno, t=time_rel(read)))
     if (signals["syscall_error"] or signals["rst_answers_late"]) and not signals["app_seen"]:
         return sentence(phrase("app.unknown"))
     return None

@@ -11,9 +11,9 @@ TEMPLATES: dict[str, str] = {
     "bytes.after_fin": "The {writer} sent {n} bytes after the {closer}'s FIN",
     "bytes.lost": "; {lost} of them were never acknowledged before the RST: lost",
     "bytes.acked": "; the {closer} acknowledged them",
-    "download.delivered": "All {n} bytes the {peer} had sent{whole} had been acknowledged by the {sender} before its "
-                          "RST: nothing was lost",
-    "download.unacked": "{lost} of the {n} bytes the {peer} sent were never acknowledged by the {sender}: lost to its RST",
+    "download.delivered": "The {sender}'s kernel had received everything the {peer} had sent{whole}: its "
+                          "acknowledgements, up to the RST's own, cover all of it, so none of it was lost on the wire",
+    "download.unacked": "{lost} bytes the {peer} sent were never acknowledged by the {sender}: lost to its RST",
     "download.stopped_reading": "The {sender} had stopped reading before it reset: it advertised a zero window from "
                                 "{t} (frame {frame}) until its RST, {delay} later",
 }
@@ -40,10 +40,9 @@ def tell_download(f: Findings) -> Sentence | None:
         return None
     sender = rst.actor or f.closer
     peer = f.other(sender)
-    sent = int(f.row[f"bytes_{peer}"])
-    if sent == 0:
+    if int(f.row[f"bytes_{peer}"]) == 0:
         return None
-    names = {"peer": f.name(peer), "sender": f.name(sender), "n": sent}
+    names = {"peer": f.name(peer), "sender": f.name(sender)}
     if f.row["delivered_before_rst"]:
         fin = optional(f.row[f"fin_frame_{peer}"])
         whole = " (all it had to send: its FIN came first)" if fin is not None and fin < f.row["first_rst_frame"] else ""

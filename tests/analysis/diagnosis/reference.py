@@ -141,6 +141,7 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
         "syscall_error": "syscall_error" in items,
         "syscall_epipe": "EPIPE" in errnos_seen,
         "syscall_econnreset": "ECONNRESET" in errnos_seen,
+        "write_failed": "write_error" in items,
         "syscall_seen": len(syscalls) > 0,
         "app_seen": bool(by_writer.any()),
         "app_error": "app_error" in items,
@@ -159,7 +160,7 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
 #: The verdict rules, restated as the README documents them: (verdict, all_of, none_of), first match wins.
 RULES = (
     ("REFUSED", ("refused",), ()),
-    ("ERROR_SWALLOWED_BY_APP", ("syscall_error", "app_seen"), ("app_error", "app_abort")),
+    ("ERROR_SWALLOWED_BY_APP", ("write_failed", "app_seen"), ("app_error", "app_abort")),
     ("WRITE_AFTER_PEER_FIN_RST_EPIPE", ("late_data", "rst_answers_late", "syscall_epipe"), ()),
     ("RST_BY_CLIENT_ECONNRESET", ("client_abort", "syscall_econnreset"), ()),
     ("WRITE_AFTER_PEER_FIN_RST", ("late_data", "rst_answers_late"), ()),
