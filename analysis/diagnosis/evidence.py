@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.errnos import TRANSIENT
-from analysis.events._columns import null_strings, string_arrow
+from analysis.events._columns import null_strings, string_arrow, strings_from_codes
 from analysis.schema import EventKind, Source
 from analysis.tcp import sides
 
@@ -286,8 +286,8 @@ def _syscalls(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
     eof = rows.take_first(syscall & (rows.kind == EventKind.READ_EOF.value), n)
     traced = [rows.any(syscall & (rows.actor == side), n) for side in (sides.CLIENT, sides.SERVER)]
     return {
-        "syscall_seen_by": pd.array(np.select([traced[0] & traced[1], traced[0], traced[1]], ["both", "client", "server"],
-                                              None), dtype="string"),
+        "syscall_seen_by": strings_from_codes(np.select([traced[0] & traced[1], traced[0], traced[1]], [2, 0, 1], -1),
+                                              ("client", "server", "both")),
         "syscall_error_ts_ns": rows.ts_at(first_error),
         "syscall_error_kind": rows.text_at("kind", first_error),
         "syscall_error_errno": rows.text_at("errno", first_error),

@@ -30,6 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analysis.events._columns import string_arrow, strings_from_codes
 
 #: how soon after the client's close the proxy must close its upstream connection (nginx: ~0.1-1 ms)
 LINK_WINDOW_NS = 50_000_000
@@ -37,9 +41,26 @@ PROXIED_BY = "proxied-by"  #: this connection's request was forwarded by its ser
 UPSTREAM_OF = "upstream-of"  #: this connection is the proxy's upstream connection for ``link_conn``
 
 
-def _host(endpoints: pd.Series) -> pd.Series:
-    """``ip:port`` / ``[ip6]:port`` -> the address (brackets dropped)."""
-    return endpoints.astype("string").str.rsplit(":", n=1).str[0].str.strip("[]")
+def _codes(flows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: its client's address, its server's address (one numbering) and its server endpoint, as codes."""
+    clients, servers = (string_arrow(flows[side].astype("string")) for side in ("client", "server"))
+    hosts = pc.dictionary_encode(_without_port(pa.chunked_array([clients, servers]))).combine_chunks().indices
+    hosts = hosts.to_numpy(zero_copy_only=False).astype(np.int64)
+    server = pc.dictionary_encode(servers).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return hosts[: len(flows)], hosts[len(flows):], server
+
+
+def _may_be_upstream(client_host: np.ndarray, server_host: np.ndarray, server: np.ndarray) -> np.ndarray:
+    """Rows whose client's address serves another endpoint than their own server (rule 1): the only rows that
+    can be a proxy's upstream connection. On a capture at one server, none: the rest is skipped."""
+    distinct = np.unique(server_host * (server.max() + 1) + server)  # (address, endpoint) pairs served here
+    endpoints_on = np.bincount(distinct // (server.max() + 1), minlength=max(client_host.max(), server_host.max()) + 1)
+    return endpoints_on[client_host] > (client_host == server_host)
+
+
+def _without_port(endpoints):
+    """``ip:port`` -> ``ip:`` (``[ip6]:port`` -> ``[ip6]:``): the address, as a key (its colon kept)."""
+    return pc.utf8_rtrim(endpoints, "0123456789")
 
 
 def _client_close(flows: pd.DataFrame) -> pd.Series:
@@ -51,14 +72,21 @@ def _client_close(flows: pd.DataFrame) -> pd.Series:
 def link_chains(flows: pd.DataFrame) -> dict[str, object]:
     """``link_conn``, ``link_role`` and ``link_delay_ns`` (analysis.schema.connections) for every row."""
     n = len(flows)
+    none = (np.zeros(0, np.int64),) * 3
+    if n == 0:
+        return _columns(flows, *none)
+    client_host, server_host, server = _codes(flows)
     close = _client_close(flows).to_numpy(np.int64, na_value=-1)
+    may_back = (close >= 0) & _may_be_upstream(client_host, server_host, server)
+    if not may_back.any():
+        return _columns(flows, *none)
     request = flows["first_payload_ts_ns_client"].to_numpy(np.int64, na_value=-1)
+    may_front = (request >= 0) & (close >= 0)
     opened = flows["first_ts_ns"].to_numpy(np.int64)
-    server = flows["server"].astype("string").to_numpy(object)
-    front = pd.DataFrame({"a": np.arange(n), "host": _host(flows["server"]), "a_close": close})
-    front = front[(request >= 0) & (close >= 0)].sort_values("a_close", kind="stable")
-    back = pd.DataFrame({"b": np.arange(n), "host": _host(flows["client"]), "b_close": close})
-    back = back[close >= 0].sort_values("b_close", kind="stable")
+    front = pd.DataFrame({"a": np.arange(n), "host": server_host, "a_close": close})[may_front]
+    front = front.sort_values("a_close", kind="stable")
+    back = pd.DataFrame({"b": np.arange(n), "host": client_host, "b_close": close})[may_back]
+    back = back.sort_values("b_close", kind="stable")
     # not allow_exact_matches: a connection's own close is not the close it follows
     matched = pd.merge_asof(back, front, left_on="b_close", right_on="a_close", by="host", direction="backward",
                             tolerance=LINK_WINDOW_NS, allow_exact_matches=False).dropna(subset=["a"])
@@ -69,16 +97,21 @@ def link_chains(flows: pd.DataFrame) -> dict[str, object]:
     order = np.lexsort((np.arange(len(a)), delay))  # soonest first; one upstream connection per proxied one
     a, b, delay = a[order], b[order], delay[order]
     _, first = np.unique(a, return_index=True)
-    a, b, delay = a[first], b[first], delay[first]
+    return _columns(flows, a[first], b[first], delay[first])
+
+
+def _columns(flows: pd.DataFrame, a: np.ndarray, b: np.ndarray, delay: np.ndarray) -> dict[str, object]:
+    """The link columns from the pairs (rows a proxied over rows b, with their delays)."""
+    n = len(flows)
     conn = flows["conn"].to_numpy(np.int64)
     link = np.full(n, -1, dtype=np.int64)
     link[a], link[b] = conn[b], conn[a]
-    role = np.full(n, None, dtype=object)
-    role[a], role[b] = PROXIED_BY, UPSTREAM_OF
+    role = np.full(n, -1, dtype=np.int64)
+    role[a], role[b] = 0, 1
     delays = np.zeros(n, dtype=np.int64)
     delays[a], delays[b] = delay, delay
     return {
         "link_conn": pd.arrays.IntegerArray(link, link < 0),
-        "link_role": pd.array(role, dtype="string"),
+        "link_role": strings_from_codes(role, (PROXIED_BY, UPSTREAM_OF)),
         "link_delay_ns": pd.arrays.IntegerArray(delays, link < 0),
     }

@@ -157,8 +157,9 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
            "Payload of the side that did not reset that the RST sender never acknowledged: unacked_at_rst_bytes "
            "+ lost_after_rst_bytes (0 without a RST)."),
     Column("delivered_before_rst", "bool", False, "",
-           "The side that did not reset had sent payload, and the RST sender had acknowledged all of it before the "
-           "first RST (unacked_at_rst_bytes 0, nothing sent after it): nothing was lost."),
+           "The side that did not reset had sent payload, and the RST sender had acknowledged all of it by the "
+           "first RST, that RST's own acknowledgement included (unacked_at_rst_bytes 0, nothing sent after it): none "
+           "of it was lost on the wire."),
     # what the first RST did to the socket that received it (analysis.tcp.resets: Linux's tcp_reset())
     Column("reset_state", "string", True, "",
            "The RST receiver's state when the first RST arrived: the kernel's (state_at_rst) when traced, else "

@@ -26,16 +26,11 @@ ESTABLISHED.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 #: the receiver's state -> the errno tcp_reset() reports (None: the RST is ignored, no error)
 RESET_ERRNO: dict[str, str | None] = {"SYN_SENT": "ECONNREFUSED", "CLOSE_WAIT": "EPIPE", "CLOSE": None}
 #: every other state
 OTHERWISE = "ECONNRESET"
-#: which call sees the error, by state (the call on a socket in any other state: the next read or write)
-CALL_THAT_SEES: dict[str, str] = {"SYN_SENT": "connect()"}
-OTHER_CALLS = "the next read or write"
-
 #: inferred from the packets: refused (no SYN-ACK), the sender's FIN came first, otherwise
 INFERRED_STATE = {"refused": "SYN_SENT", "after_fin": "CLOSE_WAIT", "otherwise": "ESTABLISHED"}
 
@@ -47,17 +42,10 @@ def errno_for(state: str | None) -> str | None:
     return RESET_ERRNO.get(state, OTHERWISE)
 
 
-def errnos_for(states: pd.Series) -> pd.arrays.ArrowStringArray:
-    """:func:`errno_for` over a column of states (null stays null)."""
-    mapped = states.astype("string").map(lambda s: errno_for(s) if isinstance(s, str) else None, na_action="ignore")
-    return pd.array(mapped, dtype="string")
-
-
-def inferred_states(refused: np.ndarray, sender_fin_first: np.ndarray, has_rst: np.ndarray) -> np.ndarray:
-    """Per connection, the RST receiver's state as the packets show it (None where there is no RST)."""
-    state = np.where(refused, INFERRED_STATE["refused"],
-                     np.where(sender_fin_first, INFERRED_STATE["after_fin"], INFERRED_STATE["otherwise"]))
-    return np.where(has_rst, state, None).astype(object)
+def inferred_state_codes(refused: np.ndarray, sender_fin_first: np.ndarray, has_rst: np.ndarray) -> np.ndarray:
+    """Per connection, the RST receiver's state as the packets show it: an index into the values of
+    :data:`INFERRED_STATE` (refused, after_fin, otherwise), -1 where there is no RST."""
+    return np.where(has_rst, np.where(refused, 0, np.where(sender_fin_first, 1, 2)), -1)
 
 
 def markdown_table() -> str:

@@ -8,11 +8,18 @@ import pytest
 import analysis
 from analysis.errors import AbortscopeError
 from capture.samples import SAMPLES as SAMPLE_TABLE
+from tests import conftest
 from tests.conftest import SAMPLES, corpus_files
 from tests.sentences.registry import Tally, check_bundle
 
 #: the oracle does not split connections by VLAN (tshark's fields give no stack): it cannot tell these apart
 VLAN_SPLIT = {"zeek__vlan-collisions.pcap"}
+
+
+@pytest.fixture(autouse=True)
+def _tshark():
+    """The oracle reads the packets with tshark."""
+    conftest.require_tools("tshark")
 
 
 def _checked(path) -> Tally:

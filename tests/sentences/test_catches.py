@@ -9,9 +9,16 @@ import pytest
 
 import analysis
 from analysis.diagnosis import Clause
+from tests import conftest
 from tests.analysis.bundles import bundle
 from tests.sentences.registry import check_diagnosis
 from tests.sentences.raw import Bundle
+
+
+@pytest.fixture(autouse=True)
+def _tshark():
+    """The oracle reads the packets with tshark."""
+    conftest.require_tools("tshark")
 
 
 def _diagnosis(name: str, file: str | None = None, verdict: str | None = None):

@@ -8,8 +8,8 @@ from analysis.diagnosis.findings import Findings
 
 TEMPLATES: dict[str, str] = {
     "late.sent": "The {writer} wrote {n} bytes at {t} ({frame}), {delay} after that FIN",
-    "layer.after_handler": ": {library} finishing the response after the handler had returned (the application logged "
-                       "\"{said}\" at {t})",
+    "layer.after_handler": ": {library} finishing the response after the handler had returned (the application "
+                           "logged \"{said}\" at {t})",
     "late.returned": "; its {call} returned {n} (strace)",
     "late.unaware": ", so the {writer} could not tell the {closer} was gone",
 }
