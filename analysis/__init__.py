@@ -12,15 +12,15 @@ It never imports `capture` and never needs root. Apart from the pyshark
 engine (which drives tshark), it starts no process.
 """
 
-__all__ = ["load", "Timeline"]
+__all__ = ["load", "Read", "Keep", "Timeline"]
 
 
 def __getattr__(name: str):
     # Lazy, so `import analysis.schema` stays cheap and import cycles cannot form.
-    if name == "load":
-        from analysis.api import load
+    if name in ("load", "Read", "Keep"):
+        from analysis import api
 
-        return load
+        return getattr(api, name)
     if name == "Timeline":
         from analysis.timeline import Timeline
 

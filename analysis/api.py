@@ -1,71 +1,97 @@
-"""`analysis.load(path, ...) -> Timeline` (exported from analysis/__init__.py): the notebook/CLI entry point.
+"""`analysis.load(path, read, keep) -> Timeline` (exported from analysis/__init__.py): the notebook/CLI entry point.
 
 ``path`` is a capture (pcap/pcapng) or a run bundle directory
-(analysis/bundle.py); in a bundle, ``app.jsonl``, ``strace.txt`` and
-``kernel.txt`` are picked up unless given explicitly, and ``meta.json``
-supplies the trace clock offset and which side was traced.
+(analysis/bundle.py). Two small values say the rest: :class:`Read`, what to
+read and how (the capture's reader, the event logs by source name, how to
+place their times), and :class:`Keep`, which connections to keep. In a
+bundle, every source of analysis.events.SOURCES with a bundle file
+(strace.txt, kernel.txt, app.jsonl) is read unless another file is named,
+and ``meta.json`` supplies the trace clock offset and which side was traced.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import bundle
 from analysis.errors import AbortscopeError, BundleError
-from analysis.events import packets
+from analysis.events import PACKETS, SOURCES, packets
 from analysis.pcap import read_packets
 from analysis.pcap.ahead import ReadAhead
-from analysis.pcap.fast import plain_columns
+from analysis.schema import validate_flows
+from analysis.side_files import read_side_files
 from analysis.tcp.facts import add_facts
 from analysis.tcp.flows import assign_connections
-from analysis.schema import validate_flows
-from analysis.side_files import SideFiles, read_side_files
 from analysis.timeline import Timeline, merge
 
 PathLike = str | Path
 
 
-def _pick(explicit: PathLike | None, default: Path | None) -> Path | None:
-    if explicit is not None:
-        return Path(explicit)
-    if default is not None and default.is_file() and default.stat().st_size > 0:
-        return default
-    return None
+@dataclass(frozen=True)
+class Read:
+    """What to read, and how.
 
-
-def load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
-         applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
-         progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-         trace_to_realtime_ns: int | None = None, lean: bool = False, ahead: ReadAhead | None = None) -> Timeline:
-    """Read a capture or bundle plus optional event logs into one :class:`Timeline`.
-
-    ``flow`` keeps one connection (its id, as in ``Timeline.flows.flow``);
-    ``port`` keeps connections with that port on either side. ``tz`` is the
-    zone of ``applog`` timestamps (default: UTC, as a bundle's server.log is
-    written; a warning says so for other logs). Damaged lines of the event
-    logs, and a log with none readable, are skipped with warnings
-    (analysis.side_files). ``trace_to_realtime_ns``
-    overrides the bundle's clock offset for ``kernel``. ``lean=True`` leaves
-    ``Timeline.packets`` with src, dst and vlan as Categoricals (same values,
-    far less memory on big captures; the CLI uses it). ``ahead``: the
-    capture's read, already started (analysis.pcap.ahead; the CLI starts it
-    before importing this module); its table is used when it reads this
-    capture with this engine. Whoever starts it ends it (``with ReadAhead(...)``).
+    - ``logs``: event logs by source name (analysis.events.SOURCES: strace, kernel, app, applog, jsonl, ...),
+      one file or several each; a run bundle's own files are read for the sources not named here;
+    - ``engine``: the capture reader (fast, scapy, pyshark);
+    - ``tz``: the zone of wall-clock log times (default: UTC, as a bundle's server.log is written; a
+      warning says so for other logs);
+    - ``trace_to_realtime_ns``: the tracefs clock offset, over the bundle's.
     """
-    return _load(path, app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine,
-                 progress=progress, jsonl=jsonl, tz=tz, trace_to_realtime_ns=trace_to_realtime_ns, lean=lean,
-                 ahead=ahead)
+
+    logs: Mapping[str, PathLike | Sequence[PathLike]] = field(default_factory=dict)
+    engine: str = "fast"
+    tz: str | None = None
+    trace_to_realtime_ns: int | None = None
+
+    def files(self, bundle_dir: Path | None) -> dict[str, list[Path]]:
+        """Each source's files: the ones named, else the bundle's own file when it has a non-empty one."""
+        named = {name: [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+                 for name, paths in self.logs.items() if paths is not None}
+        for name, source in SOURCES.items():
+            own = bundle_dir / source.bundle_file if bundle_dir is not None and source.bundle_file else None
+            if name not in named and own is not None and own.is_file() and own.stat().st_size > 0:
+                named[name] = [own]
+        return named
 
 
-def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Timeline, int]:
-    """``load(path, lean=True, **options)`` and write its timeline as ``format`` (analysis.export) to ``output``.
+@dataclass(frozen=True)
+class Keep:
+    """Which connections to keep: one (``flow``, its id as in ``Timeline.flows.flow``), or those with ``port``
+    on either side; everything by default."""
+
+    flow: str | None = None
+    port: int | None = None
+
+    def __post_init__(self):
+        if self.flow is not None and self.port is not None:
+            raise AbortscopeError("keep one flow or the connections of a port, not both")
+
+
+def load(path: PathLike, read: Read = Read(), keep: Keep = Keep(), *, progress=None,
+         ahead: ReadAhead | None = None) -> Timeline:
+    """Read a capture or bundle plus the event logs beside it into one :class:`Timeline`.
+
+    Damaged lines of the event logs, and a log with none readable, are
+    skipped with warnings (analysis.side_files). ``progress(done, total)``
+    is told how the capture's read goes. ``ahead``: the capture's read,
+    already started (analysis.pcap.ahead; the CLI starts it before importing
+    this module); its table is used when it reads this capture with this
+    engine. Whoever starts it ends it (``with ReadAhead(...)``).
+    """
+    return _load(path, read, keep, progress=progress, ahead=ahead)
+
+
+def export_timeline(path: PathLike, format: str, output, read: Read = Read(), keep: Keep = Keep(), *, progress=None,
+                    ahead: ReadAhead | None = None) -> tuple[Timeline, int]:
+    """``load(path, read, keep)`` and write its timeline as ``format`` (analysis.export) to ``output``.
 
     Returns the Timeline, with ``packets`` left empty (its rows are
     written, and freed), and the number of rows written; nothing is written
@@ -95,8 +121,8 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
                     writing.append(pool.submit(exports.write_parquet_chunks, pieces, output))
 
             try:
-                timeline = _load(path, lean=True, on_connections=write_packet_rows if format == "parquet" else None,
-                                 **options)
+                timeline = _load(path, read, keep, progress=progress, ahead=ahead,
+                                 on_connections=write_packet_rows if format == "parquet" else None)
                 rows = writing[0].result() if writing else 0
             except BaseException:  # Ctrl-C or an error: the writer stops at its next slice
                 stop.set()
@@ -115,14 +141,15 @@ def export_timeline(path: PathLike, format: str, output, **options) -> tuple[Tim
 
 
 def export_table(path: PathLike, table: str, format: str, output, verdicts: list[str] | None = None,
-                 **options) -> tuple[Timeline, int]:
-    """``load(path, lean=True, **options)`` and write one of its tables as ``format`` (analysis.export) to
+                 read: Read = Read(), keep: Keep = Keep(), *, progress=None,
+                 ahead: ReadAhead | None = None) -> tuple[Timeline, int]:
+    """``load(path, read, keep)`` and write one of its tables as ``format`` (analysis.export) to
     ``output``: ``table`` "connections" (the connection table) or "timeline" (the rows of the connections
     kept); ``verdicts`` keeps the connections with those verdicts. Returns the Timeline and the rows written.
     Unlike :func:`export_timeline`, the rows are written once the connections' verdicts are known."""
     from analysis import export as exports
 
-    timeline = _load(path, lean=True, **options)
+    timeline = _load(path, read, keep, progress=progress, ahead=ahead)
     connections = timeline.connections
     if verdicts is not None:
         connections = connections[connections["verdict"].isin(verdicts)]
@@ -138,79 +165,71 @@ def _until(stop: threading.Event, pieces: Iterator[pd.DataFrame]) -> Iterator[pd
         yield piece
 
 
-def _load(path: PathLike, app: PathLike | None = None, strace: PathLike | None = None, kernel: PathLike | None = None,
-          applog: PathLike | None = None, flow: str | None = None, port: int | None = None, engine: str = "fast",
-          progress=None, jsonl: PathLike | None = None, tz: str | None = None,
-          trace_to_realtime_ns: int | None = None, lean: bool = False, ahead: ReadAhead | None = None,
+def _load(path: PathLike, read: Read, keep: Keep, progress=None, ahead: ReadAhead | None = None,
           on_connections: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None) -> Timeline:
     """load(). ``on_connections(packets, flows)``, when the packets are the only source, is called as soon as
     the connections are known (before their facts): the caller builds the packet rows from those two
     (export_timeline)."""
     path = Path(path)
-    meta: dict = {}
-    warnings: list[str] = []
-    defaults: dict[str, Path | None] = {"app": None, "strace": None, "kernel": None}
-    if path.is_dir():
-        if not bundle.is_bundle(path):
-            raise BundleError(f"{path}: a directory but not a run bundle (no {bundle.META})")
-        meta, warnings = bundle.load_meta(path)
-        paths = bundle.BundlePaths(path)
-        capture = paths.capture
-        if not capture.exists():
-            raise BundleError(f"{path}: the bundle has no {bundle.CAPTURE}")
-        defaults = {"app": paths.app, "strace": paths.strace, "kernel": paths.kernel}
-    elif path.exists():
-        capture = path
-    else:
-        raise AbortscopeError(f"{path}: no such file or directory")
-    strace, kernel, app = (_pick(strace, defaults["strace"]), _pick(kernel, defaults["kernel"]),
-                           _pick(app, defaults["app"]))
-    packets_only = strace is None and kernel is None and app is None and applog is None and jsonl is None
-
-    if ahead is not None and engine == "fast" and ahead.reads(capture):
-        table, report = ahead.table(lean=True)
-    else:
-        table, report = read_packets(capture, engine=engine, progress=progress, lean=True)
-    if port is not None:
-        table = table[(table["sport"] == port) | (table["dport"] == port)]
-    _release_freed_memory()  # the reader's per-window pieces, joined into the table by now
-    all_pk, flows = assign_connections(table)  # build_flows, in its two steps, with the heap trimmed between
-    del table
-    _release_freed_memory()
-    pk = all_pk
-    if flow is not None:
-        if flow not in set(flows["flow"].astype(str)):
-            known = ", ".join(flows["flow"].astype(str).head(5))
-            raise AbortscopeError(f"no connection {flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
-        keep = flows.loc[flows["flow"] == flow, "conn"].to_numpy()
-        pk = pk[pk["conn"].isin(keep)]
-    if on_connections is not None and packets_only:
+    capture, bundle_dir, meta, warnings = _locate(path)
+    files = read.files(bundle_dir)
+    pk, all_pk, flows, report = _connections(capture, read, keep, progress, ahead)
+    if on_connections is not None and not files:
         on_connections(pk, flows)
     flows = add_facts(all_pk, flows)
     validate_flows(flows)
     del all_pk
     _release_freed_memory()
-    side = read_side_files(SideFiles(strace, kernel, app, _pick(applog, None), _pick(jsonl, None)), flows, meta, tz=tz,
-                           trace_to_realtime_ns=trace_to_realtime_ns, bundle_root=path if path.is_dir() else None)
-    frames: list[pd.DataFrame] = list(side.frames)
-    sources = ["packets", *side.sources]
+    side = read_side_files(files, flows, meta, tz=read.tz, trace_to_realtime_ns=read.trace_to_realtime_ns,
+                           bundle_root=bundle_dir)
     warnings += side.warnings
-
-    for name, frame in zip(sources[1:], frames):
-        untied = int((frame["flow"].astype(str) == "").sum())
-        if len(frame) and untied == len(frame):
+    for name, frame in zip(side.sources, side.frames):
+        if len(frame) and (frame["flow"].astype(str) == "").all():
             warnings.append(f"none of the {len(frame)} {name} events names a connection of the capture "
                             "(different run, or a port filter?)")
-    if flow is not None or port is not None:
+    frames = side.frames
+    if keep.flow is not None or keep.port is not None:
         wanted = set(flows.loc[flows["conn"].isin(pk["conn"].unique()), "flow"].astype(str))
         frames = [f[f["flow"].astype(str).isin(wanted)] for f in frames]
         flows = flows[flows["flow"].astype(str).isin(wanted)].reset_index(drop=True)
-    other_events = merge(frames, flows)
-    del frames
-    if not lean:
-        pk = plain_columns(pk)
-    return Timeline(flows=flows, packets=pk, other_events=other_events, report=report, meta=meta,
-                    sources=tuple(sources), warnings=tuple(warnings))
+    return Timeline(flows=flows, packets=pk, other_events=merge(frames, flows), report=report, meta=meta,
+                    sources=tuple(dict.fromkeys([PACKETS, *side.sources])), warnings=tuple(warnings))
+
+
+def _locate(path: Path) -> tuple[Path, Path | None, dict, list[str]]:
+    """(the capture, the bundle directory or None, meta.json's content, warnings about it) of a load() path."""
+    if path.is_dir():
+        if not bundle.is_bundle(path):
+            raise BundleError(f"{path}: a directory but not a run bundle (no {bundle.META})")
+        meta, warnings = bundle.load_meta(path)
+        capture = bundle.BundlePaths(path).capture
+        if not capture.exists():
+            raise BundleError(f"{path}: the bundle has no {bundle.CAPTURE}")
+        return capture, path, meta, warnings
+    if path.exists():
+        return path, None, {}, []
+    raise AbortscopeError(f"{path}: no such file or directory")
+
+
+def _connections(capture: Path, read: Read, keep: Keep, progress, ahead: ReadAhead | None):
+    """(the kept packets, every packet, the flows, the read report): the capture read and its connections found."""
+    if ahead is not None and read.engine == "fast" and ahead.reads(capture):
+        table, report = ahead.table(lean=True)
+    else:
+        table, report = read_packets(capture, engine=read.engine, progress=progress, lean=True)
+    if keep.port is not None:
+        table = table[(table["sport"] == keep.port) | (table["dport"] == keep.port)]
+    _release_freed_memory()  # the reader's per-window pieces, joined into the table by now
+    all_pk, flows = assign_connections(table)
+    del table
+    _release_freed_memory()
+    pk = all_pk
+    if keep.flow is not None:
+        if keep.flow not in set(flows["flow"].astype(str)):
+            known = ", ".join(flows["flow"].astype(str).head(5))
+            raise AbortscopeError(f"no connection {keep.flow!r} in {capture}" + (f" (some are: {known})" if known else ""))
+        pk = pk[pk["conn"].isin(flows.loc[flows["flow"] == keep.flow, "conn"].to_numpy())]
+    return pk, all_pk, flows, report
 
 
 def _release_freed_memory() -> None:

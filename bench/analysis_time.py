@@ -34,7 +34,7 @@ def main(path: str, output: str) -> dict:
 
 def connections(path: str) -> dict:
     started = time.perf_counter()
-    timeline = load(path, lean=True)
+    timeline = load(path)
     loaded = time.perf_counter()
     table = timeline.connections
     return {"load_s": loaded - started, "connections_s": time.perf_counter() - loaded, "connections": len(table)}

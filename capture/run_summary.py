@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
-from analysis.events import strace
+from analysis.events import ParseContext, strace
 from analysis.schema import EventKind
 from capture.servers.events import read_app_events
 from analysis.errors import AbortscopeError
@@ -58,7 +58,7 @@ def _first_failing_write(path: Path) -> str | None:
     """The first write-like syscall that failed, as strace printed it (the data elided)."""
     if not path.exists():
         return None
-    rows = strace.parse(path.read_text(errors="replace"))
+    rows = strace.parse(path.read_text(errors="replace"), ParseContext())
     failed = rows[rows["kind"] == EventKind.WRITE_ERROR.value]
     if failed.empty:
         return None

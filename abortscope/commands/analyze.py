@@ -93,7 +93,7 @@ def analyze(
     if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
         raise fail(f"{output}: no directory {output.parent}")
     chosen = _verdicts(verdict)
-    options = dict(app=app, strace=strace, kernel=kernel, applog=applog, flow=flow, port=port, engine=engine.value, tz=tz)
+    logs = {"app": app, "strace": strace, "kernel": kernel, "applog": applog}  # analysis.events.SOURCES names
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     try:
         capture = _capture_of(path)
@@ -102,13 +102,14 @@ def analyze(
                 _warn_if_slow_reader()
             with _collector_paused():  # pandas and the analysis import while the read-ahead reads
                 from analysis import load
-                from analysis.api import export_table, export_timeline
+                from analysis.api import Keep, Read, export_table, export_timeline
                 from analysis.clock import checked_zone
             if tz is not None:
                 checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
-            options.update(ahead=ahead, progress=progress)
+            options = dict(read=Read(logs=logs, engine=engine.value, tz=tz), keep=Keep(flow=flow, port=port),
+                           ahead=ahead, progress=progress)
             if format is Format.text:
-                timeline = load(path, lean=True, **options)
+                timeline = load(path, **options)
                 connections = timeline.connections
                 rows = len(connections if chosen is None else connections[connections["verdict"].isin(chosen)])
             elif table is TableName.connections or chosen is not None:

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import clock, errnos
-from analysis.events._lines import LineReport, count_bad
+from analysis.events._lines import count_bad
 from analysis.events._tie import tie
+from analysis.events.context import ParseContext
 from analysis.schema import EventKind, Source, conform
 
 _LINE = r"^(?P<date>\d{4}/\d{2}/\d{2}) (?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<msg>.*)$"
@@ -34,8 +35,10 @@ OP_KINDS = {"write": EventKind.WRITE_ERROR, "read": EventKind.READ_ERROR, "close
             "dial": EventKind.CONNECT, "accept": EventKind.ACCEPT}
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None, actor: str = "server",
-          lines: LineReport | None = None) -> pd.DataFrame:
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from Go log lines in zone ``ctx.tz``, tied to ``ctx.flows``; ``ctx.actor`` logged them;
+    damaged lines are counted in ``ctx.lines``."""
+    flows, tz, actor, lines = ctx.flows, ctx.tz, ctx.actor, ctx.lines
     text_lines = pd.Series(text.splitlines(), dtype="string")
     head = text_lines.str.extract(_LINE).dropna(subset=["date"])
     if head.empty:

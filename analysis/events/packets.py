@@ -127,6 +127,7 @@ def _row_columns(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | N
         "conn": conn,
         "source": np.zeros(len(ts), np.int8),
         "actor": np.where(column("from_client").astype(bool), 0, 1).astype(np.int8),
+        "pid": None,
         "kind": kind_codes.astype(np.int8),
         "frame": column("frame").astype(np.int64, copy=False),
         "flags": _take_strings(_FLAG_NAMES, flag_codes),
@@ -148,7 +149,7 @@ def _rows(columns: dict[str, object]) -> pd.DataFrame:
         if name in _CATEGORIES:
             frame[name] = pd.Categorical.from_codes(values, categories=_CATEGORIES[name])
         elif values is None:
-            frame[name] = null_strings(n)
+            frame[name] = null_strings(n) if _DTYPES[name] == "string" else nullable_int(np.zeros(n), np.zeros(n))
         elif isinstance(values, pa.Array):
             frame[name] = pd.arrays.ArrowStringArray(values)
         elif _DTYPES[name] == "Int64" and isinstance(values, np.ndarray):

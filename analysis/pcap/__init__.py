@@ -42,8 +42,9 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
                  lean: bool = False) -> tuple[pd.DataFrame, ReadReport]:
     """The packet table of one pcap/pcapng file, and what else the reader saw.
 
-    ``lean=True`` lets the fast engine give src, dst and vlan as Categoricals
-    (same values; far less memory on big captures). Other engines ignore it.
+    ``lean=True`` gives src, dst and vlan as Categoricals (same values; far
+    less memory on big captures): the fast engine builds them so, the others'
+    columns are converted.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown capture engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -52,9 +53,14 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
     try:
         if lean and engine == "fast":
             return module.read(path, progress=progress, lean=True)
-        return module.read(path, progress=progress)
+        table, report = module.read(path, progress=progress)
     except OSError as exc:  # permissions, an I/O error: one line, whichever engine met it
         raise damage.unreadable(path, exc) from exc
+    return (table.astype({name: "category" for name in LEAN_COLUMNS}) if lean else table), report
+
+
+#: the packet table's text columns that lean tables hold as Categoricals (few distinct values, many rows)
+LEAN_COLUMNS = ("src", "dst", "vlan")
 
 
 def _existing_file(path: str | Path) -> Path:

@@ -71,17 +71,6 @@ def _lean_frame(columns: dict[str, object], book: AddressBook) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-def plain_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """A lean table (read(..., lean=True)) with src, dst and vlan as ``string`` columns again, as read() gives them."""
-    out = table.copy(deep=False)
-    for name in ("src", "dst", "vlan"):
-        column = table[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            texts = pa.array(np.asarray(column.cat.categories, dtype=object).tolist(), pa.string())
-            out[name] = pd.array(texts.take(pa.array(column.cat.codes.to_numpy())), dtype="string")
-    return out
-
-
 def _vlan_text(key: int) -> str:
     return ";".join(str((key >> (4 + VLAN_BITS * d)) & 0xFFF) for d in range(key & 0xF))
 

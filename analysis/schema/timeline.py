@@ -98,6 +98,9 @@ TIMELINE_COLUMNS: tuple[Column, ...] = (
     Column("actor", "category", True, "",
            "client | server: who did it. Null when the side is unknown (no SYN seen "
            "and no port heuristic applied)."),
+    Column("pid", "Int64", True, "",
+           "The thread (strace, tracefs) or process (app events) behind the event; null for packets. A kernel "
+           "row's is the task that happened to run: on loopback a RST is often traced in the peer's softirq."),
     Column("kind", "category", False, "",
            "Packets: SYN, SYN-ACK, ACK, DATA, FIN, RST. Others: see EventKind "
            "(write, write_error, read_eof, state, rst_sent, rst_received, sk_error, ...)."),

@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis.bundle import BundlePaths, is_bundle, read_meta
 from analysis.errors import BundleError
-from analysis.events import strace
+from analysis.events import ParseContext, strace
 from analysis.pcap import read_packets
 from analysis.schema import EventKind
 from analysis.tcp.flags import BIT
@@ -135,7 +135,7 @@ def _app_facts(events: list[dict]) -> dict:
 def _syscalls(path: Path) -> pd.DataFrame:
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=["ts_ns", "kind", "len", "errno", "detail"])
-    return strace.parse(path.read_text(errors="replace"), actor="server")
+    return strace.parse(path.read_text(errors="replace"), ParseContext(actor="server"))
 
 
 def _server_writes(rows: pd.DataFrame) -> list[WriteCall]:

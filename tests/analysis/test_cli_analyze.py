@@ -87,14 +87,14 @@ def test_an_output_that_cannot_be_written_is_one_line_error(tmp_path):
         assert "cannot write the export" in result.output and "Traceback" not in result.output
 
 
-def _streamed_equals_loaded(path, tmp_path, **options):
-    from analysis import load
+def _streamed_equals_loaded(path, tmp_path, **keep):
+    from analysis import Keep, load
     from analysis.api import export_timeline
     from analysis.export import export
 
     streamed, expected = tmp_path / "streamed.parquet", tmp_path / "expected.parquet"
-    timeline, rows = export_timeline(path, "parquet", streamed, **options)
-    loaded = load(path, **options)
+    timeline, rows = export_timeline(path, "parquet", streamed, keep=Keep(**keep))
+    loaded = load(path, keep=Keep(**keep))
     export(loaded.events, "parquet", expected)
     assert rows == len(loaded.events) > 0
     pd.testing.assert_frame_equal(pd.read_parquet(streamed), pd.read_parquet(expected))

@@ -3,6 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis.events.context import ParseContext
 from analysis.errors import EventParseError
 from analysis.events import app_jsonl, applog, jsonl, kernel, strace
 from tests.analysis.helpers import SEED, flows_table
@@ -24,11 +25,11 @@ def mangled(draw):
 
 
 PARSERS = (
-    lambda text, flows: strace.parse(text, flows=flows),
-    lambda text, flows: kernel.parse(text, trace_to_realtime_ns=0, flows=flows),
-    lambda text, flows: applog.parse(text, flows=flows, tz="UTC"),
-    lambda text, flows: app_jsonl.parse(text, flows=flows),
-    lambda text, flows: jsonl.parse(text, flows=flows),
+    lambda text, flows: strace.parse(text, ParseContext(flows=flows)),
+    lambda text, flows: kernel.parse(text, ParseContext(trace_to_realtime_ns=0, flows=flows)),
+    lambda text, flows: applog.parse(text, ParseContext(flows=flows, tz="UTC")),
+    lambda text, flows: app_jsonl.parse(text, ParseContext(flows=flows)),
+    lambda text, flows: jsonl.parse(text, ParseContext(flows=flows)),
 )
 
 
