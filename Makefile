@@ -13,7 +13,7 @@ install: system-deps $(VENV)/.installed
 system-deps:
 	@tools/install-system-deps.sh
 
-$(VENV)/.installed: pyproject.toml setup.py analysis/pcap/_native.c
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard analysis/pcap/csrc/*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

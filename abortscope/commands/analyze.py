@@ -156,7 +156,7 @@ def _warn_if_slow_reader() -> None:
     from analysis.pcap.walk import ACCELERATED
 
     if not ACCELERATED:
-        warn("the reader's C part (analysis/pcap/_native.c) is not built, so big files read about 3 times slower: "
+        warn("the reader's C part (analysis/pcap/csrc/) is not built, so big files read about 3 times slower: "
              "install gcc and python3-dev (sudo apt-get install -y gcc python3-dev), then reinstall: .venv/bin/pip install -e .")
 
 

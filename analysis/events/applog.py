@@ -3,9 +3,9 @@
     2026/11/23 18:38:46.173734 write tcp 127.0.0.1:3000->127.0.0.1:59004: write: broken pipe
     2026/11/23 18:38:46 http: superfluous response.WriteHeader call ...
 
-The date has no zone: ``tz`` names it (IANA name; default this machine's
-zone; analysis.api reads a run bundle's server.log in UTC, as the harness
-writes it). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
+The date has no zone: ``ctx.tz`` names it (IANA name; UTC when none is
+given, the zone of a run bundle's server.log; analysis.side_files says when
+it had to assume one). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
 connection (Go prints the local address first) and its errno comes from the
 strerror text at the end via the errno table; such lines are
 ``write_error``/``read_error``, every other line is ``log``. Lines without
@@ -38,7 +38,7 @@ OP_KINDS = {"write": EventKind.WRITE_ERROR, "read": EventKind.READ_ERROR, "close
 def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     """Timeline rows from Go log lines in zone ``ctx.tz``, tied to ``ctx.flows``; ``ctx.actor`` logged them;
     damaged lines are counted in ``ctx.lines``."""
-    flows, tz, actor, lines = ctx.flows, ctx.tz, ctx.actor, ctx.lines
+    flows, tz, actor, lines = ctx.flows, ctx.tz or "UTC", ctx.actor, ctx.lines
     text_lines = pd.Series(text.splitlines(), dtype="string")
     head = text_lines.str.extract(_LINE).dropna(subset=["date"])
     if head.empty:

@@ -5,7 +5,7 @@
     ReadAhead(path, progress) (ahead.py): the fast engine's read, started on a thread before pandas is imported
 
 Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
-_native.c, with numpy twins as reference and fallback; the default), "scapy" (scapy's
+csrc/, with numpy twins as reference and fallback; the default), "scapy" (scapy's
 readers and layers), "pyshark" (tshark through pyshark; the only module here
 that starts a process). They are tested to give identical tables. Damaged
 input follows damage.py: CaptureFormatError when nothing can be read (or the

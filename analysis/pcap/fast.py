@@ -1,6 +1,6 @@
 """The fast engine: stream.py reads the file window by window; here the pieces become the table, once.
 
-Per-packet work is C (_native.c: walk.py, decode.py's and addresses.py's
+Per-packet work is C (csrc/: walk.py, decode.py's and addresses.py's
 native paths) or numpy; Python runs once per window and once per distinct
 address or VLAN stack.
 """

@@ -1,4 +1,4 @@
-"""The reader's C loops (_native.c) against their Python references.
+"""The reader's C loops (csrc/) against their Python references.
 
 - the record-length walks against walk.walk_python and walk.walk_pcap_python;
 - the header decoding against decode.decode_numpy;
@@ -29,12 +29,12 @@ from .builders import TCP_ACK, epb, ether, idb, ipv4, pcap, shb, tcp
 from .test_fuzz import SEEDS, mutate, mutation
 
 needs_c = pytest.mark.skipif(not walk.ACCELERATED and not IN_CI,
-                             reason="analysis/pcap/_native.c is not built (needs gcc and python3-dev; then `make install`)")
+                             reason="the C module (analysis/pcap/csrc/) is not built (needs gcc and python3-dev; then `make install`)")
 
 
 def test_the_c_module_is_built_where_ci_runs():
     if not walk.ACCELERATED:
-        message = "analysis/pcap/_native.c is not built: install gcc and python3-dev, then `pip install -e .` again"
+        message = "the C module (analysis/pcap/csrc/) is not built: install gcc and python3-dev, then `pip install -e .` again"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

@@ -20,7 +20,7 @@ from tests.conftest import IN_CI, REPO, SAMPLES, corpus_files
 from .builders import TCP_ACK, ether, ipv4, pcap, tcp
 
 needs_guard = pytest.mark.skipif(window.bus_guard is None and not IN_CI,
-                                 reason="analysis/pcap/_native.c is not built (needs gcc and python3-dev; then `make install`)")
+                                 reason="the C module (analysis/pcap/csrc/) is not built (needs gcc and python3-dev; then `make install`)")
 
 CAPTURES = sorted(SAMPLES.glob("*/capture.pcap*")) + corpus_files()
 SMALL_WINDOW = 1000  # every capture above 4 KB is then mapped
