@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.errors import AbortscopeError, CaptureFormatError
+from analysis.pcap import damage
 from analysis.pcap.formats import PCAP_MAGICS, PCAPNG_SHB_MAGIC
-from analysis.pcap.stream import decoded_batches
-from analysis.pcap.table import ReadReport
+from analysis.pcap.scan import ScanState, scan_pcap, scan_pcapng
 
 _MAGICS = (*PCAP_MAGICS, PCAPNG_SHB_MAGIC)
 _GLOB_CHARACTERS = frozenset("*?[")
@@ -37,7 +37,7 @@ _GLOB_CHARACTERS = frozenset("*?[")
 class CaptureFile:
     path: Path
     name: str  # relative to the set's common folder: the `file` column
-    first_ts_ns: int | None  # the first TCP packet's capture time; None: the file has none
+    first_ts_ns: int | None  # the first record's capture time; None: the file has none
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,26 @@ def capture_set(arguments: list[str | Path] | tuple[str | Path, ...]) -> Capture
     return CaptureSet(tuple(files))
 
 
+#: the first record is looked for a small window at a time
+_PEEK_BYTES = 1 << 20
+
+
 def first_timestamp(path: Path) -> int | None:
-    """The capture time of the file's first TCP packet (the read stops at the first window that has one)."""
-    batches = decoded_batches(path, ReadReport())
-    try:
-        for decoded in batches:
-            if len(decoded.ts_ns):
-                return int(decoded.ts_ns[0])
-    finally:
-        batches.close()
+    """The capture time of the file's first record (the reader's scan stops at the first window that has one)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        f.seek(0)
+        scan = scan_pcap if head in PCAP_MAGICS else scan_pcapng if head == PCAPNG_SHB_MAGIC else None
+        if scan is None:
+            raise damage.not_a_capture(path, head)
+        batches = scan(f, size, ScanState(), _PEEK_BYTES, str(path))
+        try:
+            for batch in batches:
+                if len(batch.ts_ns):
+                    return int(batch.ts_ns[0])
+        finally:
+            batches.close()
     return None
 
 

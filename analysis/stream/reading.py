@@ -58,8 +58,9 @@ class Batch:
 class BatchRead:
     """The capture set's packets, read on a thread into batches of about ``batch_rows`` rows."""
 
-    def __init__(self, captures: CaptureSet, progress: Progress | None = None, batch_rows: int = BATCH_ROWS,
-                 chunk_bytes: int = WINDOW_BYTES, depth: int = 1):
+    def __init__(self, captures: CaptureSet, progress: Progress | None = None, batch_rows: int | None = None,
+                 chunk_bytes: int | None = None, depth: int = 1):
+        batch_rows, chunk_bytes = batch_rows or BATCH_ROWS, chunk_bytes or WINDOW_BYTES  # (tests make them small)
         self.captures = captures
         self.report = ReadReport()
         self.book = AddressBook()
@@ -130,7 +131,7 @@ class BatchRead:
         return rest
 
     def _note_overlap(self, index: int, previous_end: int | None) -> None:
-        """Warn when this file's first packet is older than the last packet of the files before it."""
+        """Warn when this file's first record is older than the last TCP packet of the files before it."""
         first = self.captures.files[index].first_ts_ns
         if index and previous_end is not None and first is not None and first < previous_end:
             before, this = self.captures.files[index - 1].name, self.captures.files[index].name

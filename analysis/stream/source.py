@@ -17,7 +17,7 @@ from analysis.pcap import read_packets
 from analysis.pcap.fast import table_of
 from analysis.pcap.table import ReadReport
 from analysis.stream.files import CaptureSet
-from analysis.stream.reading import BATCH_ROWS, Batch, BatchRead, Progress, merge_report
+from analysis.stream.reading import Batch, BatchRead, Progress, merge_report
 
 
 def batch_frame(batch: Batch) -> pd.DataFrame:
@@ -37,7 +37,7 @@ class PacketSource:
     """
 
     def __init__(self, captures: CaptureSet, engine: str = "fast", read: BatchRead | None = None,
-                 progress: Progress | None = None, port: int | None = None, batch_rows: int = BATCH_ROWS):
+                 progress: Progress | None = None, port: int | None = None, batch_rows: int | None = None):
         self.captures, self.engine, self.port = captures, engine, port
         self.progress, self.batch_rows = progress, batch_rows
         self._read = read if read is not None and read.captures.paths == captures.paths and engine == "fast" else None

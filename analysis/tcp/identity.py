@@ -79,7 +79,8 @@ class KeyMaker:
         ep_src = src * _PORTS + packets["sport"].to_numpy()
         ep_dst = dst * _PORTS + packets["dport"].to_numpy()
         del src, dst
-        pair, fresh_pairs, fresh_rows = self.keys.ids(self._pair_values(ep_src, ep_dst))
+        values = self._pair_values(ep_src, ep_dst)  # first: it may renumber the pairs (self.keys)
+        pair, fresh_pairs, fresh_rows = self.keys.ids(values)
         [vlan] = self.vlans.ids(packets["vlan"])
         direction = (ep_src > ep_dst).astype(np.int64)
         self._new_pairs(fresh_pairs, vlan[fresh_rows], ep_src[fresh_rows], ep_dst[fresh_rows])
