@@ -45,14 +45,15 @@ def analyze(input_path: str, capture_id: str, dataset: str, done_sha256: str | N
     """Analyze one capture into its partitions; its manifest entry (``status`` ok, skipped or error).
 
     ``done_sha256``: the sha256 the dataset already has this capture for; the same again is skipped."""
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()
     entry = {"capture": capture_id, "input": str(Path(input_path).resolve()), "sha256": None}
     try:
         entry["sha256"] = sha256 = sha256_of(input_path)
         if sha256 == done_sha256:
             return {**entry, "status": "skipped"}
         entry.update(_write(Path(input_path), capture_id, Path(dataset), timeline))
-        return {**entry, "status": "ok", "seconds": round(time.perf_counter() - started, 3)}
+        return {**entry, "status": "ok", "seconds": round(time.perf_counter() - started, 3),
+                "started": round(began, 3), "finished": round(time.time(), 3)}
     except Exception as exc:  # this capture's failure is its entry; the others go on
         for table in (CONNECTIONS, TIMELINE):
             shutil.rmtree(partition(Path(dataset), table, capture_id), ignore_errors=True)

@@ -97,16 +97,24 @@ def _rows_of_conns(conns: np.ndarray):
     return keep
 
 
-def stream_timeline(inputs: Inputs, format: str, output, options: dict) -> Summary:
-    flow = options.pop("flow", None)
-    writer = _TimelineFile(TableWriter(format, output))
-    rows, seen = TimelineRows(writer, inputs.captures.names, _rows_of_flow(flow) if flow else None), _Seen(flow)
+def _written(inputs: Inputs, output: Output, writer, flow: str | None, options: dict, **more):
+    """One pass into ``output`` (and a check that ``flow``, if any, is there); nothing is left of the written
+    file when the pass fails or is interrupted."""
+    seen = _Seen(flow)
     try:
-        result, source = read_passes(inputs, [rows, seen], options)
+        result, source = read_passes(inputs, [output, seen], options, **more)
     except BaseException:
         writer.abort()
         raise
     seen.check(inputs)
+    return result, source
+
+
+def stream_timeline(inputs: Inputs, format: str, output, options: dict) -> Summary:
+    flow = options.pop("flow", None)
+    writer = _TimelineFile(TableWriter(format, output))
+    rows = TimelineRows(writer, inputs.captures.names, _rows_of_flow(flow) if flow else None)
+    result, source = _written(inputs, rows, writer, flow, options)
     return Summary(source.report, (), result.connections, result.packets, rows.rows)
 
 
@@ -139,13 +147,8 @@ class _ConnectionFile(Output):
 def stream_connections(inputs: Inputs, format: str, output, verdicts: list[str] | None, options: dict) -> Summary:
     flow = options.pop("flow", None)
     writer = TableWriter(format, output, table="connections", template=_connection_template())
-    table, seen = _ConnectionFile(writer, verdicts, flow), _Seen(flow)
-    try:
-        result, source = read_passes(inputs, [table, seen], options)
-    except BaseException:
-        writer.abort()
-        raise
-    seen.check(inputs)
+    table = _ConnectionFile(writer, verdicts, flow)
+    result, source = _written(inputs, table, writer, flow, options)
     return Summary(source.report, (), result.connections, result.packets, table.rows)
 
 
@@ -191,11 +194,7 @@ def stream_rows_of_verdicts(inputs: Inputs, format: str, output, verdicts: list[
     rows = TimelineRows(writer, inputs.captures.names, _rows_of_conns(chosen.chosen))
     if not len(chosen.chosen):
         return Summary(source.report, (), first.connections, first.packets, 0)
-    try:
-        read_passes(inputs, [rows], {**options, "read": None}, hints=first.hints)
-    except BaseException:
-        writer.abort()
-        raise
+    _written(inputs, rows, writer, None, {**options, "read": None}, hints=first.hints)
     return Summary(source.report, (), first.connections, first.packets, rows.rows)
 
 

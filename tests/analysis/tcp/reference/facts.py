@@ -8,7 +8,9 @@ import pyarrow as pa
 
 from analysis.tcp import flags as F
 from analysis.tcp import sides
-from analysis.tcp.history import CONN_STATE_RULES, HISTORY_LEGEND, conn_state_codes, previous_max as _previous_max
+from analysis.tcp.facts import first_row_per
+from analysis.tcp.history import CONN_STATE_RULES, HISTORY_LEGEND, conn_state_codes, letter_masks
+from analysis.tcp.history import previous_max as _previous_max
 from analysis.tcp.sides import SIDES
 from tests.analysis.tcp.reference.flows import first_rows
 
@@ -17,22 +19,8 @@ _NEVER = np.iinfo(np.int64).max
 
 
 def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    flags = pk["flags"].to_numpy()
-    length = pk["len"].to_numpy()
-    syn = (flags & F.SYN) != 0
-    ack = (flags & F.ACK) != 0
-    fin = (flags & F.FIN) != 0
-    rst = (flags & F.RST) != 0
-    return {
-        "S": syn & ~ack,
-        "H": syn & ack,
-        "A": ack & ~syn & ~fin & ~rst & (length == 0),
-        "D": length > 0,
-        "T": retransmitted(pk) if retrans is None else retrans,
-        "W": (pk["win"].to_numpy() == 0) & ~syn & ~rst,
-        "F": fin,
-        "R": rst,
-    }
+    retrans = retransmitted(pk) if retrans is None else retrans
+    return letter_masks(pk["flags"].to_numpy(), pk["len"].to_numpy(), pk["win"].to_numpy(), retrans)
 
 
 def _sides(pk: pd.DataFrame) -> np.ndarray:
@@ -65,11 +53,7 @@ def _frame_ranks(frame: np.ndarray) -> np.ndarray | None:
 
 
 def _first_per(keys: np.ndarray, rows: np.ndarray, n_keys: int) -> np.ndarray:
-    """The smallest of ``rows`` per key 0..n_keys-1 (``keys[i]`` is the key of ``rows[i]``); -1 where a key has none."""
-    out = np.full(n_keys, _NEVER, dtype=np.int64)
-    np.minimum.at(out, keys, rows)
-    out[out == _NEVER] = -1
-    return out
+    return first_row_per(keys, rows, n_keys)
 
 
 def _max_per(keys: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
