@@ -115,18 +115,23 @@ def analyze(
                 rows = summary.rows
     except AbortscopeError as exc:
         raise fail(str(exc))
-    for message in (*summary.report.warnings, *summary.warnings):
-        warn(message)
-    for linktype, count in summary.report.skipped_linktypes.items():
-        warn(f"skipped {count} records with unsupported link type {linktype}")
-    if not summary.connections and not summary.events:
-        raise fail(f"nothing read from {', '.join(map(str, paths))}: no TCP packet and no event")
+    _warn_about(summary, paths)
     if chosen is not None and rows == 0:
         warn(f"no connection has the verdict {', '.join(chosen)}")
     if format is Format.text:
         from abortscope.text_report import print_report
 
         print_report(report, details, chosen is not None)
+
+
+def _warn_about(summary, paths: list[Path]) -> None:
+    """What the reader and the analysis noticed; nothing read at all is an error."""
+    for message in (*summary.report.warnings, *summary.warnings):
+        warn(message)
+    for linktype, count in summary.report.skipped_linktypes.items():
+        warn(f"skipped {count} records with unsupported link type {linktype}")
+    if not summary.connections and not summary.events:
+        raise fail(f"nothing read from {', '.join(map(str, paths))}: no TCP packet and no event")
 
 
 def _warn_if_slow_reader() -> None:
