@@ -197,9 +197,10 @@ def _known(options: dict):
 
 
 def read_passes(inputs: Inputs, outputs: list, options: dict, **more) -> tuple[PassResult, PacketSource]:
-    """Run the connection pass over ``inputs``' packets into ``outputs`` (``load``'s engine/port/progress/read)."""
+    """Run the connection pass over ``inputs``' packets into ``outputs`` (``load``'s engine/port/progress/read;
+    ``threads``: False to read in this thread)."""
     source = PacketSource(inputs.captures, options.get("engine", "fast"), options.get("read"),
-                          options.get("progress"), options.get("port"))
+                          options.get("progress"), options.get("port"), threads=options.get("threads", True))
     return run(source, outputs, inputs.captures.names, **more), source
 
 

@@ -146,23 +146,13 @@ def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output
     builds). ``pandas.read_parquet`` of the result equals that of
     ``write_parquet(pd.concat(pieces))``; only one piece's Arrow columns exist at a time.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     schema = arrow_schema() if schema is None else schema
     rows = 0
     # One thread writes (encoding and compressing release the GIL) while this one builds the next piece.
-    text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]
-    number_columns = [field.name for field in schema if field.name not in text_columns]
-    storage = _column_storage(schema)
-    with _writing(output), pq.ParquetWriter(output, schema, use_dictionary=text_columns, write_statistics=number_columns,
-                                            column_encoding={name: how[0] for name, how in storage.items() if how[0]},
-                                            compression={name: how[1] for name, how in storage.items()}) as writer, \
-            ThreadPoolExecutor(1) as pool:
+    with _writing(output), _parquet_writer(output, schema) as writer, ThreadPoolExecutor(1) as pool:
         written = None
         for piece in pieces:
-            table = piece if isinstance(piece, pa.RecordBatch) else \
-                pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
+            table = _arrow_piece(piece, schema)
             rows += len(piece)
             del piece
             if written is not None:
@@ -172,6 +162,28 @@ def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output
         if written is not None:
             written.result()
     return rows
+
+
+def _parquet_writer(output, schema):
+    """A pyarrow ParquetWriter storing each column as _STORAGE_BY_TYPE says."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]
+    number_columns = [field.name for field in schema if field.name not in text_columns]
+    storage = _column_storage(schema)
+    return pq.ParquetWriter(output, schema, use_dictionary=text_columns, write_statistics=number_columns,
+                            column_encoding={name: how[0] for name, how in storage.items() if how[0]},
+                            compression={name: how[1] for name, how in storage.items()})
+
+
+def _arrow_piece(piece, schema):
+    """A piece (a frame, or a record batch in ``schema`` already) as what ParquetWriter.write takes."""
+    import pyarrow as pa
+
+    if isinstance(piece, pa.RecordBatch):
+        return piece
+    return pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
 
 
 #: How each kind of column is stored in parquet: (encoding, compression), by Arrow type; None: the writer's
@@ -225,12 +237,12 @@ class TableWriter:
     """
 
     def __init__(self, format: str, output: Path | str | IO[str], table: str = "timeline",
-                 template: pd.DataFrame | None = None):
+                 template: pd.DataFrame | None = None, threaded: bool = True):
         if format not in FORMATS:
             raise ValueError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
         self.format, self.output, self.columns = format, output, TABLES[table]
         self.schema = arrow_schema(template, self.columns) if format == "parquet" else None
-        self.rows = 0
+        self.rows, self.threaded = 0, threaded  # threaded: parquet encoded on a writer thread
         self._temp: Path | None = None
         self._text: _TextPieces | None = None
         self._stream: IO[str] | None = None
@@ -249,7 +261,7 @@ class TableWriter:
         os.close(handle)
         self._temp, self.rows = Path(name), 0
         if self.format == "parquet":
-            self._parquet = _ParquetThread(self._temp, self.schema)
+            self._parquet = (_ParquetThread if self.threaded else _ParquetInline)(self._temp, self.schema)
         else:
             self._stream = open(self._temp, "w", encoding="utf-8")
             self._text = _TextPieces(self.format, self._stream, self.columns)
@@ -330,3 +342,20 @@ class _ParquetThread:
         except queue.Full:
             pass
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _ParquetInline:
+    """_ParquetThread's interface, written in the caller's thread (a batch task: the workers are the parallelism)."""
+
+    def __init__(self, path: Path, schema):
+        self._schema = schema
+        self._writer = _parquet_writer(path, schema)
+
+    def put(self, piece) -> None:
+        self._writer.write(_arrow_piece(piece, self._schema))
+
+    def finish(self) -> None:
+        self._writer.close()
+
+    def cancel(self) -> None:
+        self._writer.close()

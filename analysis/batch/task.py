@@ -74,14 +74,16 @@ def _write(input_path: Path, capture_id: str, dataset: Path, timeline: bool) -> 
         folder.mkdir(parents=True)
     if not inputs.packets_only:  # a run bundle: its event logs need every connection first (analysis.api)
         return _write_loaded(inputs, folders, timeline)
+    # one thread: the workers, a core each, are the parallelism; a task's own threads would only contend
     table = _ConnectionFile(TableWriter("parquet", folders[CONNECTIONS] / PART, "connections",
-                                        _connection_template()), None, None)
+                                        _connection_template(), threaded=False), None, None)
     outputs = [table]
     rows = None
     if timeline:
-        rows = TimelineRows(_TimelineFile(TableWriter("parquet", folders[TIMELINE] / PART)), inputs.captures.names)
+        rows = TimelineRows(_TimelineFile(TableWriter("parquet", folders[TIMELINE] / PART, threaded=False)),
+                            inputs.captures.names)
         outputs.append(rows)
-    result, source = read_passes(inputs, outputs, {})
+    result, source = read_passes(inputs, outputs, {"threads": False})
     return {"files": list(inputs.captures.names), "packets": result.packets, "connections": table.rows,
             "timeline_rows": rows.rows if rows is not None else 0, "warnings": list(source.report.warnings)}
 

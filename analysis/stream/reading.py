@@ -59,18 +59,23 @@ class BatchRead:
     """The capture set's packets, read on a thread into batches of about ``batch_rows`` rows."""
 
     def __init__(self, captures: CaptureSet, progress: Progress | None = None, batch_rows: int | None = None,
-                 chunk_bytes: int | None = None, depth: int = 1):
+                 chunk_bytes: int | None = None, depth: int = 1, threaded: bool = True):
         batch_rows, chunk_bytes = batch_rows or BATCH_ROWS, chunk_bytes or WINDOW_BYTES  # (tests make them small)
         self.captures = captures
         self.report = ReadReport()
         self.book = AddressBook()
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, args=(progress, batch_rows, chunk_bytes),
-                                        name="read-ahead", daemon=True)
-        self._thread.start()
+        self._arguments = (progress, batch_rows, chunk_bytes)
+        self._thread = None
+        if threaded:  # else (a batch task: the workers are the parallelism) read in the caller's thread
+            self._thread = threading.Thread(target=self._run, args=self._arguments, name="read-ahead", daemon=True)
+            self._thread.start()
 
     def __iter__(self) -> Iterator[Batch]:
+        if self._thread is None:
+            yield from self._batches(*self._arguments)
+            return
         while True:
             item = self._queue.get()
             if item is _END:
@@ -81,7 +86,8 @@ class BatchRead:
 
     def _run(self, progress: Progress | None, batch_rows: int, chunk_bytes: int) -> None:
         try:
-            self._read(progress, batch_rows, chunk_bytes)
+            for batch in self._batches(progress, batch_rows, chunk_bytes):
+                self._put(batch)
             self._put(_END)
         except ReadStopped:
             pass
@@ -91,7 +97,7 @@ class BatchRead:
             except ReadStopped:
                 pass
 
-    def _read(self, progress: Progress | None, batch_rows: int, chunk_bytes: int) -> None:
+    def _batches(self, progress: Progress | None, batch_rows: int, chunk_bytes: int) -> Iterator[Batch]:
         total = self.captures.bytes
         done_bytes, frames, previous_end = 0, 0, None
         pending: list[dict[str, np.ndarray]] = []
@@ -108,18 +114,19 @@ class BatchRead:
                     last_ts = max(last_ts or 0, int(decoded.ts_ns.max()))
                 pending.append(part)
                 while sum(len(p["frame"]) for p in pending) >= batch_rows:
-                    pending = self._hand_over(pending, batch_rows)
+                    batch, pending = self._cut(pending, batch_rows)
+                    yield batch
             self._note_overlap(index, previous_end)
             previous_end = last_ts if last_ts is not None else previous_end
             frames += report.records
             done_bytes += size
             merge_report(self.report, report, capture.name if len(self.captures) > 1 else None)
         if pending:
-            self._put(Batch(pending, self.book))
+            yield Batch(pending, self.book)
 
-    def _hand_over(self, pending: list[dict[str, np.ndarray]], rows: int) -> list[dict[str, np.ndarray]]:
-        """Put a batch of exactly ``rows`` rows (the same array sizes batch after batch: the heap reuses their
-        memory instead of growing); return what is left over."""
+    def _cut(self, pending: list[dict[str, np.ndarray]], rows: int) -> tuple[Batch, list[dict[str, np.ndarray]]]:
+        """A batch of exactly ``rows`` rows (the same array sizes batch after batch: the heap reuses their memory
+        instead of growing), and what is left over."""
         over = sum(len(p["frame"]) for p in pending) - rows
         rest = []
         if over:
@@ -127,8 +134,7 @@ class BatchRead:
             head, tail = _split(last, len(last["frame"]) - over)
             pending.append(head)
             rest = [tail]
-        self._put(Batch(pending, self.book))
-        return rest
+        return Batch(pending, self.book), rest
 
     def _note_overlap(self, index: int, previous_end: int | None) -> None:
         """Warn when this file's first record is older than the last TCP packet of the files before it."""
@@ -152,7 +158,8 @@ class BatchRead:
     def cancel(self) -> None:
         """Stop the read at its next window and wait for the thread (nothing else is left running)."""
         self._stop.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
     def __enter__(self) -> BatchRead:
         return self

@@ -33,12 +33,14 @@ class PacketSource:
 
     ``read``: the fast engine's read of this set, already started (the command line starts it before it
     imports pandas); the first pass takes it, a pass run again reads the files again. :attr:`report` is
-    the first pass's ReadReport.
+    the first pass's ReadReport. ``threads=False`` reads in the caller's thread (a batch task: there the
+    workers, one core each, are the parallelism).
     """
 
     def __init__(self, captures: CaptureSet, engine: str = "fast", read: BatchRead | None = None,
-                 progress: Progress | None = None, port: int | None = None, batch_rows: int | None = None):
-        self.captures, self.engine, self.port = captures, engine, port
+                 progress: Progress | None = None, port: int | None = None, batch_rows: int | None = None,
+                 threads: bool = True):
+        self.captures, self.engine, self.port, self.threads = captures, engine, port, threads
         self.progress, self.batch_rows = progress, batch_rows
         self._read = read if read is not None and read.captures.paths == captures.paths and engine == "fast" else None
         self.report = ReadReport()
@@ -52,7 +54,7 @@ class PacketSource:
 
     def _fast(self, attempt: int) -> Iterator[pd.DataFrame]:
         read = self._read if attempt == 0 and self._read is not None else \
-            BatchRead(self.captures, self.progress, self.batch_rows)
+            BatchRead(self.captures, self.progress, self.batch_rows, threaded=self.threads)
         with read:
             for batch in read:
                 table = batch_frame(batch)
