@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.file
         if args.snaplen:
             base = args.out_dir / f"{args.file.stem}.s{args.snaplen}{args.file.suffix}"
-            subprocess.run(["editcap", "-s", str(args.snaplen), str(args.file), str(base)], check=True)
+            subprocess.run(["editcap", "-F", "nsecpcap", "-s", str(args.snaplen), str(args.file), str(base)], check=True)
         packets = pcap_records.count_records(base)
         try:
             sized = sizes(base, packets, args.scales, args.reps, args.out_dir)
