@@ -65,16 +65,30 @@ class TextIds:
     def __init__(self) -> None:
         self.texts: list[str] = []
         self._index: dict[str, int] = {}
+        self._categories = pd.Index([], dtype=object)  # the last categories seen, and their ids
+        self._category_ids = np.zeros(0, dtype=np.int64)
 
     def ids(self, *columns: pd.Series) -> list[np.ndarray]:
         """The id of every row of each column (one numbering for all of them)."""
         if all(isinstance(c.dtype, pd.CategoricalDtype) and not c.hasnans for c in columns):
-            return [self._of(np.asarray(c.cat.categories, dtype=object))[c.cat.codes.to_numpy()] for c in columns]
+            return [self._of_categories(c.cat.categories)[c.cat.codes.to_numpy()] for c in columns]
         joined = pd.concat([c.astype("string").fillna("").reset_index(drop=True) for c in columns], ignore_index=True)
         codes, uniques = pd.factorize(joined)
         ids = self._of(np.asarray(uniques, dtype=object))[codes]
         bounds = np.cumsum([0] + [len(c) for c in columns])
         return [ids[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _of_categories(self, categories: pd.Index) -> np.ndarray:
+        """Ids of a categorical's categories. The reader's batches carry every address seen so far, in order,
+        each batch's a longer list: only the new tail is looked up."""
+        known = len(self._categories)
+        if len(categories) >= known and categories[:known].equals(self._categories):
+            tail = self._of(np.asarray(categories[known:], dtype=object))
+            self._category_ids = np.concatenate([self._category_ids, tail])
+        else:
+            self._category_ids = self._of(np.asarray(categories, dtype=object))
+        self._categories = categories
+        return self._category_ids
 
     def _of(self, values: np.ndarray) -> np.ndarray:
         index, texts = self._index, self.texts
