@@ -75,6 +75,8 @@ def sizes(file: Path, packets: int, scales: list[int], reps: int, out_dir: Path)
         finally:
             if scale != 1:
                 target.unlink(missing_ok=True)
+            for written in OUT.glob("abortscope-streaming-*.parquet"):
+                written.unlink()
         results[f"{scale}x"] = {"packets": packets * scale, **{
             leg: {"wall_s": statistics.median(w for w, _ in r), "peak_rss_mb": max(m for _, m in r),
                   "s_per_million": statistics.median(w for w, _ in r) / (packets * scale / 1e6),
