@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEMO_OUT ?= runs/seed
 
-.PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling clean
+.PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling bench-streaming clean
 
 install: system-deps $(VENV)/.installed
 
@@ -41,6 +41,11 @@ bench-capture: install
 
 bench: bench-capture
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/streaming.py
+
+# 5x and 20x the packets (made beside the capture, one at a time, deleted after), pieces = whole, batch speed-up
+bench-streaming: bench-capture
+	$(BIN)/python bench/streaming.py
 
 bench-scaling: bench-capture
 	$(BIN)/python bench/run_bench.py --scaling --verify-tshark

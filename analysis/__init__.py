@@ -2,17 +2,19 @@
 
 Layers, bottom up:
     pcap/        capture files -> packet table (engines: fast numpy, scapy, pyshark)
-    tcp/         packet table -> flows (ids, roles, relative seq, history, facts)
+    stream/      several files as one capture, read a batch at a time; passes, streamed outputs
+    tcp/         packet batches -> flows (ids, roles, relative seq, history, facts), state carried between batches
     events/      one parser per event source -> timeline rows (schema.py)
     timeline.py  merge every source into one DataFrame, sorted by time
     diagnosis/   per-flow verdicts from a table, with evidence rows and sentences
     plots/       ladder, lane timeline and time-sequence graphs
+    batch/       many captures on Dask into one Parquet dataset (read_dataset)
 
 It never imports `capture` and never needs root. Apart from the pyshark
 engine (which drives tshark), it starts no process.
 """
 
-__all__ = ["load", "Read", "Keep", "Timeline"]
+__all__ = ["load", "Read", "Keep", "read_dataset", "Timeline"]
 
 
 def __getattr__(name: str):
@@ -21,6 +23,10 @@ def __getattr__(name: str):
         from analysis import api
 
         return getattr(api, name)
+    if name == "read_dataset":
+        from analysis.batch import read_dataset
+
+        return read_dataset
     if name == "Timeline":
         from analysis.timeline import Timeline
 

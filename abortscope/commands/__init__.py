@@ -7,6 +7,7 @@ import importlib
 _MODULES = {
     "run": "abortscope.commands.run",
     "analyze": "abortscope.commands.analyze",
+    "batch": "abortscope.commands.batch",
     "plot": "abortscope.commands.plot",
     "sweep": "abortscope.commands.sweep",
 }

@@ -1,4 +1,5 @@
-"""`abortscope analyze`: read a capture or run bundle (plus logs), print the diagnosis or export a table."""
+"""`abortscope analyze`: read a capture (one file or its pieces) or run bundle (plus logs), print the diagnosis or
+export a table."""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def _verdicts(text: str | None) -> list[str] | None:
 
 
 def analyze(
-    path: Path = typer.Argument(..., help="A pcap/pcapng file or a run bundle directory."),
+    paths: list[Path] = typer.Argument(..., metavar="PATH...",
+                                       help="A pcap/pcapng file, several pieces of one capture (files, a directory "
+                                            "of rotated pieces, a glob), or a run bundle directory."),
     app: Optional[Path] = typer.Option(None, "--app", help="app.jsonl events (default: the bundle's)."),
     strace: Optional[Path] = typer.Option(None, "--strace", help="strace -f -ttt -T -yy output (default: the bundle's)."),
     kernel: Optional[Path] = typer.Option(None, "--kernel", help="tracefs text (default: the bundle's; needs its meta.json clock offset)."),
@@ -95,61 +98,66 @@ def analyze(
     chosen = _verdicts(verdict)
     logs = {"app": app, "strace": strace, "kernel": kernel, "applog": applog}  # analysis.events.SOURCES names
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
+    named = paths[0] if len(paths) == 1 else paths
     try:
-        capture = _capture_of(path)
-        with _progress(capture) as progress, _read_ahead(capture, engine, progress) as ahead:
+        captures = _captures(paths)
+        with _progress(captures) as progress, _read_ahead(captures, engine, progress) as ahead:
             if progress is not None and engine is Engine.fast:
                 _warn_if_slow_reader()
             with _collector_paused():  # pandas and the analysis import while the read-ahead reads
-                from analysis import load
-                from analysis.api import Keep, Read, export_table, export_timeline
+                from analysis import api
                 from analysis.clock import checked_zone
             if tz is not None:
                 checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
-            options = dict(read=Read(logs=logs, engine=engine.value, tz=tz), keep=Keep(flow=flow, port=port),
+            options = dict(read=api.Read(logs=logs, engine=engine.value, tz=tz), keep=api.Keep(flow=flow, port=port),
                            ahead=ahead, progress=progress)
             if format is Format.text:
-                timeline = load(path, **options)
-                connections = timeline.connections
-                rows = len(connections if chosen is None else connections[connections["verdict"].isin(chosen)])
+                report = api.report(named, details, chosen, **options)
+                summary, rows = report.summary, report.tally.total
             elif table is TableName.connections or chosen is not None:
-                timeline, rows = export_table(path, table.value, format.value, target, verdicts=chosen, **options)
+                summary = api.export_table(named, table.value, format.value, target, verdicts=chosen, **options)
+                rows = summary.rows
             else:  # written as it is built: a big capture's timeline is never whole in memory
-                timeline, rows = export_timeline(path, format.value, target, **options)
+                summary = api.export_timeline(named, format.value, target, **options)
+                rows = summary.rows
     except AbortscopeError as exc:
         raise fail(str(exc))
     except OSError as exc:  # what the library did not name itself (a bundle directory we may not list, say)
-        raise fail(f"{exc.filename or path}: {exc.strerror or exc}")
-    for message in (*timeline.report.warnings, *timeline.warnings):
-        warn(message)
-    for linktype, count in timeline.report.skipped_linktypes.items():
-        warn(f"skipped {count} records with unsupported link type {linktype}")
-    if not len(timeline.flows) and not len(timeline.other_events):
-        raise fail(f"nothing read from {path}: no TCP packet and no event")
+        raise fail(f"{exc.filename or named}: {exc.strerror or exc}")
+    _warn_about(summary, paths)
     if chosen is not None and rows == 0:
         warn(f"no connection has the verdict {', '.join(chosen)}")
     if format is Format.text:
-        _report(timeline, connections if chosen is None else connections[connections["verdict"].isin(chosen)],
-                details, chosen is not None, output)
+        _report(report, details, chosen is not None, output)
 
 
 #: The text report written to a file (-o): plain text, lines this wide before they are cut.
 REPORT_FILE_WIDTH = 200
 
 
-def _report(timeline, connections, details: int, chosen: bool, output: Path | None) -> None:
+def _report(report, details: int, chosen: bool, output: Path | None) -> None:
     """The text report on the terminal, or into ``output`` as plain text (no colour codes)."""
     from abortscope.text_report import print_report
 
     if output is None:
-        print_report(out, timeline, connections, details, chosen)
+        print_report(out, report, details, chosen)
         return
     try:
         with open(output, "w", encoding="utf-8") as file:
             console = Console(file=file, width=REPORT_FILE_WIDTH, color_system=None, highlight=False, soft_wrap=False)
-            print_report(console, timeline, connections, details, chosen)
+            print_report(console, report, details, chosen)
     except OSError as exc:
         raise fail(f"{output}: cannot write the report ({exc.strerror or exc})")
+
+
+def _warn_about(summary, paths: list[Path]) -> None:
+    """What the reader and the analysis noticed; nothing read at all is an error."""
+    for message in (*summary.report.warnings, *summary.warnings):
+        warn(message)
+    for linktype, count in summary.report.skipped_linktypes.items():
+        warn(f"skipped {count} records with unsupported link type {linktype}")
+    if not summary.connections and not summary.events:
+        raise fail(f"nothing read from {', '.join(map(str, paths))}: no TCP packet and no event")
 
 
 def _warn_if_slow_reader() -> None:
@@ -173,28 +181,34 @@ def _collector_paused():
             gc.enable()
 
 
-def _capture_of(path: Path) -> Path:
-    from analysis.bundle import BundlePaths
+def _captures(paths: list[Path]):
+    """The capture set the paths name (a bundle's capture), for the read-ahead; None when load() must say why not."""
+    from analysis.bundle import BundlePaths, is_bundle
+    from analysis.stream.files import capture_set
 
-    return BundlePaths(path).capture if path.is_dir() else path
+    if len(paths) == 1 and paths[0].is_dir() and is_bundle(paths[0]):
+        capture = BundlePaths(paths[0]).capture
+        return capture_set([capture]) if capture.is_file() else None
+    return capture_set(paths)
 
 
-def _read_ahead(capture: Path, engine: Engine, progress):
-    """The fast engine's read of the capture, started now (analysis.pcap.ahead); a null context when it cannot start."""
+def _read_ahead(captures, engine: Engine, progress):
+    """The fast engine's read of the capture set, started now (analysis.stream.reading); a null context when it
+    cannot start."""
     from contextlib import nullcontext
 
-    if engine is not Engine.fast or not capture.is_file():
+    if engine is not Engine.fast or captures is None:
         return nullcontext()  # load() reports what is wrong with the path
-    from analysis.pcap.ahead import ReadAhead  # numpy and the C module only: quick
+    from analysis.stream.reading import BatchRead  # numpy and the C module only: quick
 
-    return ReadAhead(capture, progress)
+    return BatchRead(captures, progress)
 
 
 class _progress:
     """Context manager giving a (done, total) callback with a bar for big files, None otherwise."""
 
-    def __init__(self, capture: Path):
-        self.enabled = capture.is_file() and capture.stat().st_size >= BIG_FILE_BYTES
+    def __init__(self, captures):
+        self.enabled = captures is not None and captures.bytes >= BIG_FILE_BYTES
         self.bar = None
 
     def __enter__(self):

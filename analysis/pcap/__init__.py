@@ -2,7 +2,9 @@
 
     read_packets(path, engine="fast", progress=None) -> (DataFrame, ReadReport)
     iter_packet_chunks(path, chunk_records=...) -> DataFrames, chunk by chunk (bounded memory; fast engine)
-    ReadAhead(path, progress) (ahead.py): the fast engine's read, started on a thread before pandas is imported
+
+Several files as one capture, and reading a capture a batch at a time on a
+thread (before pandas is imported), are above this package: analysis.stream.
 
 Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
 csrc/, with numpy twins as reference and fallback; the default), "scapy" (scapy's
@@ -24,7 +26,7 @@ from ..errors import CaptureFormatError
 from . import damage
 from .table import PACKET_COLUMNS, ReadReport
 
-if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (ahead.py)
+if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (analysis.stream.reading)
     import pandas as pd
 
 Progress = Callable[[int, int], None]

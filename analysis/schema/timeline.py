@@ -105,7 +105,12 @@ TIMELINE_COLUMNS: tuple[Column, ...] = (
            "Packets: SYN, SYN-ACK, ACK, DATA, FIN, RST. Others: see EventKind "
            "(write, write_error, read_eof, state, rst_sent, rst_received, sk_error, ...)."),
     Column("frame", "Int64", True, "", "1-based frame number in the capture file "
-           "(as tshark's frame.number); null for non-packet rows."),
+           "(as tshark's frame.number); null for non-packet rows. A capture read from several files "
+           "(analysis.stream.files) numbers on across them, in capture order: in its own file, the frame is "
+           "this minus the frames of the files before it (`Timeline.files`)."),
+    Column("file", "category", True, "",
+           "The capture file the packet came from: its path relative to the folder all the files share "
+           "(just its name for a single file); null for non-packet rows."),
     Column("flags", "string", True, "",
            "tcpdump-style TCP flags: S, S., ., P., F., FP., R, R. ..."),
     Column("seq", "Int64", True, "bytes",
