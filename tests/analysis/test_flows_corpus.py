@@ -10,7 +10,7 @@ from analysis.errors import AbortscopeError
 from analysis.pcap import read_packets
 from analysis.tcp import build_flows
 from analysis.tcp.history import CONN_STATE_LEGEND, HISTORY_LEGEND
-from tests.conftest import corpus_files, require_tools
+from tests.conftest import corpus_files, corpus_params, require_tools
 
 #: tshark keys TCP streams without VLANs and merges these connections (corpus README caveat).
 TSHARK_MERGES_VLANS = {"zeek__vlan-collisions.pcap"}
@@ -64,7 +64,7 @@ def our_firsts(pk, flows) -> dict:
 READABLE = [p for p in corpus_files() if not p.name.startswith(("libpcap__", "suricata__fuzz"))]
 
 
-@pytest.mark.parametrize("path", READABLE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params(READABLE))
 def test_first_fin_and_rst_per_connection_agree_with_tshark(path, corpus):
     require_tools("tshark")
     pk, flows = flows_of(path)
@@ -138,7 +138,7 @@ def test_legends_cover_every_code():
     assert set(CONN_STATE_LEGEND) == {"REJ", "RSTOS0", "SH", "S0", "RSTRH", "SHR", "RSTO", "RSTR", "SF", "S2", "S3", "S1", "OTH"}
 
 
-@pytest.mark.parametrize("path", [p for p in corpus_files() if p not in READABLE], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params([p for p in corpus_files() if p not in READABLE]))
 def test_unreadable_files_give_our_error_or_nothing_with_a_warning(path, corpus):
     try:
         table, report = read_packets(path)
