@@ -43,6 +43,16 @@ def check(params) -> None:
         raise ServerError(f"the {params.server} server does not support {flags}")
 
 
+def server_built(params) -> bool:
+    """False when starting this server means building it first (Go, on a first run: about a minute)."""
+    return SERVERS[params.server].built()
+
+
+def build_server(params) -> None:
+    """Build (or find in the cache) the server's program, so the server phase only starts it."""
+    SERVERS[params.server].files()
+
+
 def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> ServerSpec:
     return ServerSpec(
         impl=params.server,

@@ -11,7 +11,7 @@ import typer
 
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
-from analysis.errors import AbortscopeError
+from analysis.errors import AbortscopeError, BundleError
 
 if TYPE_CHECKING:
     from capture.scenario import RunResult
@@ -42,12 +42,14 @@ class Backend(str, Enum):
 
 
 PHASE_TEXT = {
+    "build": "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
     "server": "starting the server",
     "recorders": "starting the recorders (capture, kernel, strace)",
     "client": "client connected, waiting for its abort",
     "handler": "waiting for the server's handler",
     "drain": "draining the recorders",
     "stop": "stopping the server",
+    "analysis": "analyzing the run (Ctrl-C skips it; the bundle is kept)",
     "done": "writing the bundle",
 }
 
@@ -55,9 +57,9 @@ PHASE_TEXT = {
 def analyze_into_bundle(bundle_dir: Path) -> list[str]:
     """Hook for the analyzer: write its timeline and plot into the finished bundle.
 
-    Called by run_scenario (as root, before the bundle is handed to the invoking user)
-    with the bundle directory; returns the file names it wrote. A failure here is
-    recorded in meta["analysis"] and never loses the run.
+    Called by run_scenario with the run's private staging directory (its files are
+    published into --out with the rest of the bundle); returns the file names it
+    wrote. A failure here is recorded in meta["analysis"] and never loses the run.
     """
     import analysis  # the analyzer and matplotlib load only when a run needs them
     from analysis.export import export
@@ -87,6 +89,8 @@ def run(
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty directory that holds no bundle "
+                               "(only the bundle's file names are replaced; other files are left alone)."),
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
     if host not in ("127.0.0.1", "::1"):
@@ -122,11 +126,14 @@ def run(
                 on_phase=lambda phase: status.update(PHASE_TEXT.get(phase, phase)),
                 argv=sys.argv,
                 after_run=analyze_into_bundle,
+                force=force,
             )
-    except (NeedsRootError, MissingToolError) as exc:
+    except (NeedsRootError, MissingToolError, BundleError) as exc:
         raise fail(str(exc))
     except RunInterrupted as exc:
         raise fail(f"interrupted: {exc}", code=EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # before the run installed its own handling: nothing was started
+        raise fail("interrupted before the run started; nothing was recorded", code=EXIT_INTERRUPTED)
     except (AbortscopeError, OSError) as exc:
         kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
         raise fail(f"run failed: {exc}{kept}")
@@ -152,3 +159,8 @@ def _report(result: "RunResult") -> None:
                 warn(f"{name}: {status[key]}")
         if status.get("dropped_by_kernel"):
             warn(f"{name}: the kernel dropped {status['dropped_by_kernel']} packets")
+    for text in meta.get("warnings", []):
+        warn(text)
+    analysis = meta.get("analysis") or {}
+    if analysis.get("error"):
+        warn(f"no timeline or figures: the analysis failed ({analysis['error']}); run `abortscope analyze {result.out_dir}`")

@@ -13,8 +13,8 @@ import pytest
 
 from analysis.bundle import BundlePaths, read_meta
 from capture import procs
-from capture.recorders.tracefs import TRACEFS
 from tests import conftest
+from tests.capture.tracing import abortscope_instances
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -61,7 +61,7 @@ def assert_nothing_left(meta: dict, port: int) -> None:
     assert meta["pids_alive_after_run"] == []
     assert processes_naming(port) == []
     assert not procs.listeners_on("127.0.0.1", port), "the port is free"
-    assert not list((TRACEFS / "instances").glob(f"abortscope-*-{port}"))
+    assert abortscope_instances(f"abortscope-*-{port}*") == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
