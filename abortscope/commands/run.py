@@ -54,6 +54,10 @@ PHASE_TEXT = {
 }
 
 
+#: phases long enough to be said on their own line, terminal or not
+SAID_ALOUD = ("build",)
+
+
 def analyze_into_bundle(bundle_dir: Path) -> list[str]:
     """Hook for the analyzer: write its timeline and plot into the finished bundle.
 
@@ -121,9 +125,15 @@ def run(
     )
     try:
         with err.status("preflight") as status:
+
+            def on_phase(phase: str) -> None:
+                status.update(PHASE_TEXT.get(phase, phase))
+                if phase in SAID_ALOUD:  # the spinner shows on a terminal only; a minute of silence would not do
+                    err.print(PHASE_TEXT[phase])
+
             result = run_scenario(
                 params,
-                on_phase=lambda phase: status.update(PHASE_TEXT.get(phase, phase)),
+                on_phase=on_phase,
                 argv=sys.argv,
                 after_run=analyze_into_bundle,
                 force=force,

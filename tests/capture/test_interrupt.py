@@ -14,19 +14,12 @@ import pytest
 from analysis.bundle import BundlePaths, read_meta
 from capture import procs
 from tests import conftest
+from tests.capture.runs import ABORTSCOPE, start_run
 from tests.capture.tracing import abortscope_instances
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-ABORTSCOPE = Path(sys.executable).parent / "abortscope"
 NOBODY = 65534
-
-
-def start_run(out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(ABORTSCOPE), "run", "--out", str(out), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
 
 
 def wait_for_phase(out: Path, run: subprocess.Popen, port: int, timeout_s: float = 30) -> None:
