@@ -52,8 +52,10 @@ from capture.out_dir import OutDir, is_regular
 from capture.users import User
 
 META_FORMAT_VERSION = 1
+#: what the analyzer writes after the run (dropped when the analysis failed or was interrupted: no half file)
+ANALYSIS_FILES = (TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
 #: every file a run writes; the only names ever replaced or removed in --out
-BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG, META)
+BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, *ANALYSIS_FILES, META)
 
 
 def write_meta(out_dir: Path, meta: dict) -> Path:

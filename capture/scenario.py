@@ -38,7 +38,7 @@ from typing import Callable
 from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError, BundleError
 from capture import launch, procs
-from capture.bundle_writer import open_bundle_dir, publish_bundle, write_meta
+from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
 from capture.interrupts import Received, deferred, signals_as_interrupts
 from capture.out_dir import OutDir, make_staging
 from capture.privileges import require_root, require_tools
@@ -273,13 +273,12 @@ class _Run:
             return error
         with received.quiet():
             self._settle()
+            error = self._late_signal(received) or error
             write_meta(self.bundle.root, self.meta)
         if self.after_run is not None and not self.meta["interrupted"]:
             error = self._analyze(received) or error
         with received.quiet():
-            if received.names and not self.meta["interrupted"]:  # a signal that came while finishing
-                error = error or KeyboardInterrupt(received.names[0])
-                self.interrupted(error, received)
+            error = self._late_signal(received) or error
             if not self.meta["interrupted"]:
                 self._phase("done")
             self.meta["finished_ns"] = time.time_ns()
@@ -311,18 +310,31 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a summary must never hide the run's outcome
             self.meta["summary"] = [f"no summary: {exc}"]
 
+    def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
+        """A signal that came while finishing (only noted then): the run is interrupted all the same."""
+        if not received.names or self.meta["interrupted"]:
+            return None
+        late = KeyboardInterrupt(received.names[0])
+        self.interrupted(late, received)
+        return late
+
     def _analyze(self, received: Received) -> BaseException | None:
         """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
         self._phase("analysis")
         try:
             self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
+            return None
         except KeyboardInterrupt as exc:
             self.meta["analysis"] = {"written": [], "error": f"interrupted by {received.names[0] if received.names else 'SIGINT'}"}
             self.interrupted(exc, received)
             return exc
         except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
             self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
-        return None
+            return None
+        finally:
+            if self.meta["analysis"]["error"]:  # whatever it had half written is not published
+                for name in ANALYSIS_FILES:
+                    (self.bundle.root / name).unlink(missing_ok=True)
 
     def _publish(self) -> None:
         try:

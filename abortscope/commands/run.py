@@ -147,7 +147,10 @@ def run(
     except (AbortscopeError, OSError) as exc:
         kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
         raise fail(f"run failed: {exc}{kept}")
-    _report(result)
+    try:
+        _report(result)
+    except KeyboardInterrupt:
+        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
 
 
 def _report(result: "RunResult") -> None:
