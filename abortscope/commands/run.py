@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
 from analysis.errors import AbortscopeError, BundleError
@@ -79,25 +80,24 @@ def run(
     server: Server = typer.Option(Server.go, help="Server implementation."),
     client: Client = typer.Option(Client.curl, help="Client, and how it aborts."),
     size: int = typer.Option(8061, min=0, help="Response body bytes the handler writes."),
-    host: str = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1."),
+    host: str = HOST,
     abort_after: float = typer.Option(0.3, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(1.0, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
     capture: Backend = typer.Option(Backend.tcpdump, help="Packet capture backend."),
     no_strace: bool = typer.Option(False, "--no-strace", help="Do not strace the server."),
     no_kernel: bool = typer.Option(False, "--no-kernel", help="Do not record kernel TCP tracepoints."),
-    content_length: bool = typer.Option(False, "--content-length", help="go: send Content-Length (not chunked)."),
-    ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go: check r.Context() before writing (the fix)."),
-    flush: bool = typer.Option(False, "--flush", help="go: flush after each write."),
-    write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
-    sndbuf: int = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default)."),
+    content_length: bool = CONTENT_LENGTH,
+    ctx_aware: bool = CTX_AWARE,
+    flush: bool = FLUSH,
+    write_size: Optional[int] = WRITE_SIZE,
+    sndbuf: int = SNDBUF,
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
-    force: bool = typer.Option(False, "--force", help="Write into a non-empty directory that holds no bundle "
-                               "(only the bundle's file names are replaced; other files are left alone)."),
+    force: bool = FORCE,
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
-    if host not in ("127.0.0.1", "::1"):
+    if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     # the harness loads only for this command: `abortscope analyze` never pays for it
     from capture.privileges import MissingToolError, NeedsRootError

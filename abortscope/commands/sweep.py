@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
 
@@ -34,17 +35,16 @@ def sweep(
     clients: Optional[str] = typer.Option(None, "--clients", help="Matrix columns, comma-separated."),
     knobs: bool = typer.Option(True, "--knobs/--no-knobs", help="Matrix: add the knob rows (abort after the write)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel probes (default: the core count)."),
-    host: str = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1."),
+    host: str = HOST,
     abort_after: float = typer.Option(0.05, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(0.2, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
-    content_length: bool = typer.Option(False, "--content-length", help="go/node: Content-Length instead of chunked."),
-    ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go/node: check the request context before writing."),
-    flush: bool = typer.Option(False, "--flush", help="go: flush after the write."),
-    write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
-    sndbuf: int = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default)."),
+    content_length: bool = CONTENT_LENGTH,
+    ctx_aware: bool = CTX_AWARE,
+    flush: bool = FLUSH,
+    write_size: Optional[int] = WRITE_SIZE,
+    sndbuf: int = SNDBUF,
     kernel: bool = typer.Option(False, "--kernel/--no-kernel", help="Also record kernel tracepoints in each probe."),
-    force: bool = typer.Option(False, "--force", help="Write into a non-empty directory that holds no sweep "
-                               "(only the sweep's file names are replaced; other files are left alone)."),
+    force: bool = FORCE,
 ) -> None:
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
     from capture.sweep.matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, parse_server, run_matrix, run_sweep, total_probes
@@ -56,7 +56,7 @@ def sweep(
     from capture.scenario import RunInterrupted
     from capture.users import invoking_user
 
-    if host not in ("127.0.0.1", "::1"):
+    if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     hi = max_size or (MATRIX_MAX if matrix else SINGLE_MAX)
     if hi < min_size:
