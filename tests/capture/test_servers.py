@@ -18,7 +18,7 @@ import pytest
 
 from capture.clients import ClientSpec, run_client
 from capture.procs import ProcessError, free_port, is_running, listeners_on, proc_status, wait_for_port, wait_gone
-from capture.servers import SERVERS, ServerError, ServerSpec, read_app_events, start_server, wait_for_event
+from capture.servers import SERVERS, ServerError, ServerSpec, start_server, wait_for_event
 from capture.servers.gobuild import ensure_go_server
 from capture.users import User
 from tests.conftest import require_root, require_tools

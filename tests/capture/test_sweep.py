@@ -10,7 +10,6 @@ the markdown table. Ranges are narrow so each sweep stays a few probes.
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,13 @@ from capture.sweep.bisect import Outcome, Threshold, cut_points, search
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.matrix import SweepRow, estimated_probes, parse_server
 from capture.sweep.probe import ProbeSpec
-from capture.sweep.report import CSV_COLUMNS, cell, explain, knob_table, markdown_table, sndbuf_lines, write_csv
+from capture.sweep.report import CSV_COLUMNS, cell, knob_table, markdown_table, sndbuf_lines, write_csv
 from capture.sweep.wire import parse_head
 from tests import conftest
+from tests.capture.sweep_literals import literal_bundle, run_search
 
 GO_HEAD = (b"HTTP/1.1 200 OK\r\nDate: Mon, 23 Nov 2026 22:41:21 GMT\r\nContent-Type: application/octet-stream\r\n"
            b"Transfer-Encoding: chunked\r\n\r\n1f7d\r\n\0\0\0\0")  # fmt: skip
-
-
-def run_search(lo: int, hi: int, answer, fanout: int = 1) -> tuple[Threshold, list[list[int]]]:
-    """Drive the search with ``answer(size) -> app error?``; returns the result and the batches asked."""
-    steps, asked = search(lo, hi, fanout=fanout), []
-    sizes = next(steps)
-    while True:
-        asked.append(sizes)
-        try:
-            sizes = steps.send({n: ProbeFacts(size=n, app_error=answer(n)) for n in sizes})
-        except StopIteration as done:
-            return done.value, asked
 
 
 # --- the search, on literal answers -------------------------------------------------------
@@ -264,52 +252,10 @@ def test_sweep_command_refuses_bad_input_in_one_line(tmp_path, args, says):
 
 # --- facts from a literal bundle (the seed run's lines, trimmed) ---------------------------------
 
-SERVER, CLIENT = 53227, 39144
-T0 = 1795473681.489
-STRACE = f"""\
-29003 {T0 + 0.001:.6f} read(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "GET / HTTP/1.1\\r\\nHost: 127.0.0.1:"..., 4096) = 79 <0.000037>
-29000 {T0 + 0.002:.6f} read(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, 0xc00008cee1, 1) = -1 EAGAIN (Resource temporarily unavailable) <0.000021>
-29003 {T0 + 0.202:.6f} write(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "HTTP/1.1 200 OK\\r\\nDate: Mon, 23 N"..., 4096) = 4096 <0.000146>
-29003 {T0 + 0.203:.6f} write(4<TCP:[127.0.0.1:{SERVER}->127.0.0.1:{CLIENT}]>, "\\0\\0\\0\\0"..., 4096) = -1 EPIPE (Broken pipe) <0.000017>
-29003 {T0 + 0.204:.6f} write(1</tmp/app.jsonl>, "{{\\"ts_ns\\":1795473681692393690,\\"ac"..., 282) = 282 <0.000009>
-"""  # fmt: skip
-
-
-def _literal_bundle(root: Path) -> Path:
-    import json
-
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.l2 import Ether
-    from scapy.utils import wrpcap
-
-    root.mkdir()
-    ns = lambda s: int((T0 + s) * 1e9)  # noqa: E731
-    app = [{"ts_ns": ns(0.2035), "actor": "server", "event": "write_error", "asked": 8061, "written": 8061,
-            "error": "write tcp 127.0.0.1:53227->127.0.0.1:39144: write: broken pipe", "errno": "EPIPE"},
-           {"ts_ns": ns(0.205), "actor": "server", "event": "response", "detail": "handler returned"},
-           {"ts_ns": ns(0.05), "actor": "client", "event": "abort"}]  # fmt: skip
-    (root / "app.jsonl").write_text("".join(json.dumps(e) + "\n" for e in app))
-    (root / "strace.txt").write_text(STRACE)
-    (root / "meta.json").write_text(json.dumps({"scenario": {"size": 8061}, "server": {"port": SERVER}}))
-    ip = IP(src="127.0.0.1", dst="127.0.0.1")
-    ladder = [  # (seconds after T0, from the client?, flags, payload bytes)
-        (0.0, True, "S", 0), (0.0, False, "SA", 0), (0.0, True, "A", 0), (0.0005, True, "PA", 79),
-        (0.05, True, "FA", 0), (0.2025, False, "PA", 4096), (0.2026, True, "R", 0),
-    ]  # fmt: skip
-    packets = []
-    for at, from_client, flags, size in ladder:
-        sport, dport = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
-        packet = Ether() / ip / TCP(sport=sport, dport=dport, flags=flags) / (b"\0" * size)
-        packet.time = T0 + at
-        packets.append(packet)
-    wrpcap(str(root / "capture.pcap"), packets)
-    return root
-
-
 def test_facts_of_the_seed_bundle_say_which_write_failed_and_when(tmp_path):
     from capture.sweep.facts import read_facts
 
-    facts = read_facts(_literal_bundle(tmp_path / "b"))
+    facts = read_facts(literal_bundle(tmp_path / "b"))
     assert facts.size == 8061 and facts.app_error and facts.app_errno == "EPIPE"
     assert facts.syscall_errnos == ("EPIPE",) and facts.read_errnos == ()  # EAGAIN is not an error
     assert facts.write_syscalls == 2  # the app.jsonl write on fd 1 is not a TCP write
@@ -361,121 +307,3 @@ def test_a_small_sndbuf_moves_the_python_raw_threshold_and_the_report_says_why(t
     [line] = sndbuf_lines([default, small])
     assert "the threshold moved" in line and "partial send" in line and "4096 (8192 effective)" in line
     assert "| SO_SNDBUF |" not in knob_table([default, small])  # no knob rows: nothing in the knob table
-
-
-# --- failed probes: never "no error" ----------------------------------------------------------------
-
-CRASHED_HANDLER = """Exception in thread Thread-1 (serve):
-Traceback (most recent call last):
-  File "python_raw.py", line 79, in serve
-OSError: [Errno 107] Transport endpoint is not connected
-"""
-
-
-@pytest.mark.parametrize(("fault", "says"), [
-    ("crashed handler", "the server crashed: OSError: [Errno 107] Transport endpoint is not connected"),
-    ("no request", "no request reached the server"),
-    ("no packets", "no packets were captured"),
-    ("handler never finished", "the server's handler never finished"),
-])  # fmt: skip
-def test_a_probe_that_cannot_tell_says_why_it_failed(tmp_path, fault, says):
-    """The faults the issue saw: python-raw's handler thread crashed on getpeername (ENOTCONN), a browser probe
-    that never connected (no request, no packets). Such a probe is failed, whatever its app error says."""
-    import json
-
-    from capture.sweep.facts import read_facts
-
-    bundle = _literal_bundle(tmp_path / "b")
-    events = [json.loads(line) for line in (bundle / "app.jsonl").read_text().splitlines()]
-    if fault == "crashed handler":
-        (bundle / "server.log").write_text(CRASHED_HANDLER)
-    elif fault == "no request":
-        events = [e for e in events if e["actor"] != "server"]
-    elif fault == "no packets":
-        (bundle / "capture.pcap").write_bytes((bundle / "capture.pcap").read_bytes()[:24])  # the header alone
-    else:
-        events = [e for e in events if e["event"] != "response"]
-    if fault in ("no request", "handler never finished"):
-        (bundle / "app.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    if fault == "no request":  # a server that saw no request logged no error either
-        pass
-    else:
-        events.append({"actor": "server", "event": "request", "ts_ns": events[0]["ts_ns"] - 1})
-        (bundle / "app.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    assert read_facts(bundle).failed == says
-
-
-def test_the_seed_bundle_is_not_a_failed_probe(tmp_path):
-    import json
-
-    from capture.sweep.facts import read_facts
-
-    bundle = _literal_bundle(tmp_path / "b")
-    with open(bundle / "app.jsonl", "a") as log:
-        log.write(json.dumps({"actor": "server", "event": "request", "ts_ns": 1}) + "\n")
-    assert read_facts(bundle).failed is None
-
-
-class ScriptedPool:
-    """Probe answers from a script, in submission order per size: a pool without the harness (the driver is
-    pure scheduling; the harness's own faults are the literal bundles above)."""
-
-    def __init__(self, answers: dict[int, list[ProbeFacts]]) -> None:
-        self.answers = {size: list(facts) for size, facts in answers.items()}
-        self.asked: list[int] = []
-
-    def submit(self, spec, size, out_dir):
-        from concurrent.futures import Future
-
-        self.asked.append(size)
-        future = Future()
-        script = self.answers[size]
-        future.set_result((script.pop(0) if len(script) > 1 else script[0]).as_dict())
-        return future
-
-
-def test_a_failed_probe_is_run_again_and_never_counted_as_no_error(tmp_path):
-    from capture.sweep.pool import Job, drive
-
-    crashed = ProbeFacts(size=9000, app_error=False, failed="the server crashed: OSError: [Errno 107] ...")
-    pool = ScriptedPool({
-        7000: [ProbeFacts(size=7000, app_error=False)],
-        9000: [crashed, ProbeFacts(size=9000, app_error=True)],  # the first run at 9000 failed, the second worked
-        **{n: [ProbeFacts(size=n, app_error=n >= 8061)] for n in range(7001, 9000)},
-    })  # fmt: skip
-    result = drive([Job("go | curl", ProbeSpec(), search(7000, 9000), tmp_path)], pool)["go | curl"]
-    assert pool.asked.count(9000) == 2
-    assert (result.outcome, result.threshold, result.confirmed) == (Outcome.THRESHOLD, 8061, True)
-    assert all(p.failed is None for p in result.probes)
-
-
-def test_a_probe_that_keeps_failing_ends_the_search_as_failed_with_the_reason(tmp_path):
-    from capture.sweep.pool import MAX_ATTEMPTS, Job, drive
-
-    never = ProbeFacts(size=16384, app_error=False, failed="no request reached the server")
-    pool = ScriptedPool({1: [ProbeFacts(size=1, app_error=True)], 16384: [never]})
-    result = drive([Job("python | browser", ProbeSpec(), search(1, 16384), tmp_path)], pool)["python | browser"]
-    assert pool.asked.count(16384) == MAX_ATTEMPTS
-    assert result.outcome is Outcome.FAILED and result.label == "failed"
-    row = SweepRow("python", "browser", ProbeSpec(), result)
-    assert cell(row) == "failed: no request reached the server"
-
-
-def test_always_is_never_reported_when_the_largest_probe_showed_no_error():
-    """The issue's sweep printed "always ... confirmed" while its own largest probe showed no error."""
-    result, _ = run_search(1, 16384, lambda n: n < 16384)
-    assert result.outcome is Outcome.UNSTABLE and result.contradicted_by == (16384,)
-    assert "always" not in result.label and not result.confirmed
-
-
-def test_a_threshold_its_probes_contradict_is_unstable():
-    """Rule 4 on any result: here a confirmed threshold at 8061 while a probe at 8500 had shown no error."""
-    from capture.sweep.bisect import checked
-
-    probes = tuple(ProbeFacts(size=n, app_error=e) for n, e in ((7000, False), (9000, True), (8500, False), (8060, False), (8061, True)))
-    reached = Threshold(Outcome.THRESHOLD, 7000, 9000, threshold=8061, confirmed=True, probes=probes)
-    result = checked(reached, lambda f: f.app_error)
-    assert result.outcome is Outcome.UNSTABLE and result.contradicted_by == (8500,) and not result.confirmed
-    assert "contradict" in " ".join(explain(SweepRow("go", "curl", ProbeSpec(), result)))
-    agreeing = replace(reached, probes=tuple(p for p in probes if p.size != 8500))
-    assert checked(agreeing, lambda f: f.app_error) == agreeing
