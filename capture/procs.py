@@ -109,20 +109,21 @@ class Child:
 
     def _terminate(self, grace_s: float) -> int | None:
         for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-            _signal_group(self.pid, sig)
+            signal_group(self.pid, sig)
             try:
                 self.returncode = self.proc.wait(wait_s)
             except subprocess.TimeoutExpired:
                 continue
             break
-        _signal_group(self.pid, signal.SIGKILL)  # stragglers of a wrapped command
+        signal_group(self.pid, signal.SIGKILL)  # stragglers of a wrapped command
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
         return self.returncode
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal the process group ``pgid`` (a group we created); nothing when it is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from analysis.errors import AbortscopeError
 from analysis.pcap import read_packets
 from capture.interrupts import deferred
-from capture.procs import reset_signals_in_child
+from capture.procs import reset_signals_in_child, signal_group
 
 
 class RecorderError(AbortscopeError):
@@ -152,7 +152,12 @@ class HelperProcess:
         return " | ".join(self._lines[-3:]) or "no output"
 
     def stop(self, sig: int = signal.SIGINT, timeout_s: float = 5.0) -> int | None:
-        """Send `sig`, wait; escalate to SIGTERM then SIGKILL. Returns the exit code."""
+        """Send `sig`, wait; escalate to SIGTERM then SIGKILL; then SIGKILL what is left of its session.
+        Returns the exit code.
+
+        What is left: strace forks a child at start-up to probe ptrace; strace killed at that
+        moment leaves the child stopped, for ever, in strace's session (pgid = strace's pid,
+        which the kernel does not hand out again while the group has members)."""
         for attempt in (sig, signal.SIGTERM, signal.SIGKILL):
             if self.proc.poll() is not None:
                 break
@@ -164,6 +169,7 @@ class HelperProcess:
                 self.proc.wait(timeout_s if attempt != signal.SIGKILL else 10)
             except subprocess.TimeoutExpired:
                 continue
+        signal_group(self.proc.pid, signal.SIGKILL)
         self._reader.join(2.0)
         return self.proc.returncode
 

@@ -111,7 +111,7 @@ MOMENTS = [
     *(Moment(f"server spawned +{d}", _process("go-server-"), d) for d in (0.0, 0.005)),
     *(Moment(f"server listening +{d}", _listening, d) for d in (0.0, 0.01)),
     *(Moment(f"tcpdump spawned +{d}", _process("tcpdump"), d) for d in (0.0, 0.01)),
-    *(Moment(f"strace spawned +{d}", _process("strace"), d) for d in (0.0, 0.01)),
+    *(Moment(f"strace spawned +{d}", _process("strace"), d) for d in (0.0, 0.001, 0.01)),  # strace's ptrace probe
     *(Moment(f"curl spawned +{d}", _process("curl"), d) for d in (0.0, 0.02)),
     *(Moment(f"connected +{d}", _connected, d) for d in (0.25, 0.45)),
     *(Moment(f"connected +{d} (drain, stop)", _connected, d) for d in (0.62, 0.7, 0.8)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -221,3 +222,38 @@ def test_strace_and_tracefs_see_the_write_after_the_peer_closed(tmp_path):
     assert global_tracing_state() == before, "global tracing left as found"
     assert tracefs_mounts() == mounts
     assert not _alive(strace.pids[0])
+
+
+@pytest.mark.root
+def test_strace_stopped_while_it_starts_leaves_no_probe_child_behind(tmp_path):
+    """strace forks a child at start-up to probe ptrace; a SIGINT at that moment killed strace and left the
+    child stopped for ever (found by the interrupt loop). Stopping strace at 60 moments of its start-up
+    leaves no process with its command line."""
+    from capture.recorders.base import HelperProcess
+    from capture.recorders.strace import strace_argv
+
+    conftest.require_root()
+    conftest.require_tools("strace")
+    out = tmp_path / "strace.txt"
+    with subprocess.Popen(["sleep", "60"]) as traced:
+        try:
+            for moment in range(60):
+                helper = HelperProcess(strace_argv(traced.pid, out))
+                time.sleep(0.0003 * (moment % 12))
+                helper.stop(signal.SIGINT)
+                left = [pid for pid in _pids_with(str(out)) if _alive(pid)]
+                assert left == [], f"strace stopped {0.3 * (moment % 12):.1f} ms into its start left {left}"
+        finally:
+            traced.kill()
+
+
+def _pids_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
