@@ -115,7 +115,7 @@ class OutDir:
 
     def publish(self, source: Path, name: str) -> None:
         """Move the staged ``source`` onto ``name`` (owned by the user); OSError when the directory refuses."""
-        if not self.owner.is_current:
+        if not self.owner.is_current and os.geteuid() == 0:
             os.chown(source, self.owner.uid, self.owner.gid, follow_symlinks=False)  # still in the private stage
         try:
             os.rename(source, name, dst_dir_fd=self.fd)

@@ -187,3 +187,32 @@ def test_a_read_only_out_says_so_in_one_line_before_anything_starts(tmp_path):
     finally:
         subprocess.run(["umount", str(readonly)], check=True)
     shutil.rmtree(readonly)
+
+
+def test_publishing_onto_another_file_system_copies_and_still_follows_no_link(tmp_path, local_user, root_only_file):
+    """--out on another file system than the staging directory: each file is copied into a new O_EXCL|O_NOFOLLOW
+    file and renamed onto its name; a link planted at that name is replaced, its target untouched."""
+    from capture.bundle_writer import open_bundle_dir
+    from capture.out_dir import make_staging
+
+    conftest.require_tools("mount", "umount")
+    other_fs = tmp_path / "other"
+    other_fs.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "abortscope-test", str(other_fs)], check=True)
+    try:
+        os.chown(other_fs, local_user.uid, local_user.gid)
+        (other_fs / "capture.pcap").symlink_to(root_only_file)
+        out = open_bundle_dir(other_fs, local_user, force=True)
+        stage = make_staging()
+        (stage / "capture.pcap").write_bytes(b"packets")
+        assert os.stat(stage).st_dev != os.stat(other_fs).st_dev
+        out.publish(stage / "capture.pcap", "capture.pcap")
+        out.close()
+        shutil.rmtree(stage)
+        published = other_fs / "capture.pcap"
+        assert not published.is_symlink() and published.read_bytes() == b"packets"
+        assert (published.stat().st_uid, published.stat().st_gid) == (local_user.uid, local_user.gid)
+        assert_target_intact(root_only_file)
+        assert [p.name for p in other_fs.iterdir()] == ["capture.pcap"], "no temporary file left"
+    finally:
+        subprocess.run(["umount", str(other_fs)], check=True)
