@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.pcap import addresses, decode, fast, linktypes, walk
-from tests.conftest import IN_CI, SAMPLES, corpus_files
+from tests.conftest import IN_CI, SAMPLES, corpus_files, corpus_params
 
 from analysis.errors import CaptureFormatError
 
@@ -165,11 +165,11 @@ def test_compiled_limits_match_the_python_tables():
         (linktypes.MAX_VLAN_DEPTH, decode.MAX_IPV6_EXT, decode.VLAN_BITS)
 
 
-CAPTURES = [p for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_files()
+CAPTURES = [pytest.param(p, id=f"{p.parent.name}/{p.name}") for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_params(corpus_files())
 
 
 @needs_c
-@pytest.mark.parametrize("path", CAPTURES, ids=[f"{p.parent.name}/{p.name}" for p in CAPTURES])
+@pytest.mark.parametrize("path", CAPTURES)
 def test_real_captures_read_the_same_with_c_or_python(monkeypatch, path):
     for chunk_bytes in (fast.CHUNK_BYTES, 1000):
         try:
