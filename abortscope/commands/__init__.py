@@ -8,6 +8,7 @@ _MODULES = {
     "run": "abortscope.commands.run",
     "analyze": "abortscope.commands.analyze",
     "plot": "abortscope.commands.plot",
+    "annotate": "abortscope.commands.annotate",
     "sweep": "abortscope.commands.sweep",
 }
 
