@@ -72,8 +72,9 @@ def frame_comments(table: pd.DataFrame, packets: pd.DataFrame, events: pd.DataFr
                         np.concatenate([p.ts_ns for p in parts]),
                         np.concatenate([np.full(len(p.frame), p.group) for p in parts]), frames))
     order = order[frames[order] >= 0]
-    texts = pa.concat_arrays([_arrow(p.texts) for p in parts]).take(pa.array(order))
-    frames = frames[order]
+    texts = pa.concat_arrays([_arrow(p.texts) for p in parts])
+    del parts, steps  # the pieces go before the ordered copy is made
+    texts, frames = texts.take(pa.array(order)), frames[order]
     if extract:
         texts = _concat(texts, " (frame ", pc.cast(pa.array(frames), pa.large_string()), " of the original capture)")
     unique, first = np.unique(frames, return_index=True)

@@ -23,6 +23,8 @@ from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError
 from analysis.pcapng.copy import Annotations, Progress, copy_annotated
 
+#: The copy's window (analysis.pcap.records): two are held at a time while one is written, mapped from the file.
+COPY_WINDOW_BYTES = 16 << 20
 #: Where a loaded event source's file is when it was not given: the bundle's (analysis.bundle).
 BUNDLE_FILES = {"strace": "strace", "kernel": "kernel", "app": "app"}
 
@@ -61,7 +63,8 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
             later = digest is not None and not digest.done() and _seekable(fd)
             if not later:
                 annotations = replace(annotations, section=section())
-            copied = copy_annotated(capture, fd, annotations, write_progress, section=section if later else None)
+            copied = copy_annotated(capture, fd, annotations, write_progress, COPY_WINDOW_BYTES,
+                                    section=section if later else None)
     finally:
         if digest is not None:
             digest.cancel()
@@ -107,6 +110,8 @@ def _plan(path: Path, capture: Path, verdicts, flow, port, events: bool, digest:
         keep = np.zeros(records + 1, dtype=bool)
         keep[packets["frame"].to_numpy(np.int64)] = True
     comments = frame_comments(table, packets, others, extract)
+    del packets, others
+    _release_freed_memory()  # what making them took, back to the system before the copy
     selection = _selection(verdicts, flow, port, len(table), int(keep.sum()), records) if extract else None
     bundle = path if path.is_dir() else None
     named = [source(role, file, bundle, PENDING if role == "capture" and digest else None) for role, file in files]
