@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -146,3 +148,19 @@ def test_every_story_step_is_on_a_frame(name, tmp_path):
     verdict = said[1][0]
     for mark, how, frame in re.findall(r"([❶-❿]) (frame|after frame) (\d+)", verdict):
         assert any(text.startswith(mark) for text in said[int(frame)]), (mark, frame, said[int(frame)])
+
+
+def test_the_readmes_commands_list_the_comments(tmp_path):
+    """The README's how-to, run as written (its tshark field detection included), on an annotated file."""
+    require_tools("tshark", "capinfos", "bash")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = re.search(r"```sh\n(field=\$\(tshark -G fields.*?)```", readme, flags=re.S).group(1)
+    out = tmp_path / "story.pcapng"
+    annotate(bundle("go-curl-8061"), out)
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("1\tabortscope: WRITE_AFTER_PEER_FIN_RST_EPIPE")
+    assert any(line.split("\t")[-1].startswith(f"{badge(4)} next write fails: EPIPE") for line in lines)  # one a line
+    assert "Comments (" in proc.stdout and "Capture comment:" in proc.stdout and "sha256" in proc.stdout
