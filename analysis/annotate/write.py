@@ -63,8 +63,11 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
             later = digest is not None and not digest.done() and _seekable(fd)
             if not later:
                 annotations = replace(annotations, section=section())
-            copied = copy_annotated(capture, fd, annotations, write_progress, COPY_WINDOW_BYTES,
-                                    section=section if later else None)
+            try:
+                copied = copy_annotated(capture, fd, annotations, write_progress, COPY_WINDOW_BYTES,
+                                        section=section if later else None)
+            except OSError as exc:  # a full disk, a file truncated while it was read
+                raise AbortscopeError(f"{output}: writing it failed ({exc.strerror or exc})") from exc
     finally:
         if digest is not None:
             digest.cancel()

@@ -10,6 +10,10 @@
   Runs of untouched blocks are single pieces of the input.
 
 A packet block that cannot hold options (a Simple Packet Block) keeps no comment; the report counts them.
+An extract keeps every block but the packets it leaves out, so its interface statistics, if any, still
+count the whole capture's packets. The FCS information in the high bits of a pcap file's link type is
+not carried over (pcapng has no field for it on the interface): the packets' bytes are unchanged, an FCS
+at their end included.
 """
 
 from __future__ import annotations
@@ -85,6 +89,25 @@ class CopyReport:
     first_section: tuple[bytes | None, str] | None = None  # the first section header as read (None: made) and its order
 
 
+@dataclass
+class _Copy:
+    """One copy under way: what it adds, what it has done, and the section header's final comments."""
+
+    annotations: Annotations
+    report: CopyReport
+    section: Callable[[], tuple[str, ...]] | None = None
+    final: Annotations | None = None
+
+    def for_section(self) -> Annotations:
+        """The annotations for a section header: the stand-ins for the file's first (it is written again at
+        the end), the final ones for any later section (waiting for them)."""
+        if self.section is None or self.report.first_section is None:
+            return self.annotations
+        if self.final is None:
+            self.final = replace(self.annotations, section=self.section())
+        return self.final
+
+
 def copy_annotated(capture: Path, fd: int, annotations: Annotations, progress: Progress | None = None,
                    chunk_bytes: int = CHUNK_BYTES, section: Callable[[], tuple[str, ...]] | None = None) -> CopyReport:
     """Write ``capture`` to ``fd`` as pcapng with ``annotations``; what was written.
@@ -94,6 +117,7 @@ def copy_annotated(capture: Path, fd: int, annotations: Annotations, progress: P
     header, at the start of ``fd`` (which must be seekable), is written again with these at the end.
     """
     report = CopyReport()
+    copying = _Copy(annotations, report, section)
     total = capture.stat().st_size
     with open(capture, "rb") as f:
         head = f.read(4)
@@ -110,7 +134,7 @@ def copy_annotated(capture: Path, fd: int, annotations: Annotations, progress: P
         with ThreadPoolExecutor(1, thread_name_prefix="pcapng-write") as writer:
             writing = None  # the previous window's write, under way while this one is walked and laid out
             for window in windows:
-                pieces = copy_window(window, annotations, report)
+                pieces = copy_window(window, copying)
                 if writing is not None:
                     report.bytes_written += writing.result()
                 writing = writer.submit(write, fd, pieces)
@@ -156,9 +180,10 @@ def _pcap_head(header: PcapFile, annotations: Annotations) -> bytes:
     return section + blocks.interface(header.linktype & 0xFFFF, header.snaplen, resolution)
 
 
-def _pcap_window(window: PcapWindow, annotations: Annotations, report: CopyReport) -> Pieces:
+def _pcap_window(window: PcapWindow, copying: _Copy) -> Pieces:
     """A window's records as Enhanced Packet Blocks: per record its bytes (from the window) and a glue row; a
     record with comments has its options (from the annotations' buffer) between its padding and its trailer."""
+    annotations, report = copying.annotations, copying.report
     frames = window.first_frame + np.arange(len(window.caplen))
     report.frames_read += len(frames)
     kept = np.flatnonzero(annotations.kept(frames))
@@ -217,12 +242,13 @@ class _Ordered(Pieces):
 # -- pcapng ----------------------------------------------------------------------------------------------------
 
 
-def _block_window(window: BlockWindow, annotations: Annotations, report: CopyReport) -> Pieces:
+def _block_window(window: BlockWindow, copying: _Copy) -> Pieces:
     """A window's blocks, as they are, but for section headers, commented packet blocks and dropped packets.
 
     A commented packet block without options of its own gets its comments as pieces (new header, its body
     from the window, the options, new trailer); one with options, and a section header, is made anew.
     """
+    annotations, report = copying.annotations, copying.report
     is_packet = window.is_packet
     frame = window.first_frame + np.cumsum(is_packet) - 1
     report.frames_read += int(is_packet.sum())
@@ -245,7 +271,7 @@ def _block_window(window: BlockWindow, annotations: Annotations, report: CopyRep
     remade = {int(k): annotations.texts_of(int(i)) for k, i in zip(blocks_at[~bare], indices[~bare])}
     remade.update({int(k): None for k in np.flatnonzero(window.type == PCAPNG_SHB_TYPE)})
     if remade:
-        new = [_rewritten(window, k, annotations, texts, report) for k, texts in remade.items()]
+        new = [_rewritten(window, k, copying, texts) for k, texts in remade.items()]
         keys = np.fromiter(remade, dtype=np.int64, count=len(remade))
         pieces.add(4 * keys, pieces.buffer(b"".join(new)), np.cumsum([0] + [len(n) for n in new[:-1]]),
                    [len(n) for n in new])
@@ -288,12 +314,12 @@ def _joined(pieces: Pieces, data_at: int) -> Pieces:
     return out
 
 
-def _rewritten(window: BlockWindow, k: int, annotations: Annotations, texts: list[str] | None,
-               report: CopyReport) -> bytes:
+def _rewritten(window: BlockWindow, k: int, copying: _Copy, texts: list[str] | None) -> bytes:
     """Block ``k`` of the window made anew: a section header's, or a packet block's with its own options."""
     original = window.data[window.start[k] : window.start[k] + window.length[k]].tobytes()
-    btype = int(window.type[k])
+    btype, report = int(window.type[k]), copying.report
     if texts is None:
+        annotations = copying.for_section()
         report.first_section = report.first_section or (original, window.order)
         amended = _section_header(annotations, original, window.order)
     elif btype in OPTIONS_AT:

@@ -167,3 +167,35 @@ def test_the_round_trip_gives_the_same_connection_table(tmp_path):
             tables.append(pd.read_csv(csv))
         pd.testing.assert_frame_equal(tables[1], tables[0])
         assert tables[0]["verdict"].notna().all()
+
+
+def test_a_full_disk_fails_in_one_line(tmp_path):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    result = run(CAPTURE, "-o", "/dev/full")
+    assert result.exit_code == 1 and "writing it failed (No space left on device)" in result.output
+
+
+def test_every_section_header_gets_the_digest_when_it_comes_late(tmp_path, monkeypatch):
+    """A capture of two sections: the first header is written again at the end, the second waits for the digest."""
+    from tests.analysis.pcapng.test_copy import _two_sections
+
+    capture = tmp_path / "two.pcapng"
+    capture.write_bytes(_two_sections())
+    copying = threading.Event()
+    real_sha, real_copy = provenance.sha256_of, write.copy_annotated
+
+    def slow_sha(path, stop=None):
+        assert copying.wait(30)
+        return real_sha(path, stop)
+
+    def copy(*args, **kwargs):
+        copying.set()
+        return real_copy(*args, **kwargs)
+
+    monkeypatch.setattr(provenance, "sha256_of", slow_sha)
+    monkeypatch.setattr(write, "copy_annotated", copy)
+    out = tmp_path / "a.pcapng"
+    assert run(capture, "-o", out).exit_code == 0
+    written = out.read_bytes()
+    digest = hashlib.sha256(capture.read_bytes()).hexdigest().encode()
+    assert written.count(digest) == 2 and provenance.PENDING.encode() not in written
