@@ -46,6 +46,7 @@ class Option(IntEnum):
     COMMENT = 1  # opt_comment: UTF-8 text, in any block, may repeat
     SHB_USERAPPL = 4  # the application that wrote the section: one per section
     IF_TSRESOL = 9  # 1 byte: 10^-n seconds per timestamp tick (6, microseconds, when absent)
+    IF_FCSLEN = 13  # 1 byte: the length of the frame check sequence at the end of each packet, in bits
 
 
 MAX_OPTION_BYTES = 0xFFFF  # an option's length field is 16 bits

@@ -11,9 +11,7 @@
 
 A packet block that cannot hold options (a Simple Packet Block) keeps no comment; the report counts them.
 An extract keeps every block but the packets it leaves out, so its interface statistics, if any, still
-count the whole capture's packets. The FCS information in the high bits of a pcap file's link type is
-not carried over (pcapng has no field for it on the interface): the packets' bytes are unchanged, an FCS
-at their end included.
+count the whole capture's packets.
 """
 
 from __future__ import annotations
@@ -173,11 +171,19 @@ def _write_all(fd: int, data: bytes) -> int:
 # -- classic pcap -------------------------------------------------------------------------------------------
 
 
+#: The pcap link-type field's high bits (draft-ietf-opsawg-pcap 4, libpcap's LT_FCS_*): whether the FCS length
+#: is known, and that length in 16-bit words; pcapng's if_fcslen says it in bits.
+FCS_KNOWN, FCS_WORDS_AT, LINKTYPE_BITS = 0x04000000, 28, 0xFFFF
+
+
 def _pcap_head(header: PcapFile, annotations: Annotations) -> bytes:
-    """The section header and the one interface a classic pcap file becomes."""
+    """The section header and the one interface a classic pcap file becomes: its link type and snaplen, the
+    timestamp unit when it is not the default microsecond, the FCS length when the file says it."""
     section = _section_header(annotations, None, "<")
-    resolution = [(Option.IF_TSRESOL, bytes([9]))] if header.variant.ns_per_tick == 1 else []  # else µs, the default
-    return section + blocks.interface(header.linktype & 0xFFFF, header.snaplen, resolution)
+    options = [(Option.IF_TSRESOL, bytes([9]))] if header.variant.ns_per_tick == 1 else []
+    if header.linktype & FCS_KNOWN:
+        options.append((Option.IF_FCSLEN, bytes([16 * (header.linktype >> FCS_WORDS_AT)])))
+    return section + blocks.interface(header.linktype & LINKTYPE_BITS, header.snaplen, options)
 
 
 def _pcap_window(window: PcapWindow, copying: _Copy) -> Pieces:

@@ -173,3 +173,17 @@ def test_capinfos_is_happy_with_the_file(tmp_path):
     copy(path, out, annotations({1: ["x"]}))
     proc = subprocess.run(["capinfos", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0 and "Number of packets:   5" in proc.stdout
+
+
+def test_a_pcap_that_says_its_fcs_length_keeps_saying_it(tmp_path):
+    """Link type 0x24000001: Ethernet, FCS length known, 2 words of 16 bits; pcapng's interface says 32 bits."""
+    require_tools("tshark", "capinfos")
+    path = tmp_path / "fcs.pcap"
+    path.write_bytes(b.pcap([(1, 2, packet(1) + b"\x11\x22\x33\x44")], linktype=0x24000001))
+    out = tmp_path / "out.pcapng"
+    copy(path, out, annotations({}))
+    same_packets(path, out)
+    assert "FCS length = 32" in subprocess.run(["capinfos", str(out)], capture_output=True, text=True).stdout
+    fcs = [line for line in subprocess.run(["tshark", "-r", str(out), "-V"], capture_output=True, text=True)
+           .stdout.splitlines() if "Frame check sequence" in line]
+    assert fcs == ["    Frame check sequence: 0x11223344 [unverified]"]
