@@ -50,7 +50,8 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
     ``verdicts``, ``flow``, ``port``: an extract, the matching connections' packets only. ``events=False``
     keeps the verdicts and the causal steps only. ``options`` go to analysis.load (app, strace, kernel,
     applog, jsonl, tz, engine, ahead). ``progress`` follows the reading, ``write_progress`` the writing.
-    ``digest``: the capture's sha256, already under way (the CLI starts it before its imports).
+    ``digest``: the capture's sha256, when the caller has started it already (else it starts here, beside the
+    analysis).
     """
     path, output = Path(path), Path(output)
     capture = BundlePaths(path).capture if path.is_dir() else path
