@@ -41,6 +41,7 @@ class Leg:
     writes: Path | None = None  # a file it must leave behind (parquet: its rows checked; then deleted)
     says: str | None = None  # text its stdout must contain (captured)
     default: bool = True
+    writes_big: bool = False  # writes as much as it reads: the page cache is flushed (sync, untimed) before it
 
 
 def abortscope_bin() -> str:
@@ -100,10 +101,13 @@ LEGS: list[Leg] = [
         lambda f: [abortscope_bin(), "analyze", str(f), "--format", "parquet", "-o", str(PARQUET_OUT)],
         _abortscope_missing, writes=PARQUET_OUT),
     Leg("copy", "`cp FILE OUT` (writing as many bytes: the floor under annotate)",
-        lambda f: ["cp", str(f), str(COPY_OUT)], _always, baseline=True, writes=COPY_OUT),
+        lambda f: ["cp", str(f), str(COPY_OUT)], _always, baseline=True, writes=COPY_OUT, writes_big=True),
     Leg("annotate", "**`abortscope annotate FILE -o OUT.pcapng`** (every packet, with comments)",
         lambda f: [abortscope_bin(), "annotate", str(f), "-o", str(ANNOTATE_OUT)], _command_missing("annotate"),
-        writes=ANNOTATE_OUT, says="comments on"),
+        writes=ANNOTATE_OUT, says="comments on", writes_big=True),
+    Leg("annotate-null", "`abortscope annotate FILE -o /dev/null` (the same, no disk)",
+        lambda f: [abortscope_bin(), "annotate", str(f), "-o", "/dev/null"], _command_missing("annotate"),
+        says="comments on"),
     Leg("scapy-pcapng", "scapy `RawPcapNgWriter` + `RawPcapReader` (1 % slice, *extrapolated*)",
         _script("write_scapy_pcapng.py"), _module_missing("scapy"), on_slice=True, says='"records"'),
     Leg("fast", "`analysis.pcap.iter_packet_chunks` (reader only)", _script("read_fast.py"),

@@ -197,12 +197,14 @@ def markdown(results: dict) -> str:
 
 def _annotate_line(results: dict) -> str | None:
     """Where annotate's time goes: the analysis (about the parquet export's) and writing the copy (about cp's)."""
-    annotate, parquet, copy = (_leg(results, key, "wall_s") for key in ("annotate", "abortscope", "copy"))
+    annotate, parquet, copy, null = (_leg(results, key, "wall_s") for key in ("annotate", "abortscope", "copy",
+                                                                               "annotate-null"))
     if not (annotate and parquet and copy):
         return None
     return (f"Annotate writes every packet again ({results['file']['file_bytes'] / 1e9:.2f} GB and the comments): "
             f"{annotate:.2f} s against the parquet export's {parquet:.2f} s plus `cp`'s {copy:.2f} s for the same "
-            f"bytes ({annotate / (parquet + copy):.2f}x their sum).")
+            f"bytes ({annotate / (parquet + copy):.2f}x their sum)"
+            + (f"; written to /dev/null, {null:.2f} s ({null / parquet:.2f}x the parquet export)." if null else "."))
 
 
 def _rate_line(rate: dict) -> str:
