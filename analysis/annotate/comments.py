@@ -1,8 +1,8 @@
 """The packet comments of a capture: the verdicts, the causal steps and the events, by frame.
 
 On a connection's first frame, its verdict: ``abortscope: WRITE_AFTER_PEER_FIN_RST_EPIPE — the server
-wrote after the client's FIN, got RST, and its next write failed with EPIPE (127.0.0.1:55858>...;
-RSTO ShADaFdR; ❶ frame 6, ❷ after frame 7, ...)``. On each step's frame, the step as the ladder
+wrote after the client's FIN, got RST, and its next write failed with EPIPE (127.0.0.1:55858>...
+[RSTO ShADaFdR]; ❶ frame 6; ❷ after frame 7; ...)``. On each step's frame, the step as the ladder
 numbers it (steps.py), with its facts: ``❸ server sends data after the FIN (4096 bytes, 693.4 ms after
 the client's FIN)``; a step that is not a packet (a syscall, the application) goes on the frame it
 follows (events.py): ``❺ next write fails: EPIPE — server: write(4<TCP:...>, ...) = -1 EPIPE (Broken

@@ -88,6 +88,8 @@ def write_native(fd: int, pieces: Pieces) -> int:
             if code == errno.EINTR:
                 continue
             raise OSError(code, os.strerror(code))
+        if written == 0:  # nothing taken and no error: it would never end
+            raise OSError(errno.EIO, "writev wrote nothing")
         done += written
         first = _advance(iov, first, count, written)
     del views
