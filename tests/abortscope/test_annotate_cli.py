@@ -97,11 +97,12 @@ def test_an_interrupted_copy_leaves_no_half_file(tmp_path, monkeypatch):
     assert not [t for t in threading.enumerate() if t.name in ("read-ahead", "sha256") or t.name.startswith("pcapng")]
 
 
-def test_a_digest_still_under_way_is_written_into_the_header_at_the_end(tmp_path, monkeypatch):
-    """The copy does not wait for the capture's sha256: the section header is written again once it is known."""
-    require_tools("capinfos")
+@pytest.fixture
+def late_digest(monkeypatch):
+    """The capture's sha256 is held back until the copy has started: the copies it saw (their section argument)."""
     copying = threading.Event()
     real_sha, real_copy = provenance.sha256_of, write.copy_annotated
+    seen = []
 
     def slow_sha(path, stop=None):
         assert copying.wait(30)
@@ -109,13 +110,20 @@ def test_a_digest_still_under_way_is_written_into_the_header_at_the_end(tmp_path
 
     def copy(*args, **kwargs):
         copying.set()
-        assert kwargs.get("section") is not None  # the late path
+        seen.append(kwargs.get("section"))
         return real_copy(*args, **kwargs)
 
     monkeypatch.setattr(provenance, "sha256_of", slow_sha)
     monkeypatch.setattr(write, "copy_annotated", copy)
+    return seen
+
+
+def test_a_digest_still_under_way_is_written_into_the_header_at_the_end(tmp_path, late_digest):
+    """The copy does not wait for the capture's sha256: the section header is written again once it is known."""
+    require_tools("capinfos")
     out = tmp_path / "a.pcapng"
     assert run(CAPTURE, "-o", out).exit_code == 0
+    assert late_digest and late_digest[0] is not None  # the late path
     digest = hashlib.sha256(CAPTURE.read_bytes()).hexdigest()
     assert any(f"sha256 {digest}" in text for text in section_comments(out)[1])
 
@@ -175,25 +183,12 @@ def test_a_full_disk_fails_in_one_line(tmp_path):
     assert result.exit_code == 1 and "writing it failed (No space left on device)" in result.output
 
 
-def test_every_section_header_gets_the_digest_when_it_comes_late(tmp_path, monkeypatch):
+def test_every_section_header_gets_the_digest_when_it_comes_late(tmp_path, late_digest):
     """A capture of two sections: the first header is written again at the end, the second waits for the digest."""
     from tests.analysis.pcapng.test_copy import _two_sections
 
     capture = tmp_path / "two.pcapng"
     capture.write_bytes(_two_sections())
-    copying = threading.Event()
-    real_sha, real_copy = provenance.sha256_of, write.copy_annotated
-
-    def slow_sha(path, stop=None):
-        assert copying.wait(30)
-        return real_sha(path, stop)
-
-    def copy(*args, **kwargs):
-        copying.set()
-        return real_copy(*args, **kwargs)
-
-    monkeypatch.setattr(provenance, "sha256_of", slow_sha)
-    monkeypatch.setattr(write, "copy_annotated", copy)
     out = tmp_path / "a.pcapng"
     assert run(capture, "-o", out).exit_code == 0
     written = out.read_bytes()
