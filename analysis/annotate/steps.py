@@ -59,12 +59,18 @@ def chain_steps(table: pd.DataFrame) -> pd.DataFrame:
     steps["at"] = steps.groupby(["row", "ts_ns", "frame", "actor"], sort=False, dropna=False).ngroup()
     steps = steps.sort_values(["at", "rank"], kind="stable").drop_duplicates("at").reset_index(drop=True)
     steps["number"] = steps.groupby("row").cumcount()
-    words: dict[tuple, str] = {}  # few distinct (label, actor, errno): each formatted once
-    steps["words"] = [words.get(key) or words.setdefault(key, EVIDENCE_WORDS[key[0]].format(
-        actor=key[1] or "a side", errno=key[2] or "error")) for key in zip(*(_objects(steps[c]).tolist() for c in ("label", "actor", "errno")))]
+    steps["words"] = _words(zip(*(_objects(steps[c]).tolist() for c in ("label", "actor", "errno"))))
     steps["conn"] = table["conn"].to_numpy(np.int64)[steps["row"].to_numpy()]
     steps["facts"] = _facts(steps, table)
     return steps[list(STEP_COLUMNS)]
+
+
+def _words(keys) -> list[str]:
+    """The ladder's words for each (label, actor, errno); the few distinct ones formatted once each."""
+    made: dict[tuple, str] = {}
+    return [made.get(key) or made.setdefault(key, EVIDENCE_WORDS[key[0]].format(actor=key[1] or "a side",
+                                                                              errno=key[2] or "error"))
+            for key in keys]
 
 
 def _roles(table: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -26,7 +26,8 @@ from typing import BinaryIO
 import numpy as np
 
 from . import damage
-from .formats import MAX_CAPLEN, PCAP_FILE_HEADER, PCAP_MAGICS, PCAPNG_PACKET_BLOCKS, PCAPNG_SHB_TYPE, PcapVariant, dtype
+from .formats import (MAX_CAPLEN, PCAP_FILE_HEADER, PCAP_MAGICS, PCAPNG_PACKET_BLOCKS, PCAPNG_SHB_TYPE, PcapVariant,
+                      dtype)
 from .scan import CHUNK_BYTES, MAX_BLOCK_IN_WINDOW, PCAP_HEADER_LEN, PCAPNG_MIN_BLOCK, gather
 from .walk import PCAP_RECORD_LEN, walk, walk_pcap
 from .window import MappedWindow, open_window
@@ -76,7 +77,8 @@ class BlockWindow:
         return np.isin(self.type, PCAPNG_PACKET_BLOCKS)
 
 
-def pcap_windows(f: BinaryIO, warnings: list[str], chunk_bytes: int = CHUNK_BYTES) -> tuple[PcapFile, Iterator[PcapWindow]]:
+def pcap_windows(f: BinaryIO, warnings: list[str],
+                 chunk_bytes: int = CHUNK_BYTES) -> tuple[PcapFile, Iterator[PcapWindow]]:
     """The file header and the records of a classic pcap file (``f`` at its start)."""
     head = f.read(PCAP_HEADER_LEN)
     variant = PCAP_MAGICS[head[:4]]
@@ -101,8 +103,8 @@ def _pcap_records(f: BinaryIO, variant: PcapVariant, warnings: list[str], chunk_
             if len(found.data_off):
                 if not problem:
                     window.prefetch()  # the next window is read while the caller copies this one
-                yield PcapWindow(window.array(), window.base, isinstance(window, MappedWindow), frame, found.data_off, found.caplen, found.origlen,
-                                 (found.ts_ns // variant.ns_per_tick).astype(np.uint64))
+                yield PcapWindow(window.array(), window.base, isinstance(window, MappedWindow), frame, found.data_off,
+                                 found.caplen, found.origlen, (found.ts_ns // variant.ns_per_tick).astype(np.uint64))
                 frame += len(found.data_off)
             if problem:
                 warnings.append(problem)

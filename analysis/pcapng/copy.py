@@ -30,8 +30,8 @@ from analysis.pcap.formats import PCAP_MAGICS, PCAPNG_EPB, PCAPNG_OPB, PCAPNG_SH
 from analysis.pcap.records import BlockWindow, PcapFile, PcapWindow, pcap_windows, pcapng_windows
 from analysis.pcap.scan import CHUNK_BYTES, gather
 from analysis.pcapng import blocks
-from analysis.pcapng.gather import Pieces, write
 from analysis.pcapng.blocks import CAPLEN_AT, EPB_HEADER_LEN, GLUE_HEADER_AT, OPTIONS_AT, TRAILER_LEN, Option, padding
+from analysis.pcapng.gather import Pieces, write
 
 Progress = Callable[[int, int], None]
 
@@ -140,7 +140,7 @@ def copy_annotated(capture: Path, fd: int, annotations: Annotations, progress: P
                     report.bytes_written += writing.result()
                     writing = None
                 if progress is not None:
-                    progress(window.base + len(window.data), total)
+                    progress(min(window.base + len(window.data), total), total)
             if writing is not None:
                 report.bytes_written += writing.result()
     if section is not None:

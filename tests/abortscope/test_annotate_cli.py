@@ -170,7 +170,8 @@ def test_the_round_trip_gives_the_same_connection_table(tmp_path):
         tables = []
         for path in (capture, out):
             csv = tmp_path / "table.csv"
-            result = runner.invoke(app, ["analyze", str(path), "--table", "connections", "--format", "csv", "-o", str(csv)])
+            result = runner.invoke(app, ["analyze", str(path), "--table", "connections", "--format", "csv",
+                                         "-o", str(csv)])
             assert result.exit_code == 0, result.output
             tables.append(pd.read_csv(csv))
         pd.testing.assert_frame_equal(tables[1], tables[0])

@@ -40,9 +40,11 @@ def test_the_steps_are_the_ladders_on_every_sample_bundle(name):
     assert len(_annotate(timeline)) >= 1
 
 
-@pytest.mark.parametrize("path", [p for p in corpus_files() if p.name in (
-    "zeek__nmap-vsn.pcap", "ppa3e__http_ip4and6.pcapng", "suricata__tcp-rst-with-data.pcap", "zeek__fin_retransmission.pcap",
-    "zeek__m57-long-49600-80.pcap", "ppa3e__tcp_refuseconnection.pcapng")], ids=lambda p: p.name)
+STORIES = ("zeek__nmap-vsn.pcap", "ppa3e__http_ip4and6.pcapng", "suricata__tcp-rst-with-data.pcap",
+           "zeek__fin_retransmission.pcap", "zeek__m57-long-49600-80.pcap", "ppa3e__tcp_refuseconnection.pcapng")
+
+
+@pytest.mark.parametrize("path", [p for p in corpus_files() if p.name in STORIES], ids=lambda p: p.name)
 def test_the_steps_are_the_ladders_on_corpus_captures(path):
     timeline = analysis.load(path)
     assert _annotate(timeline) == _ladder(timeline)
