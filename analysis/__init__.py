@@ -9,6 +9,8 @@ Layers, bottom up:
     diagnosis/   per-flow verdicts from a table, with evidence rows and sentences
     plots/       ladder, lane timeline and time-sequence graphs
     batch/       many captures on Dask into one Parquet dataset (read_dataset)
+    annotate/    the verdicts, causal steps and events as pcapng packet comments, by frame
+    pcapng/      the writer: a capture copied packet for packet into pcapng, with those comments
 
 It never imports `capture` and never needs root. Apart from the pyshark
 engine (which drives tshark), it starts no process.

@@ -9,6 +9,7 @@ _MODULES = {
     "analyze": "abortscope.commands.analyze",
     "batch": "abortscope.commands.batch",
     "plot": "abortscope.commands.plot",
+    "annotate": "abortscope.commands.annotate",
     "sweep": "abortscope.commands.sweep",
 }
 
