@@ -56,6 +56,10 @@ def main() -> int:
     argv = sys.argv[sys.argv.index("--") + 1 :]
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    # The command stands for a job typed at a terminal, where Ctrl-C finds SIGINT at its default. A harness
+    # started in the background of a non-interactive shell (CI's runner) inherits it ignored, and Python keeps
+    # an ignored SIGINT ignored: until the run installs its own handling, the "Ctrl-C" would be lost.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     command = subprocess.Popen(argv, start_new_session=True)
     print(command.pid, flush=True)
     code = command.wait()
