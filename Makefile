@@ -6,14 +6,14 @@ BIN     := $(VENV)/bin
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEMO_OUT ?= runs/seed
 
-.PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling clean
+.PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling bench-streaming clean
 
 install: system-deps $(VENV)/.installed
 
 system-deps:
 	@tools/install-system-deps.sh
 
-$(VENV)/.installed: pyproject.toml setup.py analysis/pcap/_native.c
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard analysis/pcap/csrc/*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -41,6 +41,11 @@ bench-capture: install
 
 bench: bench-capture
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/streaming.py
+
+# 5x and 20x the packets (made beside the capture, one at a time, deleted after), pieces = whole, batch speed-up
+bench-streaming: bench-capture
+	$(BIN)/python bench/streaming.py
 
 bench-scaling: bench-capture
 	$(BIN)/python bench/run_bench.py --scaling --verify-tshark

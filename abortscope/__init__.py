@@ -11,10 +11,3 @@ Dependency direction: abortscope -> capture -> analysis.
 """
 
 __version__ = "0.1.0"
-
-import os
-
-# pyarrow picks its allocator when first imported: the system allocator hands memory
-# back after the big parquet writes of `abortscope analyze` (its default pool keeps an
-# arena of ~47 MB resident). Set here, before any command imports pyarrow.
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")

@@ -2,7 +2,8 @@
 
 Only the connections shown are put into words (analysis.diagnosis.explain_rows)
 and only their timeline rows are built (Timeline.flow_events): the text of a
-capture with 70,000 connections costs what ten of them cost, beyond the table.
+capture with 70,000 connections costs what ten of them cost, beyond the table,
+which is never whole in memory either (analysis.api.report).
 """
 
 from __future__ import annotations
@@ -12,28 +13,29 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.diagnosis import explain_rows, most_telling
+from analysis.diagnosis import explain_rows
 
 #: a connection's rows shown under its diagnosis (packets beyond this: only the telling ones)
 MAX_TIMELINE_ROWS = 40
 
 
-def print_report(out: Console, timeline, table: pd.DataFrame, details: int, chosen: bool) -> None:
-    """Print on ``out`` the report on ``table``, the connections to report on (``timeline.connections``, maybe
-    filtered by verdict, ``chosen``)."""
-    out.print(f"[bold]{len(table)} connection(s)[/], {len(timeline.packets)} packets; "
+def print_report(out: Console, report, details: int, chosen: bool) -> None:
+    """Print on ``out`` analysis.api.report's ``report`` (the connections to report on, maybe only some verdicts:
+    ``chosen``)."""
+    tally, timeline = report.tally, report.timeline
+    out.print(f"[bold]{tally.total} connection(s)[/], {report.summary.packets} packets; "
               f"sources: {', '.join(timeline.sources)}")
-    if len(table) > 1:
+    if tally.total > 1:
         counts = Table("verdict", "connections", title="verdicts")
-        for verdict, n in table["verdict"].astype(str).value_counts().items():
-            counts.add_row(verdict, str(n))
+        for verdict, n in sorted(tally.counts.items(), key=lambda item: -item[1]):
+            if n:
+                counts.add_row(verdict, str(n))
         out.print(counts)
-    everything = chosen or len(table) <= details  # a few connections, or the ones asked for: clean ones too
-    ranked = most_telling(table, include_clean=everything)
-    shown = ranked.head(details)
-    if not everything or len(shown) < len(ranked):
-        kind = "connections" if everything else "connections that did not close cleanly"
-        out.print(f"details for {len(shown)} of {len(ranked)} {kind}, the most telling first "
+    ranked = tally.total if report.everything else tally.not_clean  # a few connections, or those asked for: all
+    shown = report.shown.head(details)
+    if not report.everything or len(shown) < ranked:
+        kind = "connections" if report.everything else "connections that did not close cleanly"
+        out.print(f"details for {len(shown)} of {ranked} {kind}, the most telling first "
                   "(--details N for more, --verdict NAME to choose):")
     for d in explain_rows(shown, timeline):
         out.print()

@@ -85,44 +85,20 @@ def checked_zone(tz: str) -> str:
     return tz
 
 
-def local_wall_to_ns(wall: pd.Series, tz: str | None = None) -> np.ndarray:
+def local_wall_to_ns(wall: pd.Series, tz: str) -> np.ndarray:
     """Zone-less wall-clock text ('2026/11/23 18:38:46.173734') -> epoch ns in zone ``tz`` (NO_TIME where the
     text is no date, or a time the zone skips or repeats).
 
-    ``tz`` is an IANA name ('Europe/Paris', 'UTC'); None means this machine's
-    local zone, which is right only when the log was written here.
+    ``tz`` is an IANA name ('Europe/Paris', 'UTC'). There is no "this
+    machine's zone" default: a log is rarely read where it was written, and
+    a fixed offset guessed from now() is wrong across a DST change.
     """
     stamps = pd.to_datetime(wall, format="%Y/%m/%d %H:%M:%S.%f", errors="coerce")
     missing = stamps.isna()
     if missing.any():
         stamps[missing] = pd.to_datetime(wall[missing], format="%Y/%m/%d %H:%M:%S", errors="coerce")
-    zone = checked_zone(tz) if tz else _local_zone()
-    localized = stamps.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+    localized = stamps.dt.tz_localize(checked_zone(tz), ambiguous="NaT", nonexistent="NaT")
     return localized.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").astype("int64").to_numpy()
-
-
-def _local_zone() -> str:
-    import datetime as _dt
-
-    offset = _dt.datetime.now().astimezone().utcoffset()
-    try:
-        import tzlocal  # optional
-
-        return str(tzlocal.get_localzone())
-    except ImportError:
-        pass
-    import os
-
-    if os.environ.get("TZ"):
-        return os.environ["TZ"]
-    try:
-        link = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in link:
-            return link.split("zoneinfo/", 1)[1]
-    except OSError:
-        pass
-    total = int(offset.total_seconds()) if offset else 0
-    return "UTC" if total == 0 else f"Etc/GMT{'-' if total > 0 else '+'}{abs(total) // 3600}"
 
 
 def epoch_any_to_ns(values: pd.Series) -> np.ndarray:

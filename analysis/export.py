@@ -20,6 +20,10 @@ timeline never exists as one string.
 
 from __future__ import annotations
 
+import os
+import queue
+import shutil
+import threading
 from pathlib import Path
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -72,22 +76,42 @@ def export(frame: pd.DataFrame, format: str, output: Path | IO[str], table: str 
 
 
 def _write_text(frame: pd.DataFrame, format: str, stream: IO[str], columns: tuple[str, ...]) -> None:
-    if format == "json":
-        stream.write("[")
-    for start in range(0, max(len(frame), 1), TEXT_SLICE_ROWS):
-        piece = frame.iloc[start:start + TEXT_SLICE_ROWS]
-        if format == "csv":
-            stream.write(to_csv_text(piece, columns) if start == 0 else
-                         exportable(piece, columns).to_csv(index=False, header=False, float_format="%.9f",
-                                                           lineterminator="\n"))
-            continue
-        lines = exportable(piece, columns).to_json(orient="records", lines=True) if len(piece) else ""
-        if format == "jsonl":
-            stream.write(lines)
+    text = _TextPieces(format, stream, columns)
+    text.write(frame)
+    text.close()
+
+
+class _TextPieces:
+    """A text export written a piece at a time (the header, the JSON array's brackets and commas once)."""
+
+    def __init__(self, format: str, stream: IO[str], columns: tuple[str, ...]):
+        self.format, self.stream, self.columns = format, stream, columns
+        self.rows = 0
+        self.headed = False  # csv: the header line is out
+        if format == "json":
+            stream.write("[")
+
+    def write(self, frame: pd.DataFrame) -> None:
+        for start in range(0, max(len(frame), 0 if self.headed else 1), TEXT_SLICE_ROWS):
+            self._slice(frame.iloc[start:start + TEXT_SLICE_ROWS])
+
+    def _slice(self, piece: pd.DataFrame) -> None:
+        first = self.rows == 0
+        self.rows += len(piece)
+        if self.format == "csv":
+            self.stream.write(exportable(piece, self.columns).to_csv(
+                index=False, header=not self.headed, float_format="%.9f", lineterminator="\n"))
+            self.headed = True
+            return
+        lines = exportable(piece, self.columns).to_json(orient="records", lines=True) if len(piece) else ""
+        if self.format == "jsonl":
+            self.stream.write(lines)
         elif lines:  # json: the same objects, comma-separated, inside one array (JSON text has no raw newline)
-            stream.write(("," if start else "") + "\n" + ",\n".join(lines.rstrip("\n").split("\n")))
-    if format == "json":
-        stream.write("\n]\n")
+            self.stream.write(("" if first else ",") + "\n" + ",\n".join(lines.rstrip("\n").split("\n")))
+
+    def close(self) -> None:
+        if self.format == "json":
+            self.stream.write("\n]\n")
 
 
 @contextmanager
@@ -121,23 +145,13 @@ def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output
     builds). ``pandas.read_parquet`` of the result equals that of
     ``write_parquet(pd.concat(pieces))``; only one piece's Arrow columns exist at a time.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     schema = arrow_schema() if schema is None else schema
     rows = 0
     # One thread writes (encoding and compressing release the GIL) while this one builds the next piece.
-    text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]
-    number_columns = [field.name for field in schema if field.name not in text_columns]
-    storage = _column_storage(schema)
-    with _writing(output), pq.ParquetWriter(output, schema, use_dictionary=text_columns, write_statistics=number_columns,
-                                            column_encoding={name: how[0] for name, how in storage.items() if how[0]},
-                                            compression={name: how[1] for name, how in storage.items()}) as writer, \
-            ThreadPoolExecutor(1) as pool:
+    with _writing(output), _parquet_writer(output, schema) as writer, ThreadPoolExecutor(1) as pool:
         written = None
         for piece in pieces:
-            table = piece if isinstance(piece, pa.RecordBatch) else \
-                pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
+            table = _arrow_piece(piece, schema)
             rows += len(piece)
             del piece
             if written is not None:
@@ -147,6 +161,28 @@ def write_parquet_chunks(pieces: Iterable[pd.DataFrame | pa.RecordBatch], output
         if written is not None:
             written.result()
     return rows
+
+
+def _parquet_writer(output, schema):
+    """A pyarrow ParquetWriter storing each column as _STORAGE_BY_TYPE says."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text_columns = [field.name for field in schema if pa.types.is_large_string(field.type) or pa.types.is_string(field.type)]
+    number_columns = [field.name for field in schema if field.name not in text_columns]
+    storage = _column_storage(schema)
+    return pq.ParquetWriter(output, schema, use_dictionary=text_columns, write_statistics=number_columns,
+                            column_encoding={name: how[0] for name, how in storage.items() if how[0]},
+                            compression={name: how[1] for name, how in storage.items()})
+
+
+def _arrow_piece(piece, schema):
+    """A piece (a frame, or a record batch in ``schema`` already) as what ParquetWriter.write takes."""
+    import pyarrow as pa
+
+    if isinstance(piece, pa.RecordBatch):
+        return piece
+    return pa.Table.from_arrays([_arrow_column(piece[field.name], field.type) for field in schema], schema=schema)
 
 
 #: How each kind of column is stored in parquet: (encoding, compression), by Arrow type; None: the writer's
@@ -186,3 +222,139 @@ def _arrow_column(series: pd.Series, type_):
     if isinstance(values, pd.arrays.IntegerArray) and not values.isna().any():  # no <NA>: hand the buffer over
         return pa.array(values.to_numpy(dtype=values.dtype.numpy_dtype), type=type_)
     return pa.array(values, type=type_, from_pandas=True)
+
+
+class TableWriter:
+    """One table written in pieces as a pass produces them (analysis.stream), as ``format``, to a path or a text
+    stream.
+
+    Everything goes to a temporary file first (beside the path, or in the temp folder for a stream) that
+    :meth:`end` moves into place (or copies to the stream): an export cut short (Ctrl-C, an error) never passes
+    for a whole one, and a pass run again (:meth:`start` once more) starts the file over. Parquet pieces are
+    encoded on a writer thread while the pass goes on. A piece is a frame (schema dtypes) or, for parquet, an
+    Arrow record batch in :attr:`schema`.
+    """
+
+    def __init__(self, format: str, output: Path | str | IO[str], table: str = "timeline",
+                 template: pd.DataFrame | None = None, threaded: bool = True):
+        if format not in FORMATS:
+            raise ValueError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+        self.format, self.output, self.columns = format, output, TABLES[table]
+        self.schema = arrow_schema(template, self.columns) if format == "parquet" else None
+        self.rows, self.threaded = 0, threaded  # threaded: parquet encoded on a writer thread
+        self._temp: Path | None = None
+        self._text: _TextPieces | None = None
+        self._stream: IO[str] | None = None
+        self._parquet: _ParquetThread | None = None
+
+    def start(self) -> None:
+        self.abort()
+        import tempfile
+
+        folder = Path(self.output).parent if isinstance(self.output, (str, Path)) else None
+        with _writing(self.output):
+            handle, name = tempfile.mkstemp(prefix=".abortscope-", suffix=".partial", dir=folder)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle, 0o666 & ~umask)  # what open() would have given the file (mkstemp: owner only)
+        os.close(handle)
+        self._temp, self.rows = Path(name), 0
+        if self.format == "parquet":
+            self._parquet = (_ParquetThread if self.threaded else _ParquetInline)(self._temp, self.schema)
+        else:
+            self._stream = open(self._temp, "w", encoding="utf-8")
+            self._text = _TextPieces(self.format, self._stream, self.columns)
+
+    def write(self, piece) -> None:
+        self.rows += len(piece)
+        if self._parquet is not None:
+            self._parquet.put(piece)
+        else:
+            with _writing(self.output):
+                self._text.write(piece)
+
+    def end(self) -> int:
+        """Finish the file and put it where it was asked for; the rows written."""
+        with _writing(self.output):
+            if self._parquet is not None:
+                self._parquet.finish()
+            else:
+                self._text.close()
+                self._stream.close()
+            if isinstance(self.output, (str, Path)):
+                os.replace(self._temp, self.output)
+            else:
+                with open(self._temp, encoding="utf-8") as written:
+                    shutil.copyfileobj(written, self.output)
+        self._temp.unlink(missing_ok=True)
+        self._temp = None
+        return self.rows
+
+    def abort(self) -> None:
+        """Stop writing and remove what was written (nothing is left of a cut-short export)."""
+        if self._parquet is not None:
+            self._parquet.cancel()
+        if self._stream is not None:
+            self._stream.close()
+        self._parquet = self._stream = self._text = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
+
+
+class _ParquetThread:
+    """write_parquet_chunks on a thread, fed piece by piece (a bounded queue: the pass waits for a slow disk)."""
+
+    _END = object()
+
+    def __init__(self, path: Path, schema):
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet")
+        self._done = self._pool.submit(write_parquet_chunks, self._pieces(), path, schema)
+
+    def _pieces(self):
+        while True:
+            piece = self._queue.get()
+            if piece is self._END or self._stop.is_set():
+                return
+            yield piece
+
+    def put(self, piece) -> None:
+        while not self._done.done():
+            try:
+                self._queue.put(piece, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._done.result()  # the writer failed: its error
+
+    def finish(self) -> None:
+        self.put(self._END)
+        self._done.result()
+        self._pool.shutdown()
+
+    def cancel(self) -> None:
+        self._stop.set()
+        try:
+            self._queue.put_nowait(self._END)
+        except queue.Full:
+            pass
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _ParquetInline:
+    """_ParquetThread's interface, written in the caller's thread (a batch task: the workers are the parallelism)."""
+
+    def __init__(self, path: Path, schema):
+        self._schema = schema
+        self._writer = _parquet_writer(path, schema)
+
+    def put(self, piece) -> None:
+        self._writer.write(_arrow_piece(piece, self._schema))
+
+    def finish(self) -> None:
+        self._writer.close()
+
+    def cancel(self) -> None:
+        self._writer.close()

@@ -1,13 +1,14 @@
-"""The event logs beside a capture (strace, kernel trace, app events, application log, JSON lines) -> timeline rows.
+"""The event logs beside a capture (strace, kernel trace, app events, application logs, ...) -> timeline rows.
 
 The reading shell of analysis.api.load for them, as read_packets is for the
-capture. Rules:
+capture. It reads whatever the registry (analysis.events.SOURCES) lists, in
+its order, for the files given by source name. Rules:
 - every good line is kept; damaged lines are skipped and counted, one
   warning per file (events._lines);
 - a file that cannot be read (permissions, an I/O error), a file with no
   readable line, or a kernel trace whose clock offset is missing or bad,
   is left out with a warning: the capture and the other sources stay;
-- an application log's times carry no zone: ``tz`` names it; without it, a
+- a wall-clock log's times carry no zone: ``tz`` names it; without it, a
   run bundle's server.log is read in its documented zone (UTC) and any
   other log is read as UTC with a warning saying so. A ``tz`` that names no
   zone is a ClockError (a usage error, not damage).
@@ -15,7 +16,7 @@ capture. Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,43 +24,18 @@ import pandas as pd
 
 from analysis import bundle, clock
 from analysis.errors import ClockError, EventParseError
-from analysis.events import app_jsonl, applog, jsonl, kernel
+from analysis.events import SOURCES, EventSource, ParseContext
 from analysis.events._lines import LineReport
-from analysis.events.strace import parse as strace_parse
 from analysis.schema import COLUMN_NAMES
-
-
-@dataclass(frozen=True)
-class SideFiles:
-    """The event logs to read (None: not given, and none in the bundle)."""
-
-    strace: Path | None = None
-    kernel: Path | None = None
-    app: Path | None = None
-    applog: Path | None = None
-    jsonl: Path | None = None
 
 
 @dataclass
 class SideRows:
-    """Each source's rows, in the order read, and what went wrong, in words."""
+    """Each file's rows, in the order read, with its source's name, and what went wrong, in words."""
 
     frames: list[pd.DataFrame] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    def add(self, source: str, path: Path, what: str, parse: Callable[[str, LineReport], pd.DataFrame]) -> pd.DataFrame | None:
-        """Read and parse one file; its rows (None when it was left out)."""
-        lines = LineReport()
-        try:
-            rows = parse(read_text(path, what), lines)
-        except (EventParseError, ClockError) as exc:
-            self.warnings.append(f"{path}: {exc}; left out of the timeline (the other sources are kept)")
-            return None
-        self.warnings.extend(lines.warnings(str(path)))
-        self.sources.append(source)
-        self.frames.append(rows[list(COLUMN_NAMES)])  # the schema's columns (strace's come with its pid)
-        return rows
 
 
 def read_text(path: Path, what: str) -> str:
@@ -69,31 +45,36 @@ def read_text(path: Path, what: str) -> str:
         raise EventParseError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from exc
 
 
-def read_side_files(files: SideFiles, flows: pd.DataFrame, meta: dict, tz: str | None = None,
+def read_side_files(files: Mapping[str, Sequence[Path]], flows: pd.DataFrame, meta: dict, tz: str | None = None,
                     trace_to_realtime_ns: int | None = None, bundle_root: Path | None = None) -> SideRows:
-    """Every given event log's timeline rows (sources named as analysis.events.SOURCES names them)."""
+    """Every given event log's timeline rows: ``files`` maps a source name (analysis.events.SOURCES) to its files."""
+    unknown = sorted(set(files) - set(SOURCES))
+    if unknown:
+        raise EventParseError(f"no event source named {', '.join(unknown)}: known are {', '.join(SOURCES)}")
     side = SideRows()
-    strace_rows = None
-    if files.strace is not None:
-        # the harness traces the server (analysis/bundle.py); a user's strace is assumed to be of the server too
-        # with_pid: the kernel parser ties sock_send_length through the thread
-        strace_rows = side.add("strace", files.strace, "strace", lambda text, lines: strace_parse(
-            text, flows=flows, actor="server", with_pid=True, lines=lines))
-    if files.kernel is not None:
-        def parse_kernel(text: str, lines: LineReport) -> pd.DataFrame:
-            offset = trace_to_realtime_ns if trace_to_realtime_ns is not None else clock.trace_offset_from_meta(meta)
-            return kernel.parse(text, trace_to_realtime_ns=offset, flows=flows, syscalls=strace_rows, lines=lines)
-
-        side.add("kernel", files.kernel, "kernel trace", parse_kernel)
-    if files.app is not None:
-        side.add("app", files.app, "app events", lambda text, lines: app_jsonl.parse(text, flows=flows, lines=lines))
-    if files.applog is not None:
-        zone = applog_zone(files.applog, tz, bundle_root, side.warnings)
-        side.add("applog", files.applog, "application log",
-                 lambda text, lines: applog.parse(text, flows=flows, tz=zone, lines=lines))
-    if files.jsonl is not None:
-        side.add("jsonl", files.jsonl, "JSON lines", lambda text, lines: jsonl.parse(text, flows=flows, lines=lines))
+    earlier: dict[str, pd.DataFrame] = {}
+    for name, source in SOURCES.items():
+        for path in files.get(name, ()):
+            zone = applog_zone(path, tz, bundle_root, side.warnings) if source.wall_clock else tz
+            context = ParseContext(flows=flows, meta=meta, tz=zone, trace_to_realtime_ns=trace_to_realtime_ns,
+                                   earlier=dict(earlier), lines=LineReport())
+            rows = _read(source, Path(path), context, side)
+            if rows is not None:
+                earlier[name] = rows if name not in earlier else pd.concat([earlier[name], rows], ignore_index=True)
     return side
+
+
+def _read(source: EventSource, path: Path, ctx: ParseContext, side: SideRows) -> pd.DataFrame | None:
+    """Read and parse one file into ``side``; its rows (None when it was left out)."""
+    try:
+        rows = source.parse(read_text(path, source.what), ctx)
+    except (EventParseError, ClockError) as exc:
+        side.warnings.append(f"{path}: {exc}; left out of the timeline (the other sources are kept)")
+        return None
+    side.warnings.extend(ctx.lines.warnings(str(path)))
+    side.sources.append(source.name)
+    side.frames.append(rows[list(COLUMN_NAMES)])  # the schema's columns (strace's come with its pid)
+    return rows
 
 
 def applog_zone(path: Path, tz: str | None, bundle_root: Path | None, warnings: list[str]) -> str:

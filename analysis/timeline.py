@@ -160,7 +160,9 @@ class Timeline:
     - ``report``: the capture reader's ReadReport (warnings, skipped link types);
     - ``meta``: the bundle's meta.json ({} for a bare capture);
     - ``sources``: which event sources were loaded (names from analysis.events.SOURCES);
-    - ``warnings``: what the analysis noticed (events tied to no connection, ...).
+    - ``warnings``: what the analysis noticed (events tied to no connection, ...);
+    - ``files``: the names of the capture's files, in capture order (the packets' ``file`` column numbers
+      them; the timeline's ``file`` column names them).
 
     Two tables are built from these on first use and kept: :attr:`events`, the
     whole timeline (a row per packet too: on a big capture, the biggest thing
@@ -176,11 +178,12 @@ class Timeline:
     meta: dict = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    files: tuple[str, ...] = ("",)
 
     @cached_property
     def events(self) -> pd.DataFrame:
         """The timeline DataFrame (analysis.schema columns), sorted by time: packets and every other source."""
-        return merge([packet_rows(self.packets, self.flows), self.other_events], self.flows)
+        return merge([packet_rows(self.packets, self.flows, self.files), self.other_events], self.flows)
 
     @cached_property
     def connections(self) -> pd.DataFrame:
@@ -201,7 +204,7 @@ class Timeline:
             return self.events[self.events["conn"].isin(conns).fillna(False).to_numpy(bool)]
         packets = self.packets[self.packets["conn"].isin(conns)]
         others = self.other_events[self.other_events["conn"].isin(conns).fillna(False).to_numpy(bool)]
-        return merge([packet_rows(packets, self.flows), others], self.flows)
+        return merge([packet_rows(packets, self.flows, self.files), others], self.flows)
 
     def diagnose(self, flow: str | None = None) -> list:
         """One :class:`analysis.diagnosis.Diagnosis` per connection (or for ``flow`` only), in words."""

@@ -17,6 +17,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable
 PARQUET_OUT = Path("/tmp/abortscope-bench.parquet")
 CONNECTIONS_OUT = Path("/tmp/abortscope-bench-connections.parquet")
+ANNOTATE_OUT = Path("/tmp/abortscope-bench.pcapng")
+COPY_OUT = Path("/tmp/abortscope-bench-copy.pcap")
+#: every file a leg leaves behind (checked after each run, then deleted)
+OUTPUTS = (PARQUET_OUT, CONNECTIONS_OUT, ANNOTATE_OUT, COPY_OUT)
 
 #: the fields every competitor extracts (tshark names); ipv6.* too, since the capture has ::1 traffic
 TSHARK_FIELDS = [
@@ -34,9 +38,10 @@ class Leg:
     baseline: bool = False  # a floor to compare with, not a competitor
     on_slice: bool = False  # too slow for the whole file: time a slice, extrapolate
     json_stdout: bool = False  # prints one JSON line with records/tcp_packets/checksum
-    writes: Path | None = None  # a parquet file it must leave behind (checked, then deleted)
+    writes: Path | None = None  # a file it must leave behind (parquet: its rows checked; then deleted)
     says: str | None = None  # text its stdout must contain (captured)
     default: bool = True
+    writes_big: bool = False  # writes as much as it reads: the page cache is flushed (sync, untimed) before it
 
 
 def abortscope_bin() -> str:
@@ -44,14 +49,20 @@ def abortscope_bin() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("abortscope") or "abortscope")
 
 
-def _abortscope_missing() -> str | None:
-    try:
-        proc = subprocess.run([abortscope_bin(), "analyze", "--help"], capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"abortscope CLI not runnable ({exc})"
-    if proc.returncode != 0:
-        return "`abortscope analyze` does not exist yet"
-    return None
+def _command_missing(command: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        try:
+            proc = subprocess.run([abortscope_bin(), command, "--help"], capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"abortscope CLI not runnable ({exc})"
+        if proc.returncode != 0:
+            return f"`abortscope {command}` does not exist yet"
+        return None
+
+    return check
+
+
+_abortscope_missing = _command_missing("analyze")
 
 
 def _tool_missing(tool: str, package: str) -> Callable[[], str | None]:
@@ -89,6 +100,16 @@ LEGS: list[Leg] = [
     Leg("abortscope", "**`abortscope analyze --format parquet`** (the timeline)",
         lambda f: [abortscope_bin(), "analyze", str(f), "--format", "parquet", "-o", str(PARQUET_OUT)],
         _abortscope_missing, writes=PARQUET_OUT),
+    Leg("copy", "`cp FILE OUT` (writing as many bytes: the floor under annotate)",
+        lambda f: ["cp", str(f), str(COPY_OUT)], _always, baseline=True, writes=COPY_OUT, writes_big=True),
+    Leg("annotate", "**`abortscope annotate FILE -o OUT.pcapng`** (every packet, with comments)",
+        lambda f: [abortscope_bin(), "annotate", str(f), "-o", str(ANNOTATE_OUT)], _command_missing("annotate"),
+        writes=ANNOTATE_OUT, says="comments on", writes_big=True),
+    Leg("annotate-null", "`abortscope annotate FILE -o /dev/null` (the same, no disk)",
+        lambda f: [abortscope_bin(), "annotate", str(f), "-o", "/dev/null"], _command_missing("annotate"),
+        says="comments on"),
+    Leg("scapy-pcapng", "scapy `RawPcapNgWriter` + `RawPcapReader` (1 % slice, *extrapolated*)",
+        _script("write_scapy_pcapng.py"), _module_missing("scapy"), on_slice=True, says='"records"'),
     Leg("fast", "`analysis.pcap.iter_packet_chunks` (reader only)", _script("read_fast.py"),
         _module_missing("analysis.pcap.read_packets", "from analysis.pcap import read_packets"), json_stdout=True),
     Leg("tshark", "`tshark -T fields` (same fields)",

@@ -90,7 +90,7 @@ def _ratio(results: dict, key: str, other: str) -> float | None:
 
 
 #: the targets: (label, how to read the value from results, check, format). Issue 3's for the timeline export,
-#: issue 11's for the text report and the connection table, what a user types first.
+#: issue 11's for the text report and the connection table, what a user types first; issue 18's for annotate.
 TARGETS = [
     ("text report within 1.5x of the parquet timeline export", lambda r: _ratio(r, "text", "abortscope"),
      lambda v: v <= 1.5, "{:.2f}x"),
@@ -104,6 +104,10 @@ TARGETS = [
      lambda v: v <= 400, "{:.0f} MB"),
     ("connection table in at most 1 s beyond analysis.load (in-process)",
      lambda r: (r.get("connection_table") or {}).get("connections_s"), lambda v: v <= 1.0, "{:.2f} s"),
+    ("annotate within 2x of the parquet timeline export", lambda r: _ratio(r, "annotate", "abortscope"),
+     lambda v: v <= 2.0, "{:.2f}x"),
+    ("annotate peak RSS at most 400 MB", lambda r: _leg(r, "annotate", "peak_rss_mb"), lambda v: v <= 400,
+     "{:.0f} MB"),
     ("timeline export at least 25x tshark", lambda r: _leg(r, "abortscope", "x_vs_tshark"), lambda v: v >= 25, "{:.1f}x"),
     ("timeline export under about 3 s", lambda r: _leg(r, "abortscope", "wall_s"), lambda v: v <= 3.0, "{:.2f} s"),
     ("timeline export peak RSS under 400 MB", lambda r: _leg(r, "abortscope", "peak_rss_mb"), lambda v: v < 400, "{:.0f} MB"),
@@ -183,10 +187,24 @@ def markdown(results: dict) -> str:
             notes.append(f"- {label}: not run: {check['skipped']}.")
         elif check:
             lines.append(describe(check))
-    lines += ["", "Targets for `abortscope analyze` (issues 3 and 11):", *target_lines(results)]
+    if line := _annotate_line(results):
+        lines.append(line)
+    lines += ["", "Targets for `abortscope analyze` and `annotate` (issues 3, 11 and 18):", *target_lines(results)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _annotate_line(results: dict) -> str | None:
+    """Where annotate's time goes: the analysis (about the parquet export's) and writing the copy (about cp's)."""
+    annotate, parquet, copy, null = (_leg(results, key, "wall_s") for key in ("annotate", "abortscope", "copy",
+                                                                               "annotate-null"))
+    if not (annotate and parquet and copy):
+        return None
+    return (f"Annotate writes every packet again ({results['file']['file_bytes'] / 1e9:.2f} GB and the comments): "
+            f"{annotate:.2f} s against the parquet export's {parquet:.2f} s plus `cp`'s {copy:.2f} s for the same "
+            f"bytes ({annotate / (parquet + copy):.2f}x their sum)"
+            + (f"; written to /dev/null, {null:.2f} s ({null / parquet:.2f}x the parquet export)." if null else "."))
 
 
 def _rate_line(rate: dict) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import legs as legs_table
 import pcap_records
 import report
-from legs import CONNECTIONS_OUT, LEGS, PARQUET_OUT, PYTHON, Leg
+from legs import LEGS, OUTPUTS, PARQUET_OUT, PYTHON, Leg
 from timing import RSS_FLOOR_NOTE, Run, gnu_time_available, run_process
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -60,7 +60,10 @@ def check_output(leg: Leg, run: Run, expected: dict) -> str | None:
     if run.returncode != 0:
         return f"exit status {run.returncode}: {run.stderr_tail.strip()[-300:]}"
     if leg.writes is not None:
-        return check_parquet(leg.writes, expected, per_packet=leg.writes == PARQUET_OUT)
+        if leg.writes.suffix == ".parquet":
+            return check_parquet(leg.writes, expected, per_packet=leg.writes == PARQUET_OUT)
+        if problem := check_written(leg.writes):
+            return problem
     if leg.says is not None:
         return None if leg.says in run.stdout else f"stdout lacks {leg.says!r}: {run.stdout[:200]!r}"
     if not leg.json_stdout:
@@ -97,6 +100,15 @@ def check_parquet(path: Path, expected: dict, per_packet: bool) -> str | None:
     return None
 
 
+def check_written(path: Path) -> str | None:
+    """A leg's file (annotate's pcapng, cp's copy) was written (then it is deleted: 1.8 GB each)."""
+    if not path.exists():
+        return f"{path} was not written"
+    size = path.stat().st_size
+    path.unlink()
+    return None if size else f"{path} is empty"
+
+
 def run_alternating(chosen: list[Leg], file: Path, slice_file: Path, reps: int, timeout_s: float) -> dict:
     runs: dict[str, list[Run]] = {leg.key: [] for leg in chosen}
     problems: dict[str, str] = {}
@@ -104,6 +116,8 @@ def run_alternating(chosen: list[Leg], file: Path, slice_file: Path, reps: int, 
     for rep in range(reps):
         for leg in chosen:
             target = slice_file if leg.on_slice else file
+            if leg.writes_big:  # not the previous legs' 1.8 GB of dirty pages: the disk starts even for each
+                os.sync()
             run = run_process(leg.argv(target), capture_stdout=leg.json_stdout or leg.says is not None,
                               timeout_s=timeout_s)
             runs[leg.key].append(run)
@@ -298,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         measured = run_alternating(chosen, args.file, slice_file, args.reps, args.timeout)
     finally:
         slice_file.unlink(missing_ok=True)
-        PARQUET_OUT.unlink(missing_ok=True)
-        CONNECTIONS_OUT.unlink(missing_ok=True)
+        for output in OUTPUTS:
+            output.unlink(missing_ok=True)
     rows = summarise(chosen, skipped, measured, facts["packets"], slice_packets)
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),

@@ -1,12 +1,16 @@
-"""Writing a run bundle: the directory, meta.json, and handing the files to the invoking user.
+"""Writing a run bundle: meta.json, and the bundle directory root fills for the invoking user.
 
 The layout and meta keys the analyzer relies on are documented in
-analysis/bundle.py. meta.json is written atomically (temp file + rename), so
-a reader never sees half of it, and rewritten at the end of every run,
+analysis/bundle.py. A run records into a private staging directory and
+publishes the bundle into ``--out`` at the end (capture.out_dir: no link in
+``--out`` is ever followed, only what the run wrote changes owner, nothing
+else there is touched). meta.json is published last, so a directory that
+has it holds a whole bundle; it is written at the end of every run,
 interrupted or not.
 
-Under sudo, everything in the bundle is chowned to SUDO_UID/SUDO_GID, so the
-user can delete, move and re-analyse it without root.
+Under sudo, the files the run wrote and the directories it created belong
+to SUDO_UID/SUDO_GID, so the user can delete, move and re-analyse them
+without root.
 
 meta.json (what capture.scenario writes; times are epoch ns):
 
@@ -14,7 +18,8 @@ meta.json (what capture.scenario writes; times are epoch ns):
     scenario              the ScenarioParams of the run (size, abort_after_s, handler_delay_s, ...)
     started_ns, finished_ns
     interrupted, reason   true + "SIGINT during phase handler" (or the failure) when cut short
-    phase                 the last phase reached (server, recorders, client, handler, drain, stop, done)
+    phase                 the last phase reached (preflight, build, server, recorders, client, handler,
+                          drain, stop, analysis, done)
     phase_started_ns      phase -> when it began
     run_as                {uid, gid, name}: who the server and client ran as
     server                {impl, host, port, pid, argv, uid}
@@ -22,15 +27,19 @@ meta.json (what capture.scenario writes; times are epoch ns):
     proxy                 with --proxy only: {impl, host, port, pid, argv, log}; the client talks to its port
     pids                  role -> pid of every process the run started (server, proxy, client, capture, strace)
     pids_alive_after_run  those still running at the end: always [] unless something went badly wrong
+    stray_children_killed children of ours that nothing had stopped, killed at the end: always []
     recorders             name -> {"ran": bool, "why": str|None, ...}; names: capture, kernel, strace
                           capture: backend, filter, written, captured, received_by_filter, dropped_by_kernel
-                          kernel: instance, events (event -> filter), events_recorded, overrun
+                          kernel: instance, events (event -> how it is kept to this run), events_recorded,
+                                  dropped_lines, overrun, instance_removed, tracefs
                           strace: traced_pid, threads_attached, syscalls, lines
     clocks                {trace_clock, trace_to_realtime_ns, uncertainty_ns} (empty without the kernel recorder)
     handler_wait          "handler done" | "server exited" | "deadline" (the handler had not logged its end by then)
+    warnings              what the user should know (a capture interface that cannot see loopback, no packets)
     versions              kernel, python, scapy, go, curl, tcpdump, libpcap, tshark, dumpcap, strace, node
     summary               the lines `abortscope run` printed
     analysis              {"written": [...], "error": str|None} from the after-run hook (analyzer)
+    chown_failed          directories that could not be handed to the invoking user (absent when none)
 """
 
 from __future__ import annotations
@@ -39,38 +48,20 @@ import json
 import os
 from pathlib import Path
 
-from analysis.bundle import LADDER_SVG, META, TIMELINE_CSV, TIMELINE_PNG, BundlePaths
-from analysis.errors import BundleError
+from analysis.bundle import (APP_EVENTS, CAPTURE, KERNEL, LADDER_SVG, META, PROXY_LOG, SERVER_LOG, STRACE, TIMELINE_CSV,
+                             TIMELINE_PNG)
+from capture.out_dir import OutDir, is_regular
 from capture.users import User
 
 META_FORMAT_VERSION = 1
-
-
-#: files a run writes besides the analyzer's contract files (cleared before a new run)
-RUN_EXTRAS = ("server.log", "capture.pcap.pcapng", TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
-
-
-def prepare_bundle_dir(out_dir: Path) -> tuple[BundlePaths, list[Path]]:
-    """Create the bundle directory, and clear the files of an earlier run in it.
-
-    A new run never mixes with an old one's files. Returns the paths and the
-    directories that had to be created (parents included): those are handed to
-    the invoking user too, or they could not remove their own `runs/`.
-    """
-    out_dir = Path(out_dir).absolute()
-    created = [d for d in [out_dir, *out_dir.parents] if not d.exists()]
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BundleError(f"cannot create the bundle directory {out_dir}: {exc.strerror}") from exc
-    paths = BundlePaths(out_dir)
-    for stale in (paths.capture, paths.app, paths.strace, paths.kernel, paths.meta, *(out_dir / n for n in RUN_EXTRAS)):
-        if stale.exists():
-            stale.unlink()
-    return paths, created
+#: what the analyzer writes after the run (dropped when the analysis failed or was interrupted: no half file)
+ANALYSIS_FILES = (TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
+#: every file a run writes; the only names ever replaced or removed in --out
+BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, PROXY_LOG, *ANALYSIS_FILES, META)
 
 
 def write_meta(out_dir: Path, meta: dict) -> Path:
+    """meta.json in ``out_dir`` (the run's private staging directory), written whole or not at all."""
     path = Path(out_dir) / META
     tmp = path.with_name(META + ".tmp")
     tmp.write_text(json.dumps({"format_version": META_FORMAT_VERSION, **meta}, indent=2, default=str) + "\n")
@@ -78,19 +69,24 @@ def write_meta(out_dir: Path, meta: dict) -> Path:
     return path
 
 
-def hand_over(out_dir: Path, user: User, created: list[Path] = ()) -> list[str]:
-    """chown the bundle directory, everything in it and the directories we `created` to `user`.
+def holds_a_bundle(dir_fd: int, entries: list[str]) -> bool:
+    """An earlier run's bundle: its meta.json is a file (not a link)."""
+    return META in entries and is_regular(dir_fd, META)
 
-    Returns the paths that failed (nothing to do unless we are root acting for someone else).
-    """
-    if user.is_current or os.geteuid() != 0:
-        return []
-    uid, gid = user.uid, user.gid
-    failed = []
-    root = Path(out_dir)
-    for path in [*created, root, *root.rglob("*")]:
-        try:
-            os.chown(path, uid, gid, follow_symlinks=False)
-        except OSError as exc:
-            failed.append(f"{path}: {exc.strerror}")
-    return failed
+
+def open_bundle_dir(path: Path, owner: User, force: bool = False) -> OutDir:
+    """``--out``, checked and held open (BundleError when it cannot be used: capture.out_dir says which)."""
+    return OutDir.open(path, owner, claims=holds_a_bundle, names=BUNDLE_FILES, what="bundle", force=force)
+
+
+def publish_bundle(out: OutDir, stage: Path) -> None:
+    """Move the staged bundle into ``out``: meta.json first removed and last written, the earlier run's
+    other bundle files replaced or removed, nothing else touched. OSError when ``out`` refuses."""
+    staged = [name for name in BUNDLE_FILES if (stage / name).is_file()]
+    out.remove([META])  # until the new meta.json is in, the directory does not claim to hold a bundle
+    for name in staged:
+        if name != META:
+            out.publish(stage / name, name)
+    out.remove(set(out.earlier) - set(staged))
+    if META in staged:
+        out.publish(stage / META, META)

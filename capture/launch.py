@@ -29,6 +29,22 @@ AFTER_HANDLER_S = 0.15
 is_alive = procs.is_running
 
 
+def servers_with(option: str) -> list[str]:
+    """The servers that honour a ServerSpec option (content_length, ctx_aware, flush, write_size, sndbuf)."""
+    return [impl for impl, launcher in SERVERS.items() if option in launcher.options]
+
+
+def markdown_tables() -> str:
+    """The servers (with the options each takes) and the clients, as the README shows them."""
+    lines = ["| server | what it is | takes |", "|---|---|---|"]
+    for impl, launcher in SERVERS.items():
+        flags = ", ".join("`--" + option.replace("_", "-") + "`" for option in sorted(launcher.options) if option != "stop_on_error")
+        lines.append(f"| `{impl}` | {launcher.doc} | {flags or '-'} |")
+    lines += ["", "| client | how it gives up |", "|---|---|"]
+    lines += [f"| `{impl}` | {client.doc} |" for impl, client in clients.CLIENTS.items()]
+    return "\n".join(lines)
+
+
 def tools_for(params) -> list[str]:
     proxy = PROXIES[params.proxy].tools if params.proxy in PROXIES else ()
     return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, []), *proxy]
@@ -47,6 +63,16 @@ def check(params) -> None:
     if unsupported:
         flags = ", ".join("--" + name.replace("_", "-") for name in sorted(unsupported))
         raise ServerError(f"the {params.server} server does not support {flags}")
+
+
+def server_built(params) -> bool:
+    """False when starting this server means building it first (Go, on a first run: about a minute)."""
+    return SERVERS[params.server].built()
+
+
+def build_server(params) -> None:
+    """Build (or find in the cache) the server's program, so the server phase only starts it."""
+    SERVERS[params.server].files()
 
 
 def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> ServerSpec:
@@ -105,3 +131,7 @@ def wait_for_handler(app_log: Path, server_pid: int, deadline_monotonic: float) 
 
 def _handler_done(app_log: Path, server_pid: int) -> bool:
     return any(event.get("event") in HANDLER_DONE_EVENTS for event in read_app_events(app_log, actor="server"))
+
+
+if __name__ == "__main__":  # python -m capture.launch: the tables for the README
+    print(markdown_tables())

@@ -15,7 +15,11 @@ scenario run:
 - **in a process group of its own** (pgid = its pid): a Ctrl-C in the
   terminal reaches abortscope only, which tears everything down in order,
   and teardown can signal exactly the group it created. Nothing is ever
-  killed by name.
+  killed by name;
+- **registered for teardown before a Ctrl-C can strike**: :func:`running`
+  starts the child and puts it on its clean-up stack with SIGINT/SIGTERM
+  held (:func:`capture.interrupts.deferred`), and :meth:`Child.terminate`
+  runs to its end before a signal that came meanwhile is raised.
 
 Readiness of a server is checked without touching it: :func:`wait_listening`
 watches /proc/net/tcp{,6} for the LISTEN socket, so no probe connection ends
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.errors import AbortscopeError
+from capture.interrupts import deferred
 from capture.users import User, current_user
 
 #: Signals whose disposition the child gets back at their default.
@@ -99,21 +104,26 @@ class Child:
         cannot have been reused; after the leader is reaped, members left in
         the group (a wrapper's children) still keep the id reserved.
         """
+        with deferred():  # a Ctrl-C meanwhile is raised once the group is gone
+            return self._terminate(grace_s)
+
+    def _terminate(self, grace_s: float) -> int | None:
         for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-            _signal_group(self.pid, sig)
+            signal_group(self.pid, sig)
             try:
                 self.returncode = self.proc.wait(wait_s)
             except subprocess.TimeoutExpired:
                 continue
             break
-        _signal_group(self.pid, signal.SIGKILL)  # stragglers of a wrapped command
+        signal_group(self.pid, signal.SIGKILL)  # stragglers of a wrapped command
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
         return self.returncode
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal the process group ``pgid`` (a group we created); nothing when it is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
@@ -138,6 +148,7 @@ def spawn(
     stderr=subprocess.DEVNULL,
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Child:
     """Start ``argv`` as ``user`` (default: the current user), signals reset, in its own process group.
 
@@ -162,6 +173,7 @@ def spawn(
             process_group=0,
             preexec_fn=reset_signals_in_child,
             close_fds=True,
+            pass_fds=tuple(pass_fds),
             **drop,
         )
     except (OSError, subprocess.SubprocessError) as exc:
@@ -171,12 +183,16 @@ def spawn(
 
 @contextlib.contextmanager
 def running(argv: Sequence[str], *, grace_s: float = 3.0, **spawn_args) -> Iterator[Child]:
-    """:func:`spawn` as a context manager: the child's group is terminated in ``finally``."""
-    child = spawn(argv, **spawn_args)
-    try:
+    """:func:`spawn` as a context manager: the child's group is terminated in ``finally``.
+
+    Start and registration happen with SIGINT/SIGTERM held: a Ctrl-C at that
+    moment is raised right after, when the child is already terminated on the way out.
+    """
+    with contextlib.ExitStack() as stack:
+        with deferred():
+            child = spawn(argv, **spawn_args)
+            stack.callback(child.terminate, grace_s)
         yield child
-    finally:
-        child.terminate(grace_s)
 
 
 # --- /proc: signals, liveness, owners -------------------------------------------------
@@ -218,10 +234,32 @@ def descendants(pid: int) -> list[int]:
     while todo:
         current = todo.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(c) for c in task.read_text().split())
+        todo.extend(_child_pids(current))
     return found
+
+
+def _child_pids(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.extend(int(c) for c in task.read_text().split())
+    return found
+
+
+def children(pid: int | None = None) -> set[int]:
+    """The running (not zombie) direct children of ``pid`` (default: this process)."""
+    return {c for c in _child_pids(os.getpid() if pid is None else pid) if is_running(c)}
+
+
+def kill_stray(pid: int) -> None:
+    """SIGKILL a child of ours that nothing stopped (its group too, when it leads one), and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def socket_inodes(pid: int) -> set[int]:

@@ -4,6 +4,9 @@
     RST              the first RST in capture.pcap: who sent it, when
     failing syscall  the first write/send-like syscall in strace.txt that returned -1
 
+A layer that was not recorded (``--no-strace``, a recorder that could not
+start) says "not recorded" and why, never "no failing write": nobody looked.
+
 This is a quick look, not the analysis: the analyzer (analysis/) explains the
 run properly and writes its timeline into the bundle afterwards.
 """
@@ -11,11 +14,11 @@ run properly and writes its timeline into the bundle afterwards.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
-from analysis.events import strace
+from analysis.events import ParseContext, strace
 from analysis.schema import EventKind
 from capture.servers.events import read_app_events
 from analysis.errors import AbortscopeError
@@ -33,18 +36,36 @@ class RunSummary:
     rst: str | None
     failing_syscall: str | None
     packets: int
+    #: layer ("wire", "syscall") -> why it was not recorded
+    not_recorded: dict[str, str] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        return [
-            f"app:     {self.app_error or 'no error reached the application'}",
-            f"wire:    {self.rst or f'no RST in {self.packets} packets'}",
-            f"syscall: {self.failing_syscall or 'no failing write'}",
-        ]
+        said = {
+            "app": self.app_error or "no error reached the application",
+            "wire": self.rst or f"no RST in {self.packets} packets",
+            "syscall": self.failing_syscall or "no failing write",
+        }
+        said.update({layer: f"not recorded: {why}" for layer, why in self.not_recorded.items()})
+        return [f"{layer + ':':<8} {text}" for layer, text in said.items()]
+
+    def warnings(self, iface: str) -> list[str]:
+        """What a user must not miss: a capture that ran and holds no packet."""
+        if "wire" in self.not_recorded or self.packets:
+            return []
+        return [f"the capture on {iface} holds no packets: the run's traffic was not seen there"]
 
 
-def summarize(bundle: BundlePaths, server_port: int | None) -> RunSummary:
+#: summary line -> the recorder whose file it reads
+LAYER_RECORDERS = {"wire": "capture", "syscall": "strace"}
+
+
+def summarize(bundle: BundlePaths, server_port: int | None, recorders: dict[str, dict] | None = None) -> RunSummary:
+    """The summary of the bundle; ``recorders`` is meta["recorders"] (which layers were recorded, or why not)."""
+    not_recorded = {layer: str((recorders or {}).get(name, {}).get("why") or "it did not run")
+                    for layer, name in LAYER_RECORDERS.items()
+                    if recorders is not None and not recorders.get(name, {}).get("ran")}  # fmt: skip
     packets, rst = _first_rst(bundle.capture, server_port)
-    return RunSummary(_first_app_error(bundle.app), rst, _first_failing_write(bundle.strace), packets)
+    return RunSummary(_first_app_error(bundle.app), rst, _first_failing_write(bundle.strace), packets, not_recorded)
 
 
 def _first_app_error(path: Path) -> str | None:
@@ -58,7 +79,7 @@ def _first_failing_write(path: Path) -> str | None:
     """The first write-like syscall that failed, as strace printed it (the data elided)."""
     if not path.exists():
         return None
-    rows = strace.parse(path.read_text(errors="replace"))
+    rows = strace.parse(path.read_text(errors="replace"), ParseContext())
     failed = rows[rows["kind"] == EventKind.WRITE_ERROR.value]
     if failed.empty:
         return None

@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError
-from capture.bundle_writer import hand_over
+from capture.out_dir import OutDir, make_staging
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunResult, ScenarioParams, run_scenario
 from capture.users import invoking_user
@@ -244,6 +245,19 @@ def _recorded(bundle_dir: Path) -> str:
     return "<br>".join(c.replace("|", "\\|") for c in cells)
 
 
+def _write_readme(out_dir: Path) -> None:
+    """README.md into ``out_dir`` as the bundles are (capture.out_dir): no link followed, owned by the invoking user."""
+    out = OutDir.open(out_dir, invoking_user(), claims=lambda fd, entries: True, names=[README], what="samples")
+    stage = make_staging("abortscope-samples-")
+    try:
+        (stage / README).write_text(readme_text(out_dir))
+        out.publish(stage / README, README)
+        out.hand_over_created()
+    finally:
+        out.close()
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m capture.samples", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path, help="where the bundles go (sample_pcaps)")
@@ -279,9 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if wrong:
                 problems[name] = f"kept the last run, which does not show its story ({'; '.join(wrong)})"
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / README).write_text(readme_text(args.out_dir))
-    hand_over(args.out_dir, invoking_user())  # under sudo: the README and figures belong to the user too
+    _write_readme(args.out_dir)
     print(f"wrote {args.out_dir / README}")
     for name, problem in problems.items():
         print(f"PROBLEM {name}: {problem}", file=sys.stderr)

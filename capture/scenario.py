@@ -2,7 +2,8 @@
 
 Phases, in order (meta["phase"] says where a run stopped):
 
-    preflight   root, tools, bundle directory
+    preflight   root, tools, options, the bundle directory (checked and held open, see capture.out_dir)
+    build       only when the Go server must be built first (the first run: about a minute)
     server      start the server as the invoking user, wait until it listens (and the proxy in
                 front of it, when one is asked for: client -> proxy -> server)
     recorders   packet capture, then kernel tracepoints, then strace; each *ready*
@@ -10,41 +11,48 @@ Phases, in order (meta["phase"] says where a run stopped):
     handler     wait for the server's handler to finish (bounded)
     drain       recorders stop in reverse order, flushing what they hold
     stop        the server is stopped (by pid) and its port is free again
-    done        meta.json written (also after a failure), the bundle chowned to the invoking user
+    analysis    the `after_run` hook (the CLI wires the analyzer to it) on the finished bundle
+    done        the bundle published into --out and handed to the invoking user
+
+The run records into a private staging directory (only root can enter it)
+and publishes the bundle into ``--out`` at the end, meta.json last; the
+summary and the analysis read the staged files, never ``--out``.
 
 Ctrl-C, SIGTERM or a failure in any phase: every process we started is
-stopped by pid (ExitStack, reverse order), the recorders are drained so what
-was captured is kept, and meta.json says "interrupted": true with the reason.
-The analyzer is not imported here: the `after_run` hook (the CLI wires the
-analyzer to it) gets the finished bundle directory, before the hand-over to
-the invoking user, and its outcome goes to meta["analysis"].
+stopped by pid (ExitStack, reverse order; each one registered before a
+signal could strike, see capture.interrupts), the recorders are drained so
+what was captured is kept, the bundle is published and handed over all the
+same, and meta.json says "interrupted": true with the reason. A Ctrl-C
+during the analysis stops the analysis only. The analyzer is not imported
+here; the hook's outcome goes to meta["analysis"].
 """
 
 from __future__ import annotations
 
-import signal
-import threading
+import shutil
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from analysis.bundle import BundlePaths
-from analysis.errors import AbortscopeError
-from capture import launch
-from capture.bundle_writer import hand_over, prepare_bundle_dir, write_meta
+from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
+from analysis.errors import AbortscopeError, BundleError
+from capture import launch, procs
+from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
+from capture.interrupts import Received, deferred, signals_as_interrupts
+from capture.out_dir import OutDir, make_staging
 from capture.privileges import require_root, require_tools
 from capture.recorders.base import Recorder, RecorderError
 from capture.recorders.dumpcap import DumpcapCapture
-from capture.recorders.packets import PacketCapture
+from capture.recorders.packets import LOOPBACK_IFACES, PacketCapture
 from capture.recorders.scapy_sniffer import ScapyCapture
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
 from capture.run_summary import RunSummary, summarize
 from capture.users import invoking_user
-from capture.versions import collect_versions
+from capture.versions import VersionsInBackground
 
 CAPTURE_BACKENDS: dict[str, type[PacketCapture]] = {
     "tcpdump": TcpdumpCapture,
@@ -55,10 +63,6 @@ CAPTURE_BACKENDS: dict[str, type[PacketCapture]] = {
 BACKEND_TOOLS = {"tcpdump": ["tcpdump"], "dumpcap": ["dumpcap", "editcap"], "scapy": []}
 #: the handler is waited for until it logs its end, at most this long past its sleep
 HANDLER_WAIT_MAX_S = 1.5
-#: the server's stderr (Go's log.Println lines: the user's view of the error)
-SERVER_LOG = "server.log"
-#: the proxy's stderr (nginx's error log, Go's "http: proxy error" lines)
-PROXY_LOG = "proxy.log"
 
 
 @dataclass(frozen=True)
@@ -110,56 +114,48 @@ def run_scenario(
     on_phase: Callable[[str], None] = lambda phase: None,
     argv: list[str] | None = None,
     after_run: Callable[[Path], list[str]] | None = None,
+    force: bool = False,
 ) -> RunResult:
-    """Run the scenario once. Never leaves a process behind; raises only after meta.json is written.
+    """Run the scenario once. Never leaves a process behind; raises only after the bundle is published.
 
-    Raises NeedsRootError/MissingToolError before anything starts, RunInterrupted on
-    Ctrl-C/SIGTERM, and any other AbortscopeError for a failed phase.
+    Raises NeedsRootError/MissingToolError/BundleError before anything starts,
+    RunInterrupted on Ctrl-C/SIGTERM, and any other AbortscopeError for a
+    failed phase. ``force``: write into a non-empty directory that holds no
+    bundle (only bundle file names are replaced). ``after_run`` gets the
+    staged bundle directory (its files are published with the bundle).
     """
-    require_root(argv)
-    require_tools(params.required_tools())
-    launch.check(params)
-    out_dir = Path(params.out_dir)
-    bundle, created_dirs = prepare_bundle_dir(out_dir)
-    run = _Run(params, bundle, on_phase, after_run, created_dirs)
-    error: BaseException | None = None
-    with _signals_as_interrupts() as received:
+    with signals_as_interrupts() as received:
+        run = _Run(params, on_phase, after_run)
+        error: BaseException | None = None
         try:
+            run.preflight(argv, force)
             run.execute()
         except BaseException as exc:  # noqa: BLE001 - recorded in meta, then re-raised
             error = exc
-            run.meta["interrupted"] = True
-            run.meta["reason"] = _reason(exc, received, run.meta["phase"])
-        finally:
-            run.finish()
-    result = RunResult(out_dir, run.meta, run.summary, error)
+            run.interrupted(exc, received)
+        error = run.finish(received, error)
+    result = RunResult(Path(params.out_dir), run.meta, run.summary, error)
     if error is not None:
-        if isinstance(error, KeyboardInterrupt):
-            raise RunInterrupted(f"{run.meta['reason']}; what was captured is in {out_dir}") from error
-        raise error
+        raise run.as_raised(error)
     return result
 
 
 class _Run:
     """The state of one run: its processes, recorders and meta, torn down in `finish`."""
 
-    def __init__(
-        self,
-        params: ScenarioParams,
-        bundle: BundlePaths,
-        on_phase: Callable[[str], None],
-        after_run: Callable[[Path], list[str]] | None,
-        created_dirs: list[Path],
-    ) -> None:
+    def __init__(self, params: ScenarioParams, on_phase: Callable[[str], None], after_run) -> None:
         self.params = params
-        self.created_dirs = created_dirs
         self.after_run = after_run
-        self.bundle = bundle
         self.on_phase = on_phase
         self.invoking = invoking_user()
+        self.out: OutDir | None = None
+        self.stage: Path | None = None
+        self.bundle: BundlePaths | None = None
+        self.kept_in: Path | None = None  #: where what was recorded is (--out, or the stage if publishing failed)
+        self.publish_problem: str | None = None
         self.recorders: list[Recorder] = []
-        self.server_log = bundle.root / SERVER_LOG
-        self._versions = _InBackground(collect_versions)
+        self._versions = VersionsInBackground()
+        self._children_before = procs.children()
         self.summary: RunSummary | None = None
         self.port: int | None = None
         self.meta: dict = {
@@ -176,6 +172,7 @@ class _Run:
             "recorders": {},
             "clocks": {},
             "pids": {},
+            "warnings": [],
         }
 
     def _phase(self, name: str) -> None:
@@ -183,11 +180,35 @@ class _Run:
         self.meta["phase_started_ns"][name] = time.time_ns()
         self.on_phase(name)
 
+    def preflight(self, argv: list[str] | None, force: bool) -> None:
+        """Everything that can be refused, refused before anything starts or is written."""
+        params = self.params
+        require_root(argv)
+        require_tools(params.required_tools())
+        launch.check(params)
+        CAPTURE_BACKENDS[params.capture].check(params.capture_iface, params.snaplen)
+        if params.capture_iface not in LOOPBACK_IFACES:
+            self.meta["warnings"].append(
+                f"--capture-iface {params.capture_iface} cannot see this run's packets: they stay on loopback "
+                f"({params.host}); capture on {' or '.join(LOOPBACK_IFACES)}")  # fmt: skip
+        with deferred():  # --out held open together with the stage it is published from, or neither
+            stage = make_staging()
+            try:
+                self.out = open_bundle_dir(Path(params.out_dir), self.invoking, force)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            self.stage, self.bundle, self.kept_in = stage, BundlePaths(stage), self.out.path
+
     def execute(self) -> None:
         params = self.params
         with ExitStack() as stack:  # unwinds in reverse: strace, kernel, capture, then the server
+            if not launch.server_built(params):
+                self._phase("build")
+            launch.build_server(params)
             self._phase("server")
-            server = stack.enter_context(launch.server(params, params.port, self.bundle.app, self.server_log))
+            server_log = self.bundle.root / SERVER_LOG
+            server = stack.enter_context(launch.server(params, params.port, self.bundle.app, server_log))
             self.port = server.port
             self.meta["server"].update(port=server.port, pid=server.pid, argv=server.argv, uid=server.user.uid)
             self._track("server", server.pid)
@@ -201,7 +222,7 @@ class _Run:
             )
             self._enter(stack, capture, required=True)
             if params.kernel:
-                self._enter(stack, TracefsRecorder(ports, self.bundle.kernel), required=False)
+                self._enter(stack, TracefsRecorder(ports, self.bundle.kernel, server_pid=server.pid), required=False)
             if params.strace:
                 self._enter(stack, StraceRecorder(server.pid, self.bundle.strace), required=False)
 
@@ -221,7 +242,6 @@ class _Run:
             self.meta["handler_wait"] = launch.wait_for_handler(self.bundle.app, server.pid, deadline)
 
             self._phase("drain")
-        self._phase("done")
 
     def _proxy(self, stack: ExitStack, upstream_port: int) -> int:
         """Start the proxy in front of the server; its port (the one the client talks to)."""
@@ -252,33 +272,108 @@ class _Run:
             for pid in recorder.pids:  # also when its start failed: it was stopped, the pid proves it
                 self.meta["pids"][recorder.name] = pid
 
-    def finish(self) -> None:
-        """Always runs: recorder status, meta.json, ownership, summary. Must not raise."""
+    def interrupted(self, exc: BaseException, received: Received) -> None:
+        self.meta["interrupted"] = True
+        self.meta["reason"] = _reason(exc, received.names, self.meta["phase"])
+
+    # --- the end of every run ------------------------------------------------------------------
+
+    def finish(self, received: Received, error: BaseException | None) -> BaseException | None:
+        """Always runs, never raises: status, meta.json, the analysis, the published bundle. Returns the error to raise."""
+        if self.out is None:  # refused (or interrupted) before --out was opened: nothing to write
+            return error
+        with received.quiet():
+            self._settle()
+            error = self._late_signal(received) or error
+            write_meta(self.bundle.root, self.meta)
+        if self.after_run is not None and not self.meta["interrupted"]:
+            error = self._analyze(received) or error
+        with received.quiet():
+            error = self._late_signal(received) or error
+            if not self.meta["interrupted"]:
+                self._phase("done")
+            self.meta["finished_ns"] = time.time_ns()
+            failed = self.out.hand_over_created()
+            if failed:
+                self.meta["chown_failed"] = failed
+            write_meta(self.bundle.root, self.meta)
+            self._publish()
+        return error if error is not None or self.publish_problem is None else BundleError(self.publish_problem)
+
+    def _settle(self) -> None:
+        """What the run left: recorder status, processes still alive (there should be none), versions, summary."""
         for recorder in self.recorders:
             self.meta["recorders"][recorder.name] = recorder.status
             if isinstance(recorder, TracefsRecorder) and recorder.clocks:
                 self.meta["clocks"] = recorder.clocks
         for name in ("capture", "kernel", "strace"):
             self.meta["recorders"].setdefault(name, {"ran": False, "why": self._why_not(name)})
-        self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if launch.is_alive(pid)]
         self.meta["versions"] = self._versions.result(timeout_s=20)
+        strays = sorted(procs.children() - self._children_before)
+        for pid in strays:
+            procs.kill_stray(pid)
+        self.meta["stray_children_killed"] = strays
+        self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if launch.is_alive(pid)]
         try:
-            self.summary = summarize(self.bundle, self.port)
+            self.summary = summarize(self.bundle, self.port, self.meta["recorders"])
             self.meta["summary"] = self.summary.lines()
+            self.meta["warnings"] += self.summary.warnings(self.params.capture_iface)
         except Exception as exc:  # noqa: BLE001 - a summary must never hide the run's outcome
             self.meta["summary"] = [f"no summary: {exc}"]
-        self.meta["finished_ns"] = time.time_ns()
-        write_meta(self.bundle.root, self.meta)
-        if self.after_run is not None and not self.meta["interrupted"]:
-            try:
-                self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
-            except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
-                self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
-            write_meta(self.bundle.root, self.meta)
-        failed = hand_over(self.bundle.root, self.invoking, self.created_dirs)
-        if failed:
-            self.meta["chown_failed"] = failed
-            write_meta(self.bundle.root, self.meta)
+
+    def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
+        """A signal that came while finishing (only noted then): the run is interrupted all the same."""
+        if not received.names or self.meta["interrupted"]:
+            return None
+        late = KeyboardInterrupt(received.names[0])
+        self.interrupted(late, received)
+        return late
+
+    def _analyze(self, received: Received) -> BaseException | None:
+        """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
+        self._phase("analysis")
+        try:
+            self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
+            return None
+        except KeyboardInterrupt as exc:
+            self.meta["analysis"] = {"written": [], "error": f"interrupted by {received.names[0] if received.names else 'SIGINT'}"}
+            self.interrupted(exc, received)
+            return exc
+        except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
+            self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
+            return None
+        finally:
+            if self.meta["analysis"]["error"]:  # whatever it had half written is not published
+                for name in ANALYSIS_FILES:
+                    (self.bundle.root / name).unlink(missing_ok=True)
+
+    def _publish(self) -> None:
+        try:
+            publish_bundle(self.out, self.stage)
+        except OSError as exc:
+            self.kept_in = self.stage
+            self.publish_problem = (f"cannot write the bundle into {self.out.path}: {exc.strerror or exc}; "
+                                    f"what was recorded is kept in {self.stage}")  # fmt: skip
+            return
+        finally:
+            self.out.close()
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+    def as_raised(self, error: BaseException) -> BaseException:
+        """The exception run_scenario raises for ``error``: where the recording is, and a publishing problem too."""
+        if isinstance(error, KeyboardInterrupt):
+            where = f"what was captured is in {self.kept_in}" if self.kept_in else "nothing was recorded"
+            problem = f" ({self.publish_problem})" if self.publish_problem else ""
+            if self.meta["phase"] == "analysis":
+                where += f", without its timeline and figures (`abortscope analyze {self.kept_in}` makes them)"
+            exc = RunInterrupted(f"{self.meta['reason'] or 'interrupted'}; {where}{problem}")
+            exc.__cause__ = error
+            return exc
+        if self.publish_problem and isinstance(error, AbortscopeError) and str(error) != self.publish_problem:
+            exc = AbortscopeError(f"{error}; besides, {self.publish_problem}")
+            exc.__cause__ = error
+            return exc
+        return error
 
     def _why_not(self, name: str) -> str:
         disabled = {"kernel": not self.params.kernel, "strace": not self.params.strace}
@@ -287,51 +382,7 @@ class _Run:
         return f"the run stopped before this recorder started (phase {self.meta['phase']})"
 
 
-class _InBackground:
-    """A slow, side-effect-free call started early on a thread; run inline if it was never started."""
-
-    def __init__(self, function: Callable[[], dict]) -> None:
-        self._function = function
-        self._thread: threading.Thread | None = None
-        self._value: dict = {}
-
-    def _run(self) -> None:
-        try:
-            self._value = self._function()
-        except Exception as exc:  # noqa: BLE001 - versions are nice to have
-            self._value = {"error": str(exc)}
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="versions", daemon=True)
-        self._thread.start()
-
-    def result(self, timeout_s: float) -> dict:
-        if self._thread is None:
-            self._run()
-        else:
-            self._thread.join(timeout_s)
-        return self._value
-
-
 def _reason(exc: BaseException, received: list[str], phase: str) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return f"{received[0] if received else 'SIGINT'} during phase {phase}"
     return f"{type(exc).__name__} during phase {phase}: {exc}"
-
-
-@contextmanager
-def _signals_as_interrupts():
-    """SIGINT and SIGTERM raise KeyboardInterrupt once; during clean-up further ones are only noted."""
-    received: list[str] = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-        if len(received) == 1:
-            raise KeyboardInterrupt(received[0])
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)

@@ -67,6 +67,28 @@ def invoking_user() -> User:
     return current_user()
 
 
+#: who runs what needs no root when no user invoked us through sudo
+UNPRIVILEGED = "nobody"
+
+
+def unprivileged_user() -> User:
+    """Who runs a program that needs no root (Chromium, tcpdump after it opened the device): the
+    invoking user under sudo, else ``nobody``; never root. Always a user with a passwd entry
+    (tcpdump's ``-Z`` and Chromium's profile need one)."""
+    user = invoking_user()
+    if user.uid != 0:
+        try:
+            pwd.getpwuid(user.uid)
+            return user
+        except KeyError:
+            pass
+    try:
+        entry = pwd.getpwnam(UNPRIVILEGED)
+    except KeyError as exc:
+        raise PrivilegeError(f"no user {UNPRIVILEGED!r} to run unprivileged programs as: run under sudo from a user") from exc
+    return User(uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir, name=entry.pw_name)
+
+
 def chown_to(path: os.PathLike | str, user: User) -> None:
     """Give ``path`` to ``user`` when we are allowed to (root); a no-op otherwise."""
     if os.geteuid() == 0 and not user.is_current:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 
 #: tool -> (argv asking its version, regex whose group 1 is the version)
 VERSION_COMMANDS: dict[str, tuple[list[str], str]] = {
@@ -48,3 +49,28 @@ def collect_versions() -> dict[str, str | None]:
     for tool in VERSION_COMMANDS:
         versions[tool] = tool_version(tool)
     return versions
+
+
+class VersionsInBackground:
+    """collect_versions() started early on a thread (they take a moment); run inline if never started."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._value: dict = {}
+
+    def _run(self) -> None:
+        try:
+            self._value = collect_versions()
+        except Exception as exc:  # noqa: BLE001 - versions are nice to have
+            self._value = {"error": str(exc)}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="versions", daemon=True)
+        self._thread.start()
+
+    def result(self, timeout_s: float) -> dict:
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join(timeout_s)
+        return self._value

@@ -47,3 +47,80 @@ def test_readme_documents_both_tables_the_verdict_rules_and_the_reset_rule_as_de
     assert markdown_table(CONNECTION_COLUMNS) in readme
     assert verdict_table() in readme
     assert reset_table() in readme
+
+
+# -- the sans-IO line: the pure core takes values and gives values ---------------------------------------------
+
+#: The pure core (bytes, lines or DataFrames in; DataFrames or frozen values out). The reading shell around it
+#: (analysis/pcap/, api.py, side_files.py, bundle.py, export.py, plots' saving) may do I/O.
+PURE_CORE = ("analysis/schema", "analysis/clock.py", "analysis/errnos.py", "analysis/rules.py", "analysis/tcp",
+             "analysis/events", "analysis/timeline.py", "analysis/diagnosis")
+#: modules whose import alone means threads, foreign calls, mapped files or other processes
+IMPURE_MODULES = {"threading", "concurrent", "multiprocessing", "ctypes", "mmap", "subprocess", "socket", "asyncio",
+                  "signal", "shutil", "tempfile"}
+#: attribute chains that read the environment, the clock or the file system
+IMPURE_CALLS = {("os", "environ"), ("os", "getenv"), ("os", "getcwd"), ("datetime", "now"), ("datetime", "today"),
+                ("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "sleep"),
+                ("date", "today")}
+IMPURE_METHODS = {"read_text", "read_bytes", "write_text", "write_bytes", "open", "unlink", "mkdir", "iterdir",
+                  "glob", "rglob", "exists", "is_file", "is_dir", "stat"}
+
+
+def impurities(source: str) -> list[str]:
+    """What in this module's text breaks the sans-IO rule, in words (line numbers included), in source order."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        where = (node.lineno, node.col_offset) if hasattr(node, "lineno") else (0, 0)
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [(where, f"imports {n}") for n in names if n.split(".")[0] in IMPURE_MODULES]
+        elif isinstance(node, ast.Attribute):
+            owner = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", None)
+            if (owner, node.attr) in IMPURE_CALLS:
+                found.append((where, f"{owner}.{node.attr}"))
+            elif node.attr in IMPURE_METHODS:
+                found.append((where, f".{node.attr}() (file access)"))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+            found.append((where, "open()"))
+    return [f"line {line}: {what}" for (line, _), what in sorted(found)]
+
+
+def _core_modules() -> list[Path]:
+    return sorted(p for entry in PURE_CORE for p in ((REPO / entry).rglob("*.py") if (REPO / entry).is_dir()
+                                                      else [REPO / entry]))
+
+
+def test_the_pure_core_does_no_io_starts_no_thread_and_reads_no_clock():
+    offenders = {p.relative_to(REPO).as_posix(): impurities(p.read_text()) for p in _core_modules()}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert len(offenders) > 30  # the whole core was looked at
+
+
+def test_the_check_catches_a_thread_a_foreign_call_a_clock_read_and_a_file_read():
+    module = (
+        "import threading\n"
+        "from ctypes import CDLL\n"
+        "from datetime import datetime\n"
+        "import os\n"
+        "def f(path):\n"
+        "    stamp = datetime.now()\n"
+        "    zone = os.environ.get('TZ')\n"
+        "    return path.read_text(), open(path)\n"
+    )
+    assert impurities(module) == [
+        "line 1: imports threading", "line 2: imports ctypes", "line 6: datetime.now", "line 7: os.environ",
+        "line 8: .read_text() (file access)", "line 8: open()"]
+    assert impurities("import numpy as np\ndef g(x):\n    return np.sort(x)\n") == []
+
+
+def test_importing_the_packages_changes_nothing():
+    """No environment variable set, no file written, no thread started just by importing."""
+    import subprocess
+    import sys
+
+    code = ("import os, threading; before = dict(os.environ); n = threading.active_count()\n"
+            "import abortscope, abortscope.cli, analysis, analysis.api, analysis.diagnosis, analysis.timeline, capture\n"
+            "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())\n"
+            "assert threading.active_count() == n\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr

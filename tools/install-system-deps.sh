@@ -19,7 +19,7 @@ for cmd in "${!PACKAGE_OF[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$cmd]}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-# a C compiler, libc headers and Python's headers build analysis/pcap/_native.c (setup.py); without them the
+# a C compiler, libc headers and Python's headers build analysis/pcap/csrc/ (setup.py); without them the
 # reader falls back to Python and numpy, and copies files instead of mapping them: about 0.4 s slower per
 # million packets (0.65 s against 0.22 s on the benchmark file)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)

@@ -7,7 +7,9 @@ import importlib
 _MODULES = {
     "run": "abortscope.commands.run",
     "analyze": "abortscope.commands.analyze",
+    "batch": "abortscope.commands.batch",
     "plot": "abortscope.commands.plot",
+    "annotate": "abortscope.commands.annotate",
     "sweep": "abortscope.commands.sweep",
 }
 

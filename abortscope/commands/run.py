@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
-from analysis.errors import AbortscopeError
+from analysis.errors import AbortscopeError, BundleError
 
 if TYPE_CHECKING:
     from capture.scenario import RunResult
@@ -49,22 +50,28 @@ class Backend(str, Enum):
 
 
 PHASE_TEXT = {
+    "build": "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
     "server": "starting the server",
     "recorders": "starting the recorders (capture, kernel, strace)",
     "client": "client connected, waiting for its abort",
     "handler": "waiting for the server's handler",
     "drain": "draining the recorders",
     "stop": "stopping the server",
+    "analysis": "analyzing the run (Ctrl-C skips it; the bundle is kept)",
     "done": "writing the bundle",
 }
+
+
+#: phases long enough to be said on their own line, terminal or not
+SAID_ALOUD = ("build",)
 
 
 def analyze_into_bundle(bundle_dir: Path) -> list[str]:
     """Hook for the analyzer: write its timeline and plot into the finished bundle.
 
-    Called by run_scenario (as root, before the bundle is handed to the invoking user)
-    with the bundle directory; returns the file names it wrote. A failure here is
-    recorded in meta["analysis"] and never loses the run.
+    Called by run_scenario with the run's private staging directory (its files are
+    published into --out with the rest of the bundle); returns the file names it
+    wrote. A failure here is recorded in meta["analysis"] and never loses the run.
     """
     import analysis  # the analyzer and matplotlib load only when a run needs them
     from analysis.export import export
@@ -80,25 +87,26 @@ def run(
     server: Server = typer.Option(Server.go, help="Server implementation."),
     client: Client = typer.Option(Client.curl, help="Client, and how it aborts."),
     size: int = typer.Option(8061, min=0, help="Response body bytes the handler writes."),
-    host: str = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1."),
+    host: str = HOST,
     abort_after: float = typer.Option(0.3, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(1.0, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
     capture: Backend = typer.Option(Backend.tcpdump, help="Packet capture backend."),
     no_strace: bool = typer.Option(False, "--no-strace", help="Do not strace the server."),
     no_kernel: bool = typer.Option(False, "--no-kernel", help="Do not record kernel TCP tracepoints."),
-    content_length: bool = typer.Option(False, "--content-length", help="go: send Content-Length (not chunked)."),
-    ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go: check r.Context() before writing (the fix)."),
-    flush: bool = typer.Option(False, "--flush", help="go: flush after each write."),
-    write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
-    sndbuf: int = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default)."),
+    content_length: bool = CONTENT_LENGTH,
+    ctx_aware: bool = CTX_AWARE,
+    flush: bool = FLUSH,
+    write_size: Optional[int] = WRITE_SIZE,
+    sndbuf: int = SNDBUF,
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
     proxy: Proxy = typer.Option(Proxy.none, "--proxy", help="A reverse proxy between client and server: nginx, or go "
                                 "(httputil.ReverseProxy); both connections are captured."),
+    force: bool = FORCE,
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
-    if host not in ("127.0.0.1", "::1"):
+    if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     # the harness loads only for this command: `abortscope analyze` never pays for it
     from capture.privileges import MissingToolError, NeedsRootError
@@ -127,20 +135,32 @@ def run(
     )
     try:
         with err.status("preflight") as status:
+
+            def on_phase(phase: str) -> None:
+                status.update(PHASE_TEXT.get(phase, phase))
+                if phase in SAID_ALOUD:  # the spinner shows on a terminal only; a minute of silence would not do
+                    err.print(PHASE_TEXT[phase])
+
             result = run_scenario(
                 params,
-                on_phase=lambda phase: status.update(PHASE_TEXT.get(phase, phase)),
+                on_phase=on_phase,
                 argv=sys.argv,
                 after_run=analyze_into_bundle,
+                force=force,
             )
-    except (NeedsRootError, MissingToolError) as exc:
+    except (NeedsRootError, MissingToolError, BundleError) as exc:
         raise fail(str(exc))
     except RunInterrupted as exc:
         raise fail(f"interrupted: {exc}", code=EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # before the run installed its own handling: nothing was started
+        raise fail("interrupted before the run started; nothing was recorded", code=EXIT_INTERRUPTED)
     except (AbortscopeError, OSError) as exc:
         kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
         raise fail(f"run failed: {exc}{kept}")
-    _report(result)
+    try:
+        _report(result)
+    except KeyboardInterrupt:
+        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
 
 
 def _report(result: "RunResult") -> None:
@@ -162,3 +182,8 @@ def _report(result: "RunResult") -> None:
                 warn(f"{name}: {status[key]}")
         if status.get("dropped_by_kernel"):
             warn(f"{name}: the kernel dropped {status['dropped_by_kernel']} packets")
+    for text in meta.get("warnings", []):
+        warn(text)
+    analysis = meta.get("analysis") or {}
+    if analysis.get("error"):
+        warn(f"no timeline or figures: the analysis failed ({analysis['error']}); run `abortscope analyze {result.out_dir}`")

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
 
@@ -34,28 +35,28 @@ def sweep(
     clients: Optional[str] = typer.Option(None, "--clients", help="Matrix columns, comma-separated."),
     knobs: bool = typer.Option(True, "--knobs/--no-knobs", help="Matrix: add the knob rows (abort after the write)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel probes (default: the core count)."),
-    host: str = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1."),
+    host: str = HOST,
     abort_after: float = typer.Option(0.05, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(0.2, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
-    content_length: bool = typer.Option(False, "--content-length", help="go/node: Content-Length instead of chunked."),
-    ctx_aware: bool = typer.Option(False, "--ctx-aware", help="go/node: check the request context before writing."),
-    flush: bool = typer.Option(False, "--flush", help="go: flush after the write."),
-    write_size: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send."),
-    sndbuf: int = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default)."),
+    content_length: bool = CONTENT_LENGTH,
+    ctx_aware: bool = CTX_AWARE,
+    flush: bool = FLUSH,
+    write_size: Optional[int] = WRITE_SIZE,
+    sndbuf: int = SNDBUF,
     kernel: bool = typer.Option(False, "--kernel/--no-kernel", help="Also record kernel tracepoints in each probe."),
+    force: bool = FORCE,
 ) -> None:
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
     from capture.sweep.matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, parse_server, run_matrix, run_sweep, total_probes
     from capture.sweep.matrix import matrix_rows
-    from capture.sweep.outputs import explanation, markdown, write_outputs
+    from capture.sweep.outputs import explanation, markdown, open_sweep_dir, publish_outputs
     from capture.sweep.pool import ProbePool
     from capture.sweep.probe import ProbeSpec
     from capture.privileges import MissingToolError, NeedsRootError, require_root, require_tools
     from capture.scenario import RunInterrupted
-    from capture.bundle_writer import hand_over
     from capture.users import invoking_user
 
-    if host not in ("127.0.0.1", "::1"):
+    if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     hi = max_size or (MATRIX_MAX if matrix else SINGLE_MAX)
     if hi < min_size:
@@ -74,7 +75,8 @@ def sweep(
     try:
         require_root(sys.argv)
         require_tools(_tools(matrix, server_rows, client_cols, base))
-    except (NeedsRootError, MissingToolError) as exc:
+        sweep_dir = open_sweep_dir(out_dir, invoking_user(), force)
+    except (NeedsRootError, MissingToolError, AbortscopeError) as exc:
         raise fail(str(exc))
 
     pool_workers = ProbePool(workers).workers
@@ -89,7 +91,7 @@ def sweep(
             task = progress.add_task("probes", total=total_probes(jobs, min_size, hi, fanout), last="")
 
             def on_probe(job, facts) -> None:
-                mark = "error" if facts.app_error else ("failed" if facts.interrupted else "ok")
+                mark = f"failed ({facts.failed})" if facts.failed else ("error" if facts.app_error else "ok")
                 progress.update(task, advance=1, last=f"{job.key} N={facts.size}: {mark}")
 
             if matrix:
@@ -99,19 +101,30 @@ def sweep(
                 rows = [run_sweep(base, min_size, hi, out_dir, workers=workers, on_probe=on_probe)]
             progress.update(task, total=progress.tasks[0].completed)
     except (RunInterrupted, KeyboardInterrupt) as exc:
-        hand_over(out_dir, invoking_user())
+        _hand_over(sweep_dir)
         raise fail(f"interrupted: {exc}; the probes' bundles so far are in {out_dir}", code=EXIT_INTERRUPTED)
     except (NeedsRootError, MissingToolError) as exc:
         raise fail(str(exc))
     except AbortscopeError as exc:
-        hand_over(out_dir, invoking_user())
+        _hand_over(sweep_dir)
         raise fail(f"sweep failed: {exc} (bundles so far in {out_dir})")
-    paths = write_outputs(rows, out_dir)
-    hand_over(out_dir, invoking_user())
+    try:
+        paths = publish_outputs(rows, sweep_dir)
+    except OSError as exc:
+        raise fail(f"cannot write the sweep's files into {out_dir}: {exc.strerror or exc}")
+    finally:
+        _hand_over(sweep_dir)
     if matrix:
         out.print(markdown(rows), soft_wrap=True, markup=False)
     out.print(explanation(rows), soft_wrap=True, markup=False)
     out.print("wrote " + ", ".join(str(p) for p in paths.values()), soft_wrap=True, markup=False)
+
+
+def _hand_over(sweep_dir) -> None:
+    """The directories the sweep created go to the invoking user (each probe's bundle already did)."""
+    sweep_dir.hand_over_created()
+    sweep_dir.hand_over_new_subdirs()
+    sweep_dir.close()
 
 
 def _unknown(servers: list[str], clients: list[str]) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analysis.diagnosis.evidence import Evidence, Label
@@ -99,12 +100,16 @@ def explain_rows(table: pd.DataFrame, timeline) -> list[Diagnosis]:
 
 def most_telling(table: pd.DataFrame, limit: int | None = None, include_clean: bool = False) -> pd.DataFrame:
     """The rows of a connection table that did not close cleanly, the most telling first (MOST_TELLING_FIRST,
-    then capture order); ``include_clean`` keeps the clean ones too, after the others."""
+    then capture order: first packet, then connection number); ``include_clean`` keeps the clean ones too,
+    after the others (the clean verdicts come last in MOST_TELLING_FIRST)."""
     rank = {verdict.value: n for n, verdict in enumerate(MOST_TELLING_FIRST)}
     clean = [rule.verdict.value for rule in RULES if rule.clean]
     rows = table if include_clean else table[~table["verdict"].isin(clean)]
-    order = rows.assign(_rank=rows["verdict"].astype(str).map(rank)).sort_values(["_rank", "first_ts_ns"], kind="stable")
-    return rows.loc[order.index[:limit] if limit is not None else order.index]
+    keys = pd.DataFrame({"rank": rows["verdict"].astype(str).map(rank).to_numpy(), "ts": rows["first_ts_ns"].to_numpy(),
+                         "conn": rows["conn"].to_numpy() if "conn" in rows.columns else np.arange(len(rows))})
+    # sorted alone: not every column of a big table
+    order = keys.sort_values(["rank", "ts", "conn"], kind="stable").index.to_numpy()
+    return rows.iloc[order[:limit] if limit is not None else order]
 
 
 __all__ = ["Clause", "Diagnosis", "Evidence", "Findings", "Label", "MOST_TELLING_FIRST", "RULES", "Rule", "Signal", "Verdict",

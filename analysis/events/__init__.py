@@ -1,34 +1,49 @@
 """Event sources: one parser module each, every one returning timeline rows (analysis.schema).
 
-The registry below is the list of sources; :mod:`analysis.timeline` merges
-their output. Each ``parse`` takes the source's text (or, for packets, the
-packet table) plus the flows table to tie events to connections.
+The registry below is the list of the sources read from text, in the order
+they are read (a later one may use an earlier one's rows:
+``ParseContext.earlier``). analysis.side_files reads whatever it lists;
+analysis.timeline merges the rows with the packets' (events/packets.py,
+built from the packet table, not from text). Every ``parse`` has one
+signature, ``parse(text, ctx: ParseContext) -> DataFrame``, so adding a log
+format is one new module plus one line here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 
-from analysis.events import app_jsonl, applog, jsonl, kernel, packets, strace
+import pandas as pd
+
+from analysis import bundle
+from analysis.events import app_jsonl, applog, jsonl, kernel, strace
+from analysis.events.context import ParseContext
 from analysis.schema import Source
+
+#: The name of the packets among the sources (Timeline.sources): read by analysis.pcap, not from text.
+PACKETS = "packets"
 
 
 @dataclass(frozen=True)
 class EventSource:
-    name: str  # the CLI option / load() keyword
+    name: str  # Read.logs' key, the CLI option, Timeline.sources' name
     source: Source  # the timeline `source` value its rows carry
-    module: ModuleType
-    input: str  # what it reads
+    parse: Callable[[str, ParseContext], pd.DataFrame]
+    reads: str  # what it reads, in words
+    what: str  # what one file of it is, in a message ("cannot read the strace file")
+    bundle_file: str | None = None  # read from a run bundle unless another file is named
+    wall_clock: bool = False  # its times carry no zone: ParseContext.tz (analysis.side_files says which)
 
 
 SOURCES: dict[str, EventSource] = {s.name: s for s in (
-    EventSource("packets", Source.PACKET, packets, "packet table from analysis.pcap.read_packets"),
-    EventSource("app", Source.APP, app_jsonl, "a run bundle's app.jsonl"),
-    EventSource("strace", Source.SYSCALL, strace, "strace -f -ttt -T -yy output"),
-    EventSource("kernel", Source.KERNEL, kernel, "tracefs `trace` text (clock offset from meta.json)"),
-    EventSource("applog", Source.APP, applog, "Go `log` lines (date time message)"),
-    EventSource("jsonl", Source.APP, jsonl, "generic JSON lines with a timestamp field"),
+    EventSource("strace", Source.SYSCALL, strace.parse, "strace -f -ttt -T -yy output", "strace", bundle.STRACE),
+    EventSource("kernel", Source.KERNEL, kernel.parse, "tracefs `trace` text (clock offset from meta.json)",
+                "kernel trace", bundle.KERNEL),
+    EventSource("app", Source.APP, app_jsonl.parse, "a run bundle's app.jsonl", "app events", bundle.APP_EVENTS),
+    EventSource("applog", Source.APP, applog.parse, "Go `log` lines (date time message)", "application log",
+                wall_clock=True),
+    EventSource("jsonl", Source.APP, jsonl.parse, "generic JSON lines with a timestamp field", "JSON lines"),
 )}
 
-__all__ = ["SOURCES", "EventSource"]
+__all__ = ["PACKETS", "SOURCES", "EventSource", "ParseContext"]

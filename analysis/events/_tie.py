@@ -15,8 +15,6 @@ import pandas as pd
 
 from analysis.tcp.flows import endpoint_text
 
-_PAD = "\x00"
-
 
 def normalise_endpoint(text: str | None) -> str:
     """'127.0.0.1:80', '[::1]:80', '::ffff:1.2.3.4:80' style text -> canonical `ip:port` ('' if unknown)."""

@@ -19,8 +19,9 @@ import pandas as pd
 from analysis import clock, errnos
 from analysis.errors import EventParseError
 from analysis.events._columns import int_or_na
-from analysis.events._lines import LineReport, count_bad
+from analysis.events._lines import count_bad
 from analysis.events._tie import tie
+from analysis.events.context import ParseContext
 from analysis.schema import EventKind, Source, conform
 
 _KINDS = {k.value for k in EventKind}
@@ -77,7 +78,9 @@ def _ns(value) -> int:
     return value
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, lines: LineReport | None = None) -> pd.DataFrame:
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from app.jsonl, tied to ``ctx.flows``; damaged lines are counted in ``ctx.lines``."""
+    flows, lines = ctx.flows, ctx.lines
     objects, at = read_objects(text, "app events")
     ts_ns = np.array([_ns(o.get("ts_ns")) for o in objects], dtype=np.int64)
     count_bad(lines, damaged_lines(text, at, ts_ns != clock.NO_TIME))
@@ -104,6 +107,7 @@ def parse(text: str, *, flows: pd.DataFrame | None = None, lines: LineReport | N
         "len": length.to_numpy(),
         "errno": errno.to_numpy(),
         "detail": detail,
+        "pid": int_or_na(raw["pid"]) if "pid" in raw else None,
     })
     flow, side = tie(ts_ns, raw["local"].reset_index(drop=True), raw["remote"].reset_index(drop=True), flows)
     given = raw["actor"].where(raw["actor"].isin(["client", "server"]), None).to_numpy()

@@ -3,9 +3,9 @@
     2026/11/23 18:38:46.173734 write tcp 127.0.0.1:3000->127.0.0.1:59004: write: broken pipe
     2026/11/23 18:38:46 http: superfluous response.WriteHeader call ...
 
-The date has no zone: ``tz`` names it (IANA name; default this machine's
-zone; analysis.api reads a run bundle's server.log in UTC, as the harness
-writes it). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
+The date has no zone: ``ctx.tz`` names it (IANA name; UTC when none is
+given, the zone of a run bundle's server.log; analysis.side_files says when
+it had to assume one). A ``net.OpError`` text (``OP NET LOCAL->REMOTE: ...``) names the
 connection (Go prints the local address first) and its errno comes from the
 strerror text at the end via the errno table; such lines are
 ``write_error``/``read_error``, every other line is ``log``. Lines without
@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import clock, errnos
-from analysis.events._lines import LineReport, count_bad
+from analysis.events._lines import count_bad
 from analysis.events._tie import tie
+from analysis.events.context import ParseContext
 from analysis.schema import EventKind, Source, conform
 
 _LINE = r"^(?P<date>\d{4}/\d{2}/\d{2}) (?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<msg>.*)$"
@@ -34,8 +35,10 @@ OP_KINDS = {"write": EventKind.WRITE_ERROR, "read": EventKind.READ_ERROR, "close
             "dial": EventKind.CONNECT, "accept": EventKind.ACCEPT}
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, tz: str | None = None, actor: str = "server",
-          lines: LineReport | None = None) -> pd.DataFrame:
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from Go log lines in zone ``ctx.tz``, tied to ``ctx.flows``; ``ctx.actor`` logged them;
+    damaged lines are counted in ``ctx.lines``."""
+    flows, tz, actor, lines = ctx.flows, ctx.tz or "UTC", ctx.actor, ctx.lines
     text_lines = pd.Series(text.splitlines(), dtype="string")
     head = text_lines.str.extract(_LINE).dropna(subset=["date"])
     if head.empty:

@@ -19,8 +19,9 @@ import pandas as pd
 from analysis import clock, errnos
 from analysis.errors import EventParseError
 from analysis.events._columns import int_or_na
-from analysis.events._lines import LineReport, count_bad
+from analysis.events._lines import count_bad
 from analysis.events._tie import tie
+from analysis.events.context import ParseContext
 from analysis.events.app_jsonl import as_text, damaged_lines, read_objects
 from analysis.schema import EventKind, Source, conform
 
@@ -28,8 +29,10 @@ TIME_FIELDS = ("ts_ns", "ts", "time", "timestamp", "@timestamp", "t")
 _KINDS = {k.value for k in EventKind}
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, ts_field: str | None = None,
-          lines: LineReport | None = None) -> pd.DataFrame:
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from JSON lines, tied to ``ctx.flows``; the time is ``ctx.options["ts_field"]`` or the first
+    of TIME_FIELDS present; damaged lines are counted in ``ctx.lines``."""
+    flows, ts_field, lines = ctx.flows, ctx.options.get("ts_field"), ctx.lines
     objects, at = read_objects(text, "JSON lines")
     if not objects:
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))

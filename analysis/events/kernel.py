@@ -30,6 +30,7 @@ from analysis import clock, errnos
 from analysis.errors import EventParseError
 from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
+from analysis.events.context import ParseContext
 from analysis.schema import EventKind, Source, conform
 
 
@@ -86,21 +87,23 @@ _FIELD = r"(?P<key>[a-z_][a-z0-9_ ]*?)\s*=\s*(?P<value>[^,\s]+)"
 _LOST = r"^\s*CPU:\d+ \[LOST (?P<lost>\d+) EVENTS\]\s*$"
 
 
-def parse(text: str, *, trace_to_realtime_ns: int | None, flows: pd.DataFrame | None = None,
-          syscalls: pd.DataFrame | None = None, lines: LineReport | None = None) -> pd.DataFrame:
-    """Timeline rows from tracefs text; ``trace_to_realtime_ns`` is meta["clocks"]["trace_to_realtime_ns"].
-
-    ``lines``, when given, gets the count of damaged lines (module docstring)."""
-    head = _event_lines(text, lines)
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from tracefs text, tied to ``ctx.flows``: the clock offset is ``ctx.trace_to_realtime_ns``,
+    else the bundle's (meta["clocks"]["trace_to_realtime_ns"]); ``sock_send_length`` is tied through the
+    strace rows read before (``ctx.earlier["strace"]``); damaged lines are counted in ``ctx.lines``."""
+    flows, syscalls = ctx.flows, ctx.earlier.get("strace")
+    head = _event_lines(text, ctx.lines)
     if head.empty:
         return _empty()
+    trace_to_realtime_ns = ctx.trace_to_realtime_ns if ctx.trace_to_realtime_ns is not None \
+        else clock.trace_offset_from_meta(ctx.meta)
     if trace_to_realtime_ns is None:
         raise EventParseError(
             "kernel trace given without a clock offset: the tracefs clock cannot be placed on the timeline "
             "(a run bundle's meta.json has clocks.trace_to_realtime_ns)")
     ts_ns = clock.trace_to_ns(head["ts"], trace_to_realtime_ns)
     out_of_range = ts_ns == clock.NO_TIME  # the offset pushed it past 2262
-    count_bad(lines, out_of_range, head["line"].to_numpy())
+    count_bad(ctx.lines, out_of_range, head["line"].to_numpy())
     head, ts_ns = head[~out_of_range], ts_ns[~out_of_range]
     spec = head["event"].map(TRACEPOINTS)
     v6 = head.get("family", pd.Series("", index=head.index)).fillna("") == "AF_INET6"
@@ -228,7 +231,8 @@ def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: p
     if not mask.any() or syscalls is None or not len(syscalls) or "pid" not in syscalls:
         return
     writes = syscalls[syscalls["kind"].isin([EventKind.WRITE.value, EventKind.WRITE_ERROR.value]) & (syscalls["flow"] != "")]
-    writes = writes[["ts_ns", "pid", "flow", "actor"]].astype({"flow": object, "actor": object}).sort_values("ts_ns")
+    writes = writes.loc[writes["pid"].notna(), ["ts_ns", "pid", "flow", "actor"]]
+    writes = writes.astype({"pid": "int64", "flow": object, "actor": object}).sort_values("ts_ns")
     events = rows.loc[mask, ["ts_ns", "pid"]].reset_index().sort_values("ts_ns")
     hit = pd.merge_asof(events, writes, on="ts_ns", by="pid", direction="backward", tolerance=5_000_000)
     hit = hit[hit["flow"].notna()]

@@ -1,6 +1,6 @@
 """Packet table + flows -> timeline rows (source ``packet``), one per TCP segment.
 
-Takes the packets annotated by analysis.tcp.flows.assign_connections
+Takes the packets annotated by analysis.tcp (build_flows, ConnectionFold)
 (``conn``, ``from_client``, relative ``seq``/``ack``, ``kind``); ``conn``
 goes to the timeline as it is. ``detail`` is left empty
 for packets (keeps a million-row timeline lean); ``frame`` links back to the
@@ -13,11 +13,15 @@ Rows come out in timeline order (by ``ts_ns``, frame order on ties), the
 order timeline.merge gives them: capture timestamps can step back a little
 (several CPUs feed one capture), and building each column once in its final
 order saves the merge a second copy of a million-row timeline.
+
+The streamed pass (analysis.stream) builds a batch's rows at a time
+(:func:`columns`), keeps a sorted tail of them back until no later packet
+can be older (:func:`joined`, :func:`taken`), and wraps what it lets go
+(:func:`arrow_rows` for parquet, :func:`frame` for the text formats).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -38,50 +42,61 @@ def _time_order(ts: np.ndarray) -> np.ndarray | None:
     return np.argsort(ts, kind="stable")
 
 
-#: arrow_chunks' default slice: 64 Ki rows (~9 MB of timeline) at a time.
+#: Rows per slice written (a parquet row group, a text slice): 64 Ki rows, about 9 MB of timeline.
 CHUNK_ROWS = 1 << 16
+#: Per row: the timeline columns, each as _row_columns builds them (see there).
+Columns = dict[str, object]
 
 
-def parse(packets: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
+class Coded(tuple):
+    """A text column as (codes, dictionary): int64 codes into a pyarrow string array (-1: null). Rows are moved
+    and joined as codes; the text is made only when written (:func:`frame`, :func:`arrow_rows`)."""
+
+    def __new__(cls, codes: np.ndarray, dictionary: pa.Array):
+        return super().__new__(cls, (np.asarray(codes, dtype=np.int64), dictionary))
+
+    def text(self) -> pa.Array:
+        return _take_strings(self[1], self[0])
+
+
+def parse(packets: pd.DataFrame, flows: pd.DataFrame, files: tuple[str, ...] = ("",)) -> pd.DataFrame:
+    """The timeline rows of annotated packets (analysis.tcp.build_flows), in timeline order. ``files``: the names
+    of the capture files the packets' ``file`` column numbers."""
     if len(packets) == 0:
         return _no_rows()
-    return _rows(_row_columns(packets, _ConnTable(packets, flows), _time_order(packets["ts_ns"].to_numpy(np.int64))))
+    conns = ConnIds.of(flows)
+    return frame(_row_columns(packets, conns, _time_order(packets["ts_ns"].to_numpy(np.int64)), files))
 
 
-def arrow_chunks(packets: pd.DataFrame, flows: pd.DataFrame, schema: pa.Schema,
-                 chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.RecordBatch]:
-    """parse()'s rows a slice at a time, in the same order, as Arrow record batches in ``schema``: the
-    export's (analysis.export.arrow_schema, with the categoricals as text). The streamed parquet export
-    writes these. They are built from the columns with no DataFrame in between: 0.10 s a million rows,
-    where frames converted back to Arrow took 0.13-0.19 s, holding the GIL that the connections' facts,
-    worked out meanwhile, need."""
-    for columns in _slices(packets, flows, chunk_rows):
-        yield _arrow_rows(columns, schema)
-
-
-def _slices(packets: pd.DataFrame, flows: pd.DataFrame, chunk_rows: int) -> Iterator[dict[str, object]]:
-    order = _time_order(packets["ts_ns"].to_numpy(np.int64))
-    conns = _ConnTable(packets, flows)
-    n = len(packets)
-    for start in range(0, n, chunk_rows):
-        stop = min(n, start + chunk_rows)
-        yield _row_columns(packets, conns, np.arange(start, stop) if order is None else order[start:stop])
+def columns(packets: pd.DataFrame, conns: ConnIds, files: tuple[str, ...]) -> Columns:
+    """The timeline columns of a batch of annotated packets, in the batch's order."""
+    return _row_columns(packets, conns, None, files)
 
 
 def _no_rows() -> pd.DataFrame:
     return conform(pd.DataFrame({"ts_ns": [], "t_rel": [], "source": [], "kind": []}))
 
 
-class _ConnTable:
-    """Per connection number: the first packet's time and the flow id."""
+class ConnIds:
+    """Per connection number: the first packet's time and the flow id, for the connections rows name."""
 
-    def __init__(self, packets: pd.DataFrame, flows: pd.DataFrame):
-        n_conn = int(packets["conn"].max()) + 1
-        by_conn = flows.set_index("conn")
-        # flows may be a filtered table (api: --flow/--port): connections it lacks have no rows here
-        self.first_ts_ns = by_conn["first_ts_ns"].reindex(range(n_conn), fill_value=0).to_numpy(np.int64)
-        flow = by_conn["flow"].reindex(range(n_conn), fill_value="").astype(object).to_numpy()
-        self.flow = pa.array(flow, type=pa.large_string())  # converted once, taken from per slice
+    def __init__(self, conn: np.ndarray, first_ts_ns: np.ndarray, flow: pa.Array):
+        order = np.argsort(conn, kind="stable")
+        self.conn = np.asarray(conn, dtype=np.int64)[order]
+        self.first_ts_ns = np.asarray(first_ts_ns, dtype=np.int64)[order]
+        self.flow = flow.take(pa.array(order)) if len(order) else flow  # converted once, taken from per slice
+
+    @classmethod
+    def of(cls, flows: pd.DataFrame) -> ConnIds:
+        return cls(flows["conn"].to_numpy(np.int64), flows["first_ts_ns"].to_numpy(np.int64),
+                   pa.array(flows["flow"].astype(object).to_numpy(), type=pa.large_string()))
+
+    def index(self, conn: np.ndarray) -> np.ndarray:
+        """Position of each row's connection here; -1 where it is not (flows filtered by --flow/--port)."""
+        if not len(self.conn):
+            return np.full(len(conn), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.conn, conn), len(self.conn) - 1)
+        return np.where(self.conn[at] == conn, at, -1)
 
 
 #: TCPDUMP_NAMES as Arrow strings, for taking by flag value.
@@ -95,21 +110,21 @@ def _take_strings(names: pa.Array, codes: np.ndarray) -> pa.Array:
 
 
 _DTYPES = {column.name: column.dtype for column in TIMELINE_COLUMNS}
-#: The categorical columns' categories, in code order.
+#: The categorical columns' categories, in code order (``file``'s are the capture's files).
 _CATEGORIES = {"source": [s.value for s in Source], "actor": [a.value for a in Actor], "kind": _KINDS}
 
 
-def _row_columns(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | None) -> dict[str, object]:
+def _row_columns(packets: pd.DataFrame, conns: ConnIds, order: np.ndarray | None, files: tuple[str, ...]) -> Columns:
     """The timeline columns of packets[order] (all packets, in table order, when order is None), each in the
-    form both _rows and _arrow_rows start from: numpy int64/float64 values, an Int64 array (``ack``, which
-    has <NA>), Arrow text, int8 codes into _CATEGORIES, or None (all null)."""
+    form both frame() and arrow_rows() start from: numpy int64/float64 values, an Int64 array (``ack``, which
+    has <NA>), Coded text, int8 codes into the categories, or None (all null)."""
 
     def column(name: str) -> np.ndarray:  # always a new array: the timeline must not share buffers with the packets
         values = packets[name].to_numpy()
         return values.copy() if order is None else values[order]
 
     ts = column("ts_ns").astype(np.int64, copy=False)
-    conn = column("conn").astype(np.int64, copy=False)
+    at = conns.index(column("conn").astype(np.int64, copy=False))
     kind = packets["kind"]
     kind_codes = (kind.cat.codes.to_numpy() if isinstance(kind.dtype, pd.CategoricalDtype) and list(kind.cat.categories) == _KINDS
                   else pd.Index(_KINDS).get_indexer(kind.astype(str).to_numpy(object)))
@@ -120,16 +135,19 @@ def _row_columns(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | N
         ack = pd.array(ack, dtype="Int64")
     ack = ack.copy() if order is None else ack.take(order)
     flag_codes = column("flags").astype(np.int64) & (len(TCPDUMP_NAMES) - 1)
+    file_codes = column("file") if "file" in packets.columns else np.zeros(len(ts), np.int64)
     return {
         "ts_ns": ts,
-        "t_rel": (ts - conns.first_ts_ns[conn]) / 1e9,
-        "flow": _take_strings(conns.flow, conn),
-        "conn": conn,
+        "t_rel": (ts - conns.first_ts_ns[np.maximum(at, 0)]) / 1e9 if len(conns.conn) else np.zeros(len(ts)),
+        "flow": Coded(at, conns.flow),
+        "conn": column("conn").astype(np.int64, copy=False),
         "source": np.zeros(len(ts), np.int8),
         "actor": np.where(column("from_client").astype(bool), 0, 1).astype(np.int8),
+        "pid": None,
         "kind": kind_codes.astype(np.int8),
         "frame": column("frame").astype(np.int64, copy=False),
-        "flags": _take_strings(_FLAG_NAMES, flag_codes),
+        "file": Coded(file_codes, pa.array(list(files), pa.large_string())),
+        "flags": Coded(flag_codes, _FLAG_NAMES),
         "seq": column("seq").astype(np.int64, copy=False),
         "ack": ack,
         "seq_raw": column("seq_raw").astype(np.int64, copy=False),
@@ -140,29 +158,79 @@ def _row_columns(packets: pd.DataFrame, conns: _ConnTable, order: np.ndarray | N
     }
 
 
-def _rows(columns: dict[str, object]) -> pd.DataFrame:
-    """_row_columns as a timeline frame (schema dtypes), checked with schema.validate."""
-    n = len(columns["ts_ns"])
-    frame = {}
+def _length(columns: Columns) -> int:
+    return len(columns["ts_ns"])
+
+
+def joined(first: Columns, second: Columns) -> Columns:
+    """The rows of ``first`` then those of ``second``."""
+    out: Columns = {}
+    for name, a in first.items():
+        b = second[name]
+        if a is None:
+            out[name] = None
+        elif isinstance(a, Coded):
+            same = a[1] is b[1] or a[1].equals(b[1])
+            codes = b[0] if same else np.where(b[0] >= 0, b[0] + len(a[1]), -1)
+            out[name] = Coded(np.concatenate([a[0], codes]), a[1] if same else pa.concat_arrays([a[1], b[1]]))
+        elif isinstance(a, pd.arrays.IntegerArray):
+            out[name] = pd.arrays.IntegerArray(np.concatenate([a._data, b._data]), np.concatenate([a._mask, b._mask]))
+        else:
+            out[name] = np.concatenate([a, b])
+    return out
+
+
+def taken(columns: Columns, index: np.ndarray | slice) -> Columns:
+    """These rows (positions, in this order, or a slice: then numpy views)."""
+    out: Columns = {}
+    for name, values in columns.items():
+        if values is None:
+            out[name] = None
+        elif isinstance(values, Coded):
+            out[name] = Coded(values[0][index], values[1])
+        else:
+            out[name] = values[index]
+    return out
+
+
+def compacted(columns: Columns) -> Columns:
+    """The same rows, each Coded column's dictionary cut to the entries the rows use (for rows kept a while)."""
+    out = dict(columns)
+    for name, values in columns.items():
+        if isinstance(values, Coded) and len(values[1]) > len(values[0]):
+            codes = values[0]
+            used, inverse = np.unique(codes[codes >= 0], return_inverse=True)
+            renumbered = np.full(len(codes), -1, dtype=np.int64)
+            renumbered[codes >= 0] = inverse
+            out[name] = Coded(renumbered, values[1].take(pa.array(used, type=pa.int64())))
+    return out
+
+
+def frame(columns: Columns) -> pd.DataFrame:
+    """Columns as a timeline frame (schema dtypes), checked with schema.validate."""
+    n = _length(columns)
+    out = {}
     for name, values in columns.items():
         if name in _CATEGORIES:
-            frame[name] = pd.Categorical.from_codes(values, categories=_CATEGORIES[name])
+            out[name] = pd.Categorical.from_codes(values, categories=_CATEGORIES[name])
+        elif isinstance(values, Coded) and _DTYPES[name] == "category":
+            out[name] = pd.Categorical.from_codes(values[0], categories=pd.Index(values[1].to_pylist(), dtype=object))
         elif values is None:
-            frame[name] = null_strings(n)
-        elif isinstance(values, pa.Array):
-            frame[name] = pd.arrays.ArrowStringArray(values)
+            out[name] = null_strings(n) if _DTYPES[name] == "string" else nullable_int(np.zeros(n), np.zeros(n))
+        elif isinstance(values, Coded):
+            out[name] = pd.arrays.ArrowStringArray(values.text())
         elif _DTYPES[name] == "Int64" and isinstance(values, np.ndarray):
-            frame[name] = nullable_int(values)
+            out[name] = nullable_int(values)
         else:
-            frame[name] = values
-    rows = pd.DataFrame(frame, copy=False)  # every column above is a new array: no second copy of a million rows
+            out[name] = values
+    rows = pd.DataFrame(out, copy=False)  # every column above is a new array: no second copy of a million rows
     validate(rows)
     return rows
 
 
-def _arrow_rows(columns: dict[str, object], schema: pa.Schema) -> pa.RecordBatch:
-    """_row_columns as an Arrow record batch in ``schema`` (its types; the categoricals as their text)."""
-    n = len(columns["ts_ns"])
+def arrow_rows(columns: Columns, schema: pa.Schema) -> pa.RecordBatch:
+    """Columns as an Arrow record batch in ``schema`` (its types; the categoricals as their text)."""
+    n = _length(columns)
     arrays = []
     for field in schema:
         values = columns[field.name]
@@ -170,8 +238,8 @@ def _arrow_rows(columns: dict[str, object], schema: pa.Schema) -> pa.RecordBatch
             arrays.append(pa.array(_CATEGORIES[field.name], type=field.type).take(pa.array(values)))
         elif values is None:
             arrays.append(pa.nulls(n, field.type))
-        elif isinstance(values, pa.Array):
-            arrays.append(values.cast(field.type))
+        elif isinstance(values, Coded):
+            arrays.append(values.text().cast(field.type))
         else:  # numpy values hand their buffer over; the Int64 array brings its mask
             arrays.append(pa.array(values, type=field.type, from_pandas=True))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -37,7 +37,8 @@ import pandas as pd
 
 from analysis import clock
 from analysis.errors import EventParseError
-from analysis.events._lines import LineReport, count_bad
+from analysis.events._lines import count_bad
+from analysis.events.context import ParseContext
 from analysis.events._tie import tie
 from analysis.schema import EventKind, Source, conform
 
@@ -83,14 +84,13 @@ _CALL_OR_RESUMED = r"^(?:(?:\w+|\?\?\?)\(|<\.\.\.)"
 _HAS_RESULT = r"\)\s+=\s+(?:-?\d+|\?|0x[0-9a-fA-F]+)"
 
 
-def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "server",
-          with_pid: bool = False, lines: LineReport | None = None) -> pd.DataFrame:
-    """Timeline rows from strace output. ``actor`` is the side that was traced (used when no flow matches).
+def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
+    """Timeline rows from strace output, tied to ``ctx.flows``; ``ctx.actor`` is the side that was traced (used
+    when no flow matches); damaged lines are counted in ``ctx.lines`` (module docstring).
 
-    ``with_pid`` appends the thread id column ``pid`` after the schema's
-    columns (the kernel parser uses it to tie ``sock_send_length``).
-    ``lines``, when given, gets the count of damaged lines (module docstring).
+    Every row has its thread id (``pid``): the kernel parser ties ``sock_send_length`` through it.
     """
+    flows, actor, lines = ctx.flows, ctx.actor, ctx.lines
     text_lines = pd.Series(text.splitlines(), dtype="string")
     head = text_lines.str.extract(_LINE)
     head["ts_ns"] = clock.strace_to_ns(head["ts"].fillna(""))
@@ -125,10 +125,7 @@ def parse(text: str, *, flows: pd.DataFrame | None = None, actor: str | None = "
     _tie_sigpipe(rows)
     rows["actor"] = rows["actor"].where(rows["actor"].notna(), actor)
     rows["source"] = Source.SYSCALL.value
-    out = conform(rows)
-    if with_pid:
-        out["pid"] = rows["pid"].astype("int64").to_numpy()
-    return out
+    return conform(rows)
 
 
 def _damaged(lines: pd.Series, head: pd.DataFrame) -> np.ndarray:

@@ -2,10 +2,12 @@
 
     read_packets(path, engine="fast", progress=None) -> (DataFrame, ReadReport)
     iter_packet_chunks(path, chunk_records=...) -> DataFrames, chunk by chunk (bounded memory; fast engine)
-    ReadAhead(path, progress) (ahead.py): the fast engine's read, started on a thread before pandas is imported
+
+Several files as one capture, and reading a capture a batch at a time on a
+thread (before pandas is imported), are above this package: analysis.stream.
 
 Engines (ENGINES): "fast" (streaming; its two per-record loops in C,
-_native.c, with numpy twins as reference and fallback; the default), "scapy" (scapy's
+csrc/, with numpy twins as reference and fallback; the default), "scapy" (scapy's
 readers and layers), "pyshark" (tshark through pyshark; the only module here
 that starts a process). They are tested to give identical tables. Damaged
 input follows damage.py: CaptureFormatError when nothing can be read (or the
@@ -24,7 +26,7 @@ from ..errors import CaptureFormatError
 from . import damage
 from .table import PACKET_COLUMNS, ReadReport
 
-if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (ahead.py)
+if TYPE_CHECKING:  # not at run time: the fast engine's reading half runs before pandas is imported (analysis.stream.reading)
     import pandas as pd
 
 Progress = Callable[[int, int], None]
@@ -42,8 +44,9 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
                  lean: bool = False) -> tuple[pd.DataFrame, ReadReport]:
     """The packet table of one pcap/pcapng file, and what else the reader saw.
 
-    ``lean=True`` lets the fast engine give src, dst and vlan as Categoricals
-    (same values; far less memory on big captures). Other engines ignore it.
+    ``lean=True`` gives src, dst and vlan as Categoricals (same values; far
+    less memory on big captures): the fast engine builds them so, the others'
+    columns are converted.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown capture engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -52,9 +55,14 @@ def read_packets(path: str | Path, engine: str = DEFAULT_ENGINE, progress: Progr
     try:
         if lean and engine == "fast":
             return module.read(path, progress=progress, lean=True)
-        return module.read(path, progress=progress)
+        table, report = module.read(path, progress=progress)
     except OSError as exc:  # permissions, an I/O error: one line, whichever engine met it
         raise damage.unreadable(path, exc) from exc
+    return (table.astype({name: "category" for name in LEAN_COLUMNS}) if lean else table), report
+
+
+#: the packet table's text columns that lean tables hold as Categoricals (few distinct values, many rows)
+LEAN_COLUMNS = ("src", "dst", "vlan")
 
 
 def _existing_file(path: str | Path) -> Path:

@@ -6,7 +6,7 @@ hex, and the last 32 bits in dotted form for IPv4-mapped (::ffff:a.b.c.d)
 and IPv4-compatible (::a.b.c.d, when the first 96 bits are zero and the
 address is not ::/112) addresses.
 
-AddressBook numbers the raw addresses of each batch (in C, _native.c's
+AddressBook numbers the raw addresses of each batch (in C, csrc/addresses.c's
 code_addresses, or its numpy twin here), formats each new one once, and
 maps back, so no per-packet Python string work happens on big files.
 """
@@ -56,7 +56,7 @@ def format_ipv6(packed: bytes) -> str:
 
 def code_addresses_numpy(version: np.ndarray, src: np.ndarray, dst: np.ndarray, codes: np.ndarray,
                          first: np.ndarray) -> int:
-    """_native.c's code_addresses() with numpy (the reference, and the fallback when the C part is not built).
+    """csrc/addresses.c's code_addresses() with numpy (the reference, and the fallback when the C part is not built).
 
     An address is (version, 16 raw bytes). ``codes`` (int32, 2n) gets a code
     per src row then per dst row, in order of first appearance; ``first``

@@ -32,10 +32,3 @@ def packet_frame(columns: Mapping[str, object]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)  # the arrays are ours: no second copy of a big table
 
 
-def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return empty_packets()
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True)

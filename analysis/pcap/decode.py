@@ -1,6 +1,6 @@
 """Header decoding: a RecordBatch -> TCP columns, no per-packet Python.
 
-Two implementations of the same rules: _native.c's decode_tcp (C, record by
+Two implementations of the same rules: csrc/decode.c's decode_tcp (C, record by
 record; used when built) and decode_numpy below, the reference and the
 fallback, which the tests hold the C code to. In decode_numpy each step
 works on all records of a batch at once: compute where a header
@@ -49,7 +49,7 @@ IPPROTO_TCP = 6
 VLAN_BITS = 12
 
 #: Records the rules above stop on at a documented limit: not listed, counted per kind (Decoded.beyond_limits,
-#: in this order in _native.c's decode_tcp), and each kind that occurs named in the read's warnings.
+#: in this order in csrc/decode.c's decode_tcp), and each kind that occurs named in the read's warnings.
 BEYOND_LIMITS: dict[str, str] = {
     "vlan_depth": f"{{n}} records have more than {MAX_VLAN_DEPTH} stacked VLAN tags (the reader's limit): not decoded, not listed",
     "ipv6_extensions": f"{{n}} IPv6 packets have more than {MAX_IPV6_EXT} extension headers (the reader's limit): "
@@ -67,10 +67,10 @@ try:
 except ImportError:  # not built (setup.py): decode_numpy does it, about 0.2 s slower per million packets
     _decode_tcp_c = None
 
-#: L3Selector -> its code in _native.c (enum SEL_...)
+#: L3Selector -> its code in csrc/decode.c (enum SEL_...)
 _SELECTOR_CODES = {L3Selector.ETHERTYPE: 0, L3Selector.AF_HOST: 1, L3Selector.AF_BIG: 2, L3Selector.IP_VERSION: 3,
                    L3Selector.IPV4_ONLY: 4, L3Selector.IPV6_ONLY: 5}
-#: LINKTYPES as the rows _native.c reads: (linktype, header_len, selector code, proto_at), int32 each
+#: LINKTYPES as the rows csrc/decode.c reads: (linktype, header_len, selector code, proto_at), int32 each
 _LINK_TABLE = np.array([(lt, spec.header_len, _SELECTOR_CODES[spec.selector], spec.proto_at) for lt, spec in LINKTYPES.items()],
                        dtype=np.int32)
 
@@ -198,7 +198,7 @@ def _ipv6(data, l3, end, wire_after):
 
 
 def decode(batch: RecordBatch) -> Decoded:
-    """The TCP rows of a batch: by _native.c's decode_tcp when it is built, else with numpy (the reference)."""
+    """The TCP rows of a batch: by csrc/decode.c's decode_tcp when it is built, else with numpy (the reference)."""
     decoded = decode_native(batch) if _decode_tcp_c is not None else decode_numpy(batch)
     if batch.frames is not None:  # both number the records first_frame, first_frame + 1, ...: take the real ones
         decoded.frame = batch.frames[decoded.frame - batch.first_frame]

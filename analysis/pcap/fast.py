@@ -1,6 +1,6 @@
 """The fast engine: stream.py reads the file window by window; here the pieces become the table, once.
 
-Per-packet work is C (_native.c: walk.py, decode.py's and addresses.py's
+Per-packet work is C (csrc/: walk.py, decode.py's and addresses.py's
 native paths) or numpy; Python runs once per window and once per distinct
 address or VLAN stack.
 """
@@ -69,17 +69,6 @@ def _lean_frame(columns: dict[str, object], book: AddressBook) -> pd.DataFrame:
         values = columns.pop(name)
         data[name] = values if isinstance(values, pd.Categorical) else np.asarray(values).astype(dtype, copy=False)
     return pd.DataFrame(data, copy=False)
-
-
-def plain_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """A lean table (read(..., lean=True)) with src, dst and vlan as ``string`` columns again, as read() gives them."""
-    out = table.copy(deep=False)
-    for name in ("src", "dst", "vlan"):
-        column = table[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            texts = pa.array(np.asarray(column.cat.categories, dtype=object).tolist(), pa.string())
-            out[name] = pd.array(texts.take(pa.array(column.cat.codes.to_numpy())), dtype="string")
-    return out
 
 
 def _vlan_text(key: int) -> str:

@@ -4,7 +4,7 @@ scan.py cuts the file into records, decode.py decodes their headers, and
 here each window's rows are kept with the addresses as AddressBook codes
 (16 raw bytes become an int32). fast.py joins the pieces into the table.
 
-Numpy and C only, no pandas: ahead.py can start this on a thread while the
+Numpy and C only, no pandas: analysis.stream.reading starts this on a thread while the
 caller is still importing pandas (a third of a second, otherwise spent
 before the first byte is read).
 """
@@ -33,7 +33,7 @@ KEPT = ("frame", "ts_ns", "iface", "vlan_key", "ip_version", "sport", "dport", "
 
 
 class ReadStopped(Exception):
-    """The read was asked to stop (ahead.py's cancel) before the end of the file."""
+    """The read was asked to stop (analysis.stream.reading's cancel) before the end of the file."""
 
 
 def decoded_batches(path: Path, report: ReadReport, progress: Progress | None = None,

@@ -1,7 +1,7 @@
 """Record boundaries: follow the length in each record (or block) header.
 
 This is the only step of reading that cannot be vectorised: each header
-says where the next one starts. ``_native.c`` does it in C (built by
+says where the next one starts. ``csrc/walk.c`` does it in C (built by
 ``pip install``, see setup.py); :func:`walk_python` is the same loop in
 Python, used when the C module is missing (no compiler at install time)
 and as the reference the tests hold the C module to. For classic pcap,
@@ -31,7 +31,7 @@ ACCELERATED = _walk_c is not None
 
 
 def walk_python(buf, out: np.ndarray, off: int, end: int, len_at: int, len_add: int, big_endian: bool) -> tuple[int, int]:
-    """_native.c's walk(): store record offsets in ``out`` from ``off``; (count, where the walk stopped).
+    """csrc/walk.c's walk(): store record offsets in ``out`` from ``off``; (count, where the walk stopped).
 
     A record at ``off`` is taken when the 32-bit length at ``off + len_at``
     lies before ``end`` and ``next = off + len_add + length`` satisfies
@@ -79,7 +79,7 @@ class PcapRecords(NamedTuple):
 
 
 def walk_pcap(buf, off: int, end: int, order: str, ns_per_tick: int, max_caplen: int) -> PcapRecords:
-    """Classic pcap's records in ``buf[off:end]``, walked and their headers read in one pass (_native.c's walk_pcap).
+    """Classic pcap's records in ``buf[off:end]``, walked and their headers read in one pass (csrc/walk.c's walk_pcap).
 
     Records are taken while they lie whole before ``end`` and their caplen is
     at most ``max_caplen``; a bigger one stops the walk (damage, which the

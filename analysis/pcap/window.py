@@ -5,7 +5,7 @@
   only one window is mapped at a time, so the resident set stays bounded.
   The kernel is asked to read the next window ahead (posix_fadvise).
   A file that shrinks while it is read (another program truncates it)
-  cannot crash the process: _native.c's bus guard turns the SIGBUS into
+  cannot crash the process: csrc/bus_guard.c turns the SIGBUS into
   zeros, and the next window sees the new size and says so.
 - Window copies into two fixed buffers with readinto(), the next one read
   ahead on a second thread: for small files, for anything that is not a

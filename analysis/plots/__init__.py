@@ -27,17 +27,34 @@ Example::
 
 from __future__ import annotations
 
-from analysis.plots.bundle_figures import write_bundle_figures
-from analysis.plots.figure import save, text_artists
-from analysis.plots.highlights import Highlight, highlights_from
-from analysis.plots.ladder import plot_ladder
-from analysis.plots.lanes import plot_lanes
-from analysis.plots.select import PlotInputError, resolve_flow
-from analysis.plots.titles import scenario_title
-from analysis.plots.tseq import plot_tseq
+import importlib
 
-#: ``--kind`` name -> plot function (all take ``(timeline_df, flow_or_flows, highlights=, title=)``).
-PLOTS = {"ladder": plot_ladder, "lanes": plot_lanes, "tseq": plot_tseq}
+#: Public name -> (module, attribute). Loaded on first use, so that importing one light module of the
+#: package (labels, style, highlights: the vocabulary pcapng comments share) does not import matplotlib.
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "write_bundle_figures": ("bundle_figures", "write_bundle_figures"),
+    "save": ("figure", "save"),
+    "text_artists": ("figure", "text_artists"),
+    "Highlight": ("highlights", "Highlight"),
+    "highlights_from": ("highlights", "highlights_from"),
+    "plot_ladder": ("ladder", "plot_ladder"),
+    "plot_lanes": ("lanes", "plot_lanes"),
+    "PlotInputError": ("select", "PlotInputError"),
+    "resolve_flow": ("select", "resolve_flow"),
+    "scenario_title": ("titles", "scenario_title"),
+    "plot_tseq": ("tseq", "plot_tseq"),
+}
 
-__all__ = ["PLOTS", "Highlight", "PlotInputError", "highlights_from", "plot_ladder", "plot_lanes", "plot_tseq",
-           "resolve_flow", "save", "scenario_title", "text_artists", "write_bundle_figures"]
+
+def __getattr__(name: str):
+    if name == "PLOTS":
+        #: ``--kind`` name -> plot function (all take ``(timeline_df, flow_or_flows, highlights=, title=)``).
+        return {"ladder": __getattr__("plot_ladder"), "lanes": __getattr__("plot_lanes"),
+                "tseq": __getattr__("plot_tseq")}
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'analysis.plots' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    return getattr(importlib.import_module(f"analysis.plots.{module}"), attribute)
+
+
+__all__ = ["PLOTS", *_EXPORTS]

@@ -37,6 +37,7 @@ EVIDENCE_WORDS: dict[str, str | None] = {
     "write_error": "next write fails: {errno}",
     "syscall_error": "syscall fails: {errno}",
     "app_error": "app sees the error: {errno}",
+    "app_abort": "{actor}'s app notices the peer has gone",
     "read_eof": None,
     "rst_reason": None,
     "state_at_rst": None,

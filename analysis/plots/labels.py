@@ -62,7 +62,7 @@ def packet_short(row: Mapping[str, Any]) -> str:
     return f"{kind} {length}" if length > 0 else kind
 
 
-def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def _fields(row: Mapping[str, Any], detail_chars: int | None = 16) -> dict[str, Any]:
     detail = _value(row, "detail") or ""
     old_state, _, new_state = str(detail).partition("->")
     if not new_state:  # detail is just the new state (or empty)
@@ -75,7 +75,7 @@ def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "source": row.get("source"),
         "len": "?" if _int(row, "len") is None else _int(row, "len"),
         "errno": _value(row, "errno") or "error",
-        "detail": shorten(detail, 16) if detail else "?",
+        "detail": (shorten(detail, detail_chars) if detail_chars else " ".join(str(detail).split())) if detail else "?",
         "old_state": old_state.strip(),
         "new_state": new_state.strip() or "?",
     }
@@ -86,6 +86,17 @@ def event_label(row: Mapping[str, Any], short: bool = False) -> str:
     style = event_style(str(row.get("source")), str(row.get("kind")), _value(row, "errno"))
     template = style.short if short else style.label
     return shorten(template.format(**_fields(row)), LABEL_MAX_CHARS if not short else 16)
+
+
+def event_text(row: Mapping[str, Any]) -> str:
+    """The long form of :func:`event_label`, for text with room (pcapng comments): the label whole, then the
+    row's whole detail (the syscall line, the application's words) when the label does not show it."""
+    style = event_style(str(row.get("source")), str(row.get("kind")), _value(row, "errno"))
+    text = style.label.format(**_fields(row, detail_chars=None))
+    detail = _value(row, "detail")
+    if detail and "{detail}" not in style.label:
+        text += " — " + " ".join(str(detail).split())
+    return text
 
 
 def row_label(row: Mapping[str, Any], short: bool = False) -> str:

@@ -32,7 +32,6 @@ DIRECTION_COLOURS = {"client": PALETTE["blue"], "server": PALETTE["orange"]}
 
 #: Background of a highlighted (causal-chain) row and of the chain badges.
 HIGHLIGHT_FILL = PALETTE["yellow"]
-HIGHLIGHT_EDGE = PALETTE["black"]
 BREAK_COLOUR = PALETTE["grey"]
 
 FONT_SIZE = 8.0

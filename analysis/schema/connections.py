@@ -68,6 +68,10 @@ FLOW_COLUMNS: tuple[Column, ...] = (
            "Time of its first packet: the timeline's `t_rel` counts from here."),
     Column("last_ts_ns", "int64", False, "ns since the Unix epoch", "Time of its last packet."),
     Column("duration_s", "float64", False, "s", "From the first packet to the last."),
+    Column("first_file", "string", False, "",
+           "The capture file of its first packet (the timeline's `file`): with a capture in several files "
+           "(rotated by tcpdump -C/-G), a connection can start in one and end in a later one."),
+    Column("last_file", "string", False, "", "The capture file of its last packet."),
     *_per_side("isn_{side}", "Int64", True, "", "The {side}'s initial sequence number (null: its SYN was not captured)."),
     *(c for fact in ("fin", "rst") for c in (
         *(column for side in _SIDES for column in (

@@ -98,11 +98,19 @@ TIMELINE_COLUMNS: tuple[Column, ...] = (
     Column("actor", "category", True, "",
            "client | server: who did it. Null when the side is unknown (no SYN seen "
            "and no port heuristic applied)."),
+    Column("pid", "Int64", True, "",
+           "The thread (strace, tracefs) or process (app events) behind the event; null for packets. A kernel "
+           "row's is the task that happened to run: on loopback a RST is often traced in the peer's softirq."),
     Column("kind", "category", False, "",
            "Packets: SYN, SYN-ACK, ACK, DATA, FIN, RST. Others: see EventKind "
            "(write, write_error, read_eof, state, rst_sent, rst_received, sk_error, ...)."),
     Column("frame", "Int64", True, "", "1-based frame number in the capture file "
-           "(as tshark's frame.number); null for non-packet rows."),
+           "(as tshark's frame.number); null for non-packet rows. A capture read from several files "
+           "(analysis.stream.files) numbers on across them, in capture order: in its own file, the frame is "
+           "this minus the frames of the files before it (`Timeline.files`)."),
+    Column("file", "category", True, "",
+           "The capture file the packet came from: its path relative to the folder all the files share "
+           "(just its name for a single file); null for non-packet rows."),
     Column("flags", "string", True, "",
            "tcpdump-style TCP flags: S, S., ., P., F., FP., R, R. ..."),
     Column("seq", "Int64", True, "bytes",

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from analysis.rules import first_match
 from analysis.tcp import flags as F
-from analysis.tcp.flows import first_rows, stable_order
+from analysis.tcp.flows import stable_order
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,8 @@ HISTORY_LEGEND: tuple[HistoryLetter, ...] = (
 )
 
 
-def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    flags = pk["flags"].to_numpy()
-    length = pk["len"].to_numpy()
+def letter_masks(flags: np.ndarray, length: np.ndarray, win: np.ndarray, retrans: np.ndarray) -> dict[str, np.ndarray]:
+    """Per packet, whether it shows each letter of :data:`HISTORY_LEGEND` (``retrans``: payload retransmitted)."""
     syn = (flags & F.SYN) != 0
     ack = (flags & F.ACK) != 0
     fin = (flags & F.FIN) != 0
@@ -54,32 +53,11 @@ def _letter_masks(pk: pd.DataFrame, retrans: np.ndarray | None = None) -> dict[s
         "H": syn & ack,
         "A": ack & ~syn & ~fin & ~rst & (length == 0),
         "D": length > 0,
-        "T": retransmitted(pk) if retrans is None else retrans,
-        "W": (pk["win"].to_numpy() == 0) & ~syn & ~rst,
+        "T": retrans,
+        "W": (win == 0) & ~syn & ~rst,
         "F": fin,
         "R": rst,
     }
-
-
-def _sides(pk: pd.DataFrame) -> np.ndarray:
-    """2c for the client's packets of connection c, 2c+1 for the server's."""
-    side = pk["conn"].to_numpy(np.int64) * 2
-    side += ~pk["from_client"].to_numpy(bool)
-    return side
-
-
-def retransmitted(pk: pd.DataFrame, side: np.ndarray | None = None) -> np.ndarray:
-    """Payload packets that end at or before the highest end already seen in their direction.
-
-    ``side``: :func:`_sides` of ``pk``, when the caller has it already.
-    """
-    length = pk["len"].to_numpy(np.int64)
-    side = _sides(pk) if side is None else side
-    data_rows = np.flatnonzero(length > 0)  # only payload has an end: other rows neither count nor raise the maximum
-    seq_end = pk["seq"].to_numpy(np.int64)[data_rows] + length[data_rows]
-    out = np.zeros(len(length), dtype=bool)
-    out[data_rows] = seq_end <= _previous_max(side[data_rows], seq_end)
-    return out
 
 
 #: seq + len + 1 stays below this (32-bit sequence space plus one segment), so
@@ -88,7 +66,7 @@ def retransmitted(pk: pd.DataFrame, side: np.ndarray | None = None) -> np.ndarra
 _GROUP_STRIDE = 1 << 36
 
 
-def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+def previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per row: the largest value in earlier rows of its group, -1 when none (values >= -1; groups >= 0)."""
     n = len(values)
     out = np.full(n, -1, dtype=np.int64)
@@ -114,52 +92,32 @@ def _previous_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def histories(pk: pd.DataFrame, n_conn: int, retrans: np.ndarray | None = None,
-              side: np.ndarray | None = None) -> pd.array:
-    """History string (a ``string`` array) of every connection 0..n_conn-1 from annotated packets (flows.assign_connections).
+def histories(first_frames: np.ndarray) -> pd.array:
+    """History strings (a ``string`` array) from each connection's first frame of every letter and side:
+    ``first_frames[c, k, s]``, letter k of :data:`HISTORY_LEGEND`, s 0 for the client and 1 for the server, -1: never.
 
-    A (connection x letter-and-side) table of first frames, sorted along each
-    row: letters by the frame that first showed them, ties in legend order.
-    ``side``: as for :func:`retransmitted`.
+    Each connection's (letter, side) cells are sorted: letters by the frame
+    that first showed them, ties (one packet, several letters) in legend order.
     """
-    side = _sides(pk) if side is None else side
-    frame_rank = _frame_ranks(pk["frame"].to_numpy())
+    n_conn = len(first_frames)
     width = 2 * len(HISTORY_LEGEND)
     column_bits = (width - 1).bit_length()
-    # a cell holds (frame rank << column_bits) | column: sorting a row orders its letters by frame, ties by column
-    cell_type = np.int32 if (len(side) + 1) << column_bits <= np.iinfo(np.int32).max else np.int64
-    never = np.iinfo(cell_type).max  # absent letters sort last
-    cells = np.empty((n_conn, len(HISTORY_LEGEND), 2), dtype=cell_type)  # [conn, letter, client/server]
-    count = np.zeros(2 * n_conn, dtype=np.int64)  # letters present per side
-    letters = []
-    for order, (letter, mask) in enumerate(_letter_masks(pk, retrans).items()):
-        first = first_rows(side, mask, 2 * n_conn)  # 2c: the client's first row, 2c+1: the server's
-        absent = first < 0
-        count += ~absent
-        cell = (first if frame_rank is None else frame_rank[np.maximum(first, 0)]).astype(cell_type)
-        cell <<= column_bits
-        cell |= 2 * order + (np.arange(len(first), dtype=cell_type) & 1)
-        cell[absent] = never
-        cells[:, order, :] = cell.reshape(n_conn, 2)
-        letters += [letter, letter.lower()]
-    cells = cells.reshape(n_conn, width)
+    # a cell holds (frame << column_bits) | column: sorting a row orders its letters by frame, ties by column
+    cells = first_frames.reshape(n_conn, width).astype(np.int64)
+    absent = cells < 0
+    cells <<= column_bits
+    cells |= np.arange(width, dtype=np.int64)  # column 2k + s: letter k, side s
+    cells[absent] = np.iinfo(np.int64).max  # absent letters sort last
     cells.sort(axis=1)
-    count = count[0::2] + count[1::2]
+    count = width - absent.sum(axis=1)
     present = np.arange(width) < count[:, None]
+    letters = [c for h in HISTORY_LEGEND for c in (h.letter, h.letter.lower())]
     # Arrow strings straight from the buffers (pandas keeps large_string): each row's present letters, one after the other
     text = np.array([ord(c) for c in letters], dtype=np.uint8)[cells[present] & ((1 << column_bits) - 1)]
     offsets = np.zeros(n_conn + 1, dtype=np.int64)
     np.cumsum(count, out=offsets[1:])
     strings = pa.LargeStringArray.from_buffers(n_conn, pa.py_buffer(offsets), pa.py_buffer(text))
     return pd.array(strings, dtype="string")
-
-
-def _frame_ranks(frame: np.ndarray) -> np.ndarray | None:
-    """Per row, a number that orders rows as their frames do (equal frames, equal numbers): None when that is the
-    row itself (frames increase: annotated packets are sorted by frame), else the frame's rank among the distinct ones."""
-    if len(frame) < 2 or (frame[1:] > frame[:-1]).all():
-        return None
-    return np.unique(frame, return_inverse=True)[1].reshape(-1)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Did the side that reset stop reading first? Its advertised window, up to its RST.
+"""Did the side that reset stop reading first? Its advertised window, up to its RST, a batch at a time.
 
 A receiver that stops reading lets its receive buffer fill; its kernel then
 advertises a window of 0 (RFC 9293 3.8.6.2, "zero window"), and keeps doing
@@ -6,47 +6,39 @@ so until the application reads. A RST that follows a run of zero windows
 comes from an application that had stopped reading (a download aborted
 after the client gave up on it); the raw window field is 0 whatever the
 window scale, so no scaling is needed to tell.
+
+The state (analysis.tcp.state) keeps, per direction, where its trailing run
+of zero windows began (``zero_window_frame``/``_ts``; -1 while its last
+window is open), over the packets before the connection's first RST (SYNs
+and RSTs aside: their windows say nothing about reading). A batch whose
+last such packet is open clears it; one that ends in zeros after an open
+window starts a new run; one of zeros only continues the carried run.
+analysis.tcp.finish reports the RST sender's.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from analysis.tcp import flags as F
+from analysis.tcp.facts import NEVER, BatchRows, first_row_per, first_rst, max_per
+from analysis.tcp.state import States
 
 
-def zero_window_before_rst(pk: pd.DataFrame, rst_rows: np.ndarray, rst_side: np.ndarray) -> dict[str, pd.arrays.IntegerArray]:
-    """Per connection, where the RST sender's window went to 0 for good before its first RST.
-
-    ``rst_rows``: per connection, the packet row of its first RST (-1: none);
-    ``rst_side``: who sent it (0 client, 1 server). The columns
-    ``zero_window_frame`` / ``zero_window_ts_ns`` hold the first packet of the
-    trailing run of zero windows the sender advertised before that RST; null
-    when its last window before the RST was not 0 (or there is no RST).
-    """
-    n_conn = len(rst_rows)
-    conn = pk["conn"].to_numpy(np.int64)
-    flags = pk["flags"].to_numpy()
-    frame = pk["frame"].to_numpy(np.int64)
-    rst_frame = np.where(rst_rows >= 0, frame[np.maximum(rst_rows, 0)], -1) if len(frame) else np.full(n_conn, -1)
-    from_server = ~pk["from_client"].to_numpy(bool)
-    before = (rst_frame[conn] >= 0) & (frame < rst_frame[conn]) & (from_server == (rst_side[conn] == 1)) \
-        & ((flags & (F.SYN | F.RST)) == 0)
-    rows = np.flatnonzero(before)
-    zero = pk["win"].to_numpy()[rows] == 0
-    last = np.full(n_conn, -1, dtype=np.int64)
-    np.maximum.at(last, conn[rows], rows)
-    last_open = np.full(n_conn, -1, dtype=np.int64)
-    np.maximum.at(last_open, conn[rows[~zero]], rows[~zero])
-    ends_closed = (last >= 0) & (last > last_open)
-    run = rows[zero & (rows > last_open[conn[rows]])]
-    start = np.full(n_conn, len(frame), dtype=np.int64)
-    np.minimum.at(start, conn[run], run)
-    start = np.where(ends_closed, start, -1)
-    ts = pk["ts_ns"].to_numpy(np.int64)
-    safe = np.maximum(start, 0)
-    return {
-        "zero_window_frame": pd.arrays.IntegerArray(frame[safe] if len(frame) else np.zeros(n_conn, np.int64), start < 0),
-        "zero_window_ts_ns": pd.arrays.IntegerArray(ts[safe] if len(ts) else np.zeros(n_conn, np.int64), start < 0),
-    }
+def update(states: States, rows: BatchRows) -> None:
+    """Fold one batch's windows into ``states`` (row i is segment i), after analysis.tcp.facts.update (which merged
+    the batch's RSTs)."""
+    n_sides = 2 * len(states)
+    rst_frame, _ = first_rst(states)
+    counted = ((rows.flags & (F.SYN | F.RST)) == 0) & (rows.frame < np.where(rst_frame >= 0, rst_frame, NEVER)[rows.seg])
+    picked = np.flatnonzero(counted)
+    side, zero = rows.side[picked], rows.win[picked] == 0
+    last = max_per(side, picked, n_sides)
+    last_open = max_per(side[~zero], picked[~zero], n_sides)
+    run = zero & (picked > last_open[side])
+    start = first_row_per(side[run], picked[run], n_sides)
+    for name, values in (("zero_window_frame", rows.frame), ("zero_window_ts", rows.ts)):
+        carried = states[name].reshape(-1)
+        batch = np.where(start >= 0, values[np.maximum(start, 0)], -1)
+        merged = np.select([last < 0, last_open >= last, last_open >= 0, carried >= 0], [carried, -1, batch, carried], batch)
+        states[name] = merged.reshape(states[name].shape)

@@ -11,6 +11,8 @@ Clients (:data:`CLIENTS`):
     socket-rst  the same with SO_LINGER {1, 0}: close() sends RST
     half-close  shutdown(SHUT_WR) after abort_after_s, then read until EOF
     refused     connect() to the server's port on 127.0.0.2, where nothing listens: SYN, RST
+    browser     headless Chromium (never root): fetch() aborted with an AbortController
+    browser-close  headless Chromium: the tab is closed while the fetch is pending
 
 ``run_client`` blocks until the client has aborted and exited (half-close:
 until it read EOF or its read timeout). Every client runs as the invoking
@@ -47,7 +49,8 @@ CLIENTS: dict[str, Client] = {
         Client("socket-rst", "Python socket: GET, then SO_LINGER 0 close() -> RST", run_socket_client),
         Client("half-close", "Python socket: GET, shutdown(SHUT_WR) -> FIN, then read the whole response", run_socket_client),
         Client("browser", "headless Chromium: fetch() aborted with an AbortController", run_browser_client),
-        Client("browser-close", "headless Chromium: the tab is closed while the fetch is pending", run_browser_client),
+        Client("browser-close", "headless Chromium: the user closes the tab while the fetch is pending (closed through "
+                                "DevTools, on a pipe): the socket closes with FIN, as an aborted fetch", run_browser_client),
         Client("refused", "Python socket: connect() to the server's port on 127.0.0.2 (IPv4 only), where nothing "
                           "listens: the SYN is answered by RST", run_socket_client),
     )

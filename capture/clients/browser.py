@@ -13,17 +13,9 @@ How it works, and why:
 - mode ``abort``: the page ``fetch``es the target and calls
   ``AbortController.abort()`` after the abort delay;
   mode ``close-tab``: the page fetches and waits; after the abort delay
-  (counted from the page's ``request`` report) the tab is closed through the
-  DevTools HTTP endpoint (``/json/close/<target id>``; Chromium listens with
-  ``--remote-debugging-port=0`` on 127.0.0.1 and names the port in the
-  profile's ``DevToolsActivePort`` file), so no websocket client is needed;
-- Chromium is Debian's ``/usr/bin/chromium`` with a fresh ``--user-data-dir``
-  in a temp dir that is also its HOME and XDG dirs, removed afterwards. It
-  runs as the invoking user (SUDO_UID under sudo), in a process group of its
-  own: the browser process gets SIGTERM first (it stops and reaps its zygote,
-  renderer, network and GPU children), then whatever is left of the group
-  gets SIGKILL. Its crashpad handlers leave the group (setsid), so they are
-  found by their database path inside our unique profile dir and killed by pid;
+  (counted from the page's ``request`` report) the tab is closed through
+  DevTools, on a pipe (:mod:`capture.clients.chromium`: Chromium never runs
+  as root and never opens a DevTools port);
 - the browser stays open after the abort until ``linger_until()`` holds (the
   registry entry waits for the server's handler to end, as a real browser
   would still be open) or ``linger_s`` passed; every wait is bounded.
@@ -35,46 +27,22 @@ import enum
 import json
 import os
 import queue
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from capture.clients.spec import ClientError, ClientResult, ClientSpec
-from capture.procs import Child, ProcessError, child_env, descendants, format_addr, socket_inodes, spawn, tcp_sockets
+from capture.clients.chromium import STARTUP_TIMEOUT_S, BrowserError, Chromium
+from capture.clients.spec import ClientResult, ClientSpec
+from capture.procs import descendants, format_addr, socket_inodes, tcp_sockets
 from capture.servers.events import read_app_events
-from capture.users import User, chown_to, invoking_user
+from capture.users import User, unprivileged_user
 
 IMPL = "browser"
 PAGE = Path(__file__).with_name("browser_page.html")
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
-#: A quiet, reproducible headless browser: no sandbox (it may run as root), no GPU, no first-run
-#: UI, no background traffic, no QUIC, no crash reports; DevTools on loopback for closing the tab.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-breakpad",
-    "--disable-dev-shm-usage",
-    "--no-default-browser-check",
-    "--remote-debugging-address=127.0.0.1",
-    "--remote-debugging-port=0",
-)
-STARTUP_TIMEOUT_S = 20.0  #: Chromium's first start on a cold cache can take seconds
-TERMINATE_GRACE_S = 2.0
 #: server app.jsonl events after which its handler has nothing more to write
 HANDLER_DONE_EVENTS = frozenset({"response", "abort"})
 
@@ -88,10 +56,6 @@ class BrowserMode(str, enum.Enum):
 
 #: registry name -> mode (see the registration lines in the module's report / README)
 MODES = {"browser": BrowserMode.ABORT, "browser-close": BrowserMode.CLOSE_TAB}
-
-
-class BrowserError(ClientError):
-    """Chromium is missing, did not start, or the page never made its request."""
 
 
 @dataclass
@@ -110,14 +74,6 @@ class BrowserOutcome:
 
     def first(self, event: str) -> dict | None:
         return next((e for e in self.events if e["event"] == event), None)
-
-
-def find_chromium() -> str:
-    for candidate in CHROMIUM_CANDIDATES:
-        path = shutil.which(candidate)
-        if path:
-            return path
-    raise BrowserError("the browser client needs Chromium: apt-get install chromium")
 
 
 def _event(event: str, **fields) -> dict:
@@ -140,6 +96,14 @@ class _PageServer(ThreadingHTTPServer):
         self.page = PAGE.read_bytes()
 
 
+def _page_time_ns(report: dict) -> int:
+    """When the page says the step happened (its epoch_ms, performance.timeOrigin + now()), else now."""
+    try:
+        return round(float(report["epoch_ms"]) * 1e6)
+    except (KeyError, ValueError):
+        return time.time_ns()
+
+
 class _PageHandler(BaseHTTPRequestHandler):
     server: _PageServer
 
@@ -149,7 +113,7 @@ class _PageHandler(BaseHTTPRequestHandler):
             self._reply(200, self.server.page, "text/html; charset=utf-8")
         elif parsed.path == "/report":
             query = {k: v[-1] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()}
-            self.server.reports.put((time.time_ns(), query))
+            self.server.reports.put((_page_time_ns(query), query))
             self._reply(204, b"", "text/plain")
         else:
             self._reply(404, b"", "text/plain")
@@ -163,118 +127,6 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, *args) -> None:  # the page server is not what we study
-        pass
-
-
-# --- Chromium -------------------------------------------------------------------------------
-
-
-class _Chromium:
-    """Chromium in its own process group, with a throw-away profile that is also its HOME."""
-
-    def __init__(self, page_url: str, user: User, startup_timeout_s: float) -> None:
-        self.page_url = page_url
-        self.user = user
-        self.startup_timeout_s = startup_timeout_s
-        self.profile = Path(tempfile.mkdtemp(prefix="abortscope-chromium-"))
-        self.log = self.profile / "chromium.log"
-        self.child: Child | None = None
-        self.argv: list[str] = []
-
-    def start(self) -> Child:
-        dirs = {name: self.profile / name for name in ("home", "config", "cache", "profile")}
-        for path in (self.profile, *dirs.values()):
-            path.mkdir(exist_ok=True)
-            chown_to(path, self.user)
-        env = child_env(self.user, extra={"HOME": str(dirs["home"]), "XDG_CONFIG_HOME": str(dirs["config"]),
-                                          "XDG_CACHE_HOME": str(dirs["cache"])})  # fmt: skip
-        self.argv = [find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={dirs['profile']}", self.page_url]
-        with open(self.log, "wb") as log:
-            try:
-                self.child = spawn(self.argv, user=self.user, stdout=log, stderr=log, env=env)
-            except ProcessError as exc:
-                raise BrowserError(str(exc)) from exc
-        return self.child
-
-    def alive(self) -> bool:
-        return self.child is not None and self.child.poll() is None
-
-    def log_tail(self, lines: int = 3) -> str:
-        try:
-            text = self.log.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return " | ".join(text[-lines:])
-
-    def devtools_port(self) -> int:
-        marker = self.profile / "profile" / "DevToolsActivePort"
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            try:
-                return int(marker.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                time.sleep(0.02)
-        raise BrowserError(f"Chromium wrote no DevToolsActivePort in {self.startup_timeout_s} s")
-
-    def close_tab(self) -> str:
-        """Close the page's tab through the DevTools HTTP endpoint; returns the closed target id."""
-        base = f"http://127.0.0.1:{self.devtools_port()}"
-        with urllib.request.urlopen(f"{base}/json/list", timeout=5) as reply:
-            targets = json.load(reply)
-        page_base = self.page_url.split("?", 1)[0]
-        ids = [t["id"] for t in targets if t.get("type") == "page" and t.get("url", "").startswith(page_base)]
-        if not ids:
-            raise BrowserError(f"no tab with {page_base} among {len(targets)} DevTools targets")
-        with urllib.request.urlopen(f"{base}/json/close/{ids[0]}", timeout=5) as reply:
-            reply.read()
-        return ids[0]
-
-    def stop(self) -> int | None:
-        """SIGTERM the browser process, then SIGKILL what is left of its group; remove the profile.
-
-        Signalling the whole group at once kills the children before the browser
-        reaps them, which leaves zombies behind.
-        """
-        code = None
-        if self.child is not None:
-            proc = self.child.proc
-            for send, wait_s in ((proc.terminate, TERMINATE_GRACE_S), (lambda: _kill_group(proc.pid), 5.0)):
-                if proc.poll() is None:
-                    send()
-                try:
-                    code = proc.wait(wait_s)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            _kill_group(proc.pid)  # stragglers keep the group id reserved, so it is still ours
-        for pid in _crashpad_pids(self.profile):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        shutil.rmtree(self.profile, ignore_errors=True)
-        return code
-
-
-def _crashpad_pids(profile: Path) -> list[int]:
-    """Chromium's crashpad handlers for this profile: they setsid() out of our group, so they
-    are found by their --database path, which lies inside our own (unique) profile dir."""
-    token = f"--database={profile}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if token in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
         pass
 
 
@@ -308,7 +160,7 @@ def run_browser(
     Chromium is missing, dies, or the page never sent its request.
     """
     mode = BrowserMode(mode)
-    user = user or invoking_user()
+    user = user or unprivileged_user()
     outcome = BrowserOutcome()
     server_port = urllib.parse.urlsplit(url).port or 80
 
@@ -323,7 +175,7 @@ def run_browser(
     pages = _PageServer(reports)
     threading.Thread(target=pages.serve_forever, name="browser-page-server", daemon=True).start()
     query = urllib.parse.urlencode({"target": url, "abort_ms": round(abort_after_s * 1000), "mode": mode.value})
-    chromium = _Chromium(f"http://127.0.0.1:{pages.server_address[1]}/?{query}", user, min(timeout_s, STARTUP_TIMEOUT_S))
+    chromium = Chromium(f"http://127.0.0.1:{pages.server_address[1]}/?{query}", user, min(timeout_s, STARTUP_TIMEOUT_S))
     outcome.profile = str(chromium.profile)
     deadline = time.monotonic() + timeout_s
     ends: dict = {}
@@ -359,7 +211,7 @@ def run_browser(
     return outcome
 
 
-def _wait_report(reports: queue.Queue, wanted: str, chromium: _Chromium, deadline: float, skipped: list) -> tuple[int, dict]:
+def _wait_report(reports: queue.Queue, wanted: str, chromium: Chromium, deadline: float, skipped: list) -> tuple[int, dict]:
     """The page's first ``wanted`` report (others go to ``skipped``); BrowserError when Chromium died or time ran out."""
     while True:
         left = deadline - time.monotonic()
@@ -428,7 +280,7 @@ def run_browser_client(spec: ClientSpec, user: User) -> ClientResult:
     url = f"http://{format_addr(spec.host, spec.port)}{spec.path}"
     lines: list[bytes] = []
     outcome = run_browser(
-        url, abort_after_s=spec.abort_after_s, mode=MODES[spec.impl], user=user,
+        url, abort_after_s=spec.abort_after_s, mode=MODES[spec.impl], user=user if user.uid != 0 else unprivileged_user(),
         linger_s=spec.read_timeout_s, linger_until=_handler_done(spec.app_log) if spec.app_log else None,
         timeout_s=STARTUP_TIMEOUT_S + spec.abort_after_s + spec.read_timeout_s,
         emit=lambda line: lines.append((json.dumps(line) + "\n").encode()),

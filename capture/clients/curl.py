@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from capture.clients.spec import ClientError, ClientResult, ClientSpec
-from capture.procs import ProcessError, connections_of, format_addr, spawn
+from capture.procs import Child, ProcessError, connections_of, format_addr, running
 from capture.users import User
 
 EXIT_WAIT_S = 5.0  # a SIGINT'd curl exits at once; past this it is killed and the run says so
@@ -59,39 +59,40 @@ def _exit_detail(returncode: int | None, aborted: bool) -> str:
     return f"curl exited with status {returncode}" + ("" if aborted else " before the abort")
 
 
+def _abort_after(child: Child, spec: ClientSpec, events: list[dict]) -> int | None:
+    """SIGINT to curl after ``spec.abort_after_s`` unless it finished first; when it was sent (epoch ns)."""
+    started = time.monotonic()
+    try:
+        child.wait(spec.abort_after_s)
+    except ProcessError:  # still running at the abort time: the normal case
+        pass
+    elapsed = time.monotonic() - started
+    if child.poll() is not None:
+        return None
+    server = format_addr(spec.host, spec.port)
+    ends = [s for s in connections_of(child.pid) if s.remote == server]
+    abort_ns = time.time_ns()
+    child.send_signal(signal.SIGINT)
+    events.append(_event(child.pid, "abort", abort_ns, local=ends[0].local if ends else None,
+                         remote=ends[0].remote if ends else None,
+                         detail=f"SIGINT to curl after {elapsed:.3f} s (Ctrl-C)"))  # fmt: skip
+    try:
+        child.wait(EXIT_WAIT_S)
+    except ProcessError:
+        pass
+    return abort_ns
+
+
 def run_curl(spec: ClientSpec, user: User) -> ClientResult:
     argv = curl_argv(spec)
+    events, abort_ns = [], None
     with tempfile.TemporaryFile() as body, tempfile.TemporaryFile() as trace:
         try:
-            child = spawn(argv, user=user, stdout=body, stderr=trace)
+            with running(argv, user=user, stdout=body, stderr=trace) as child:
+                abort_ns = _abort_after(child, spec, events)
         except ProcessError as exc:
             raise ClientError(str(exc)) from exc
-        events, abort_ns = [], None
-        try:
-            started = time.monotonic()
-            try:
-                child.wait(spec.abort_after_s)
-            except ProcessError:  # still running at the abort time: the normal case
-                pass
-            elapsed = time.monotonic() - started
-            if child.poll() is None:
-                server = format_addr(spec.host, spec.port)
-                ends = [s for s in connections_of(child.pid) if s.remote == server]
-                abort_ns = time.time_ns()
-                child.send_signal(signal.SIGINT)
-                events.append(_event(child.pid, "abort", abort_ns, local=ends[0].local if ends else None,
-                                     remote=ends[0].remote if ends else None,
-                                     detail=f"SIGINT to curl after {elapsed:.3f} s (Ctrl-C)"))  # fmt: skip
-                limit = EXIT_WAIT_S
-            else:
-                limit = 0
-            try:
-                child.wait(limit)
-            except ProcessError:
-                pass
-        finally:
-            child.terminate()
-            ended_ns = time.time_ns()
+        ended_ns = time.time_ns()
         body.seek(0, 2)
         trace.seek(0)
         stderr = trace.read().decode(errors="replace")

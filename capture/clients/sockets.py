@@ -13,7 +13,7 @@ from pathlib import Path
 
 from capture import app_line
 from capture.clients.spec import ClientError, ClientResult, ClientSpec
-from capture.procs import ProcessError, spawn
+from capture.procs import ProcessError, running
 from capture.servers.events import read_app_events
 from capture.users import PrivilegeError, User, python_for, staged_for
 
@@ -34,20 +34,18 @@ def socket_client_argv(spec: ClientSpec, script: Path, user: User) -> list[str]:
 def run_socket_client(spec: ClientSpec, user: User) -> ClientResult:
     with staged_for(user, [SCRIPT, APP_LINE]) as (script, _), tempfile.TemporaryFile() as errors, tempfile.NamedTemporaryFile(suffix=".jsonl") as scratch:
         app_log = Path(spec.app_log) if spec.app_log is not None else Path(scratch.name)
+        bound = spec.abort_after_s + spec.read_timeout_s + STARTUP_ALLOWANCE_S
         with open(app_log, "ab") as out:
             try:
                 argv = socket_client_argv(spec, script, user)
-                child = spawn(argv, user=user, stdout=out, stderr=errors)
+                with running(argv, user=user, stdout=out, stderr=errors) as child:
+                    try:
+                        child.wait(bound)
+                    except ProcessError as exc:
+                        raise ClientError(f"{spec.impl} client did not finish in {bound:.1f} s") from exc
             except (ProcessError, PrivilegeError) as exc:
                 raise ClientError(str(exc)) from exc
-            bound = spec.abort_after_s + spec.read_timeout_s + STARTUP_ALLOWANCE_S
-            try:
-                child.wait(bound)
-            except ProcessError as exc:
-                raise ClientError(f"{spec.impl} client did not finish in {bound:.1f} s") from exc
-            finally:
-                child.terminate()
-                ended_ns = time.time_ns()
+            ended_ns = time.time_ns()
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
         events = read_app_events(app_log, pid=child.pid)

@@ -15,7 +15,10 @@ recorder started, so the run can prove none is left behind.
 
 Helper processes are started in their own session: a Ctrl-C in the terminal
 reaches abortscope only, which then drains every recorder in order instead of
-tcpdump and strace dying at the same instant as the thing they watch.
+tcpdump and strace dying at the same instant as the thing they watch. A
+recorder registers its helper before a Ctrl-C can strike
+(:func:`capture.interrupts.deferred`), and ``stop()`` runs to its end: a
+signal that comes during a drain is raised once the helper is stopped.
 """
 
 from __future__ import annotations
@@ -31,11 +34,17 @@ from pathlib import Path
 
 from analysis.errors import AbortscopeError
 from analysis.pcap import read_packets
-from capture.procs import reset_signals_in_child
+from capture.interrupts import deferred
+from capture.procs import reset_signals_in_child, signal_group
 
 
 class RecorderError(AbortscopeError):
     """A recorder could not become ready (its tool failed, tracefs refused, ...)."""
+
+
+def ports_of(ports: int | tuple[int, ...]) -> tuple[int, ...]:
+    """One port, or several (a proxy's and its server's), as a tuple."""
+    return (ports,) if isinstance(ports, int) else tuple(ports)
 
 
 class Recorder(ABC):
@@ -66,20 +75,13 @@ class Recorder(ABC):
         if not self._started or self._stopped:
             return
         self._stopped = True
-        try:
-            self._stop()
-        except KeyboardInterrupt:
-            # Ctrl-C in the middle of the drain: finish it anyway (the scenario only raises on the
-            # first signal), so no helper is left running and the tail still reaches the file.
-            self.status["drain_error"] = "interrupted, drained again"
+        with deferred():  # a Ctrl-C now is raised after the drain: no helper left running, the tail kept
             try:
                 self._stop()
+            except Exception as exc:  # drain errors are recorded, never hide the run's own error
+                self.status["drain_error"] = str(exc)
             finally:
-                raise
-        except Exception as exc:  # drain errors are recorded, never hide the run's own error
-            self.status["drain_error"] = str(exc)
-        finally:
-            self._check_output()
+                self._check_output()
 
     def _check_output(self) -> None:
         """A recorder whose file is missing after the drain did not record, whatever its start said (a tracefs
@@ -111,6 +113,7 @@ class HelperProcess:
     """
 
     def __init__(self, argv: list[str], *, stdout=subprocess.DEVNULL) -> None:
+        """Start ``argv``; call it inside ``deferred()`` together with storing the object."""
         self.argv = argv
         self.proc = subprocess.Popen(
             argv,
@@ -164,7 +167,12 @@ class HelperProcess:
         return " | ".join(self._lines[-3:]) or "no output"
 
     def stop(self, sig: int = signal.SIGINT, timeout_s: float = 5.0) -> int | None:
-        """Send `sig`, wait; escalate to SIGTERM then SIGKILL. Returns the exit code."""
+        """Send `sig`, wait; escalate to SIGTERM then SIGKILL; then SIGKILL what is left of its session.
+        Returns the exit code.
+
+        What is left: strace forks a child at start-up to probe ptrace; strace killed at that
+        moment leaves the child stopped, for ever, in strace's session (pgid = strace's pid,
+        which the kernel does not hand out again while the group has members)."""
         for attempt in (sig, signal.SIGTERM, signal.SIGKILL):
             if self.proc.poll() is not None:
                 break
@@ -176,6 +184,7 @@ class HelperProcess:
                 self.proc.wait(timeout_s if attempt != signal.SIGKILL else 10)
             except subprocess.TimeoutExpired:
                 continue
+        signal_group(self.proc.pid, signal.SIGKILL)
         self._reader.join(2.0)
         return self.proc.returncode
 

@@ -26,25 +26,24 @@ past its block timeout before stopping it; scapy reads its socket until empty.
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import time
 from pathlib import Path
 
-import signal
-import time
-
-from capture.recorders.base import HelperProcess, Recorder, count_capture_records
+from capture.interrupts import deferred
+from capture.recorders.base import HelperProcess, Recorder, count_capture_records, ports_of
 
 LOOPBACK = "lo"
+#: the interfaces that see loopback traffic (the scenario's): lo itself, and Linux's "any"
+LOOPBACK_IFACES = (LOOPBACK, "any")
 #: libpcap's default "whole packet" snaplen
 FULL_SNAPLEN = 262144
 
 
 def bpf_filter(ports: int | tuple[int, ...]) -> str:
     """``tcp port P``; several ports (a proxy and its server) are or-ed."""
-    return " or ".join(f"tcp port {port}" for port in _ports(ports))
-
-
-def _ports(ports: int | tuple[int, ...]) -> tuple[int, ...]:
-    return (ports,) if isinstance(ports, int) else tuple(ports)
+    return " or ".join(f"tcp port {port}" for port in ports_of(ports))
 
 
 class PacketCapture(Recorder):
@@ -53,7 +52,12 @@ class PacketCapture(Recorder):
     #: seconds to wait after the scenario so the tail reaches the file
     settle_s = 0.05
 
+    @classmethod
+    def check(cls, iface: str, snaplen: int) -> None:
+        """Preflight: RecorderError when this backend cannot capture on ``iface`` with ``snaplen``."""
+
     def __init__(self, out_path: Path, port: int | tuple[int, ...], iface: str = LOOPBACK, snaplen: int = 0) -> None:
+        self.check(iface, snaplen)
         super().__init__()
         self.out_path = Path(out_path)
         self.port = port
@@ -89,6 +93,8 @@ class ToolCapture(PacketCapture):
 
     ready_line = ""  # regex on stderr: the tool is capturing
     count_lines: dict[str, str] = {}  # status key -> regex with one int group, on stderr at exit
+    #: the tool writes the packets to its stdout, which is the capture file we opened (else it opens `-w FILE` itself)
+    to_stdout = False
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -102,7 +108,13 @@ class ToolCapture(PacketCapture):
         raise NotImplementedError
 
     def _start(self) -> None:
-        self._helper = HelperProcess(self.argv())
+        out = open(self.out_path, "wb") if self.to_stdout else None
+        try:
+            with deferred():  # started and stored together: stop() always finds it
+                self._helper = HelperProcess(self.argv(), stdout=out if out is not None else subprocess.DEVNULL)
+        finally:
+            if out is not None:
+                out.close()  # the tool holds its own copy
         self.status["pid"] = self._helper.pid
         self._helper.wait_for_line(self.ready_line, timeout_s=10)
 

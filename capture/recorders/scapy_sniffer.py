@@ -32,11 +32,14 @@ class ScapyCapture(PacketCapture):
     backend = "scapy"
     settle_s = 0.05
 
+    @classmethod
+    def check(cls, iface: str, snaplen: int) -> None:
+        # Frames are written as Ethernet, whole: other interfaces and snaplens are tcpdump's/dumpcap's job.
+        if iface != LOOPBACK or snaplen not in (0, FULL_SNAPLEN):
+            raise RecorderError("the scapy capture backend records whole packets on lo only: use --capture tcpdump")
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Frames are written as Ethernet, whole: other interfaces and snaplens are tcpdump's/dumpcap's job.
-        if self.iface != LOOPBACK or self.snaplen != FULL_SNAPLEN:
-            raise RecorderError("the scapy capture backend records whole packets on lo only: use --capture tcpdump")
         self._socket = None
         self._sniffer = None
         self._writer = None

@@ -17,6 +17,7 @@ import signal
 import time
 from pathlib import Path
 
+from capture.interrupts import deferred
 from capture.recorders.base import HelperProcess, Recorder, RecorderError
 
 TRACED_SYSCALLS = (
@@ -68,7 +69,8 @@ class StraceRecorder(Recorder):
         return [self._helper.pid] if self._helper else []
 
     def _start(self) -> None:
-        self._helper = HelperProcess(strace_argv(self.traced_pid, self.out_path))
+        with deferred():  # started and stored together: stop() always finds it
+            self._helper = HelperProcess(strace_argv(self.traced_pid, self.out_path))
         self.status["pid"] = self._helper.pid
         self._helper.wait_for_line(rf"Process {self.traced_pid} attached", timeout_s=10)
         deadline = time.monotonic() + 5

@@ -4,11 +4,18 @@
 out at once, so the tail of a short run is never stuck in a libpcap block.
 Ready = tcpdump printed "listening on" (it prints it after the filter is
 attached, right before its capture loop). On SIGINT it prints its counts.
+
+tcpdump needs root only to open the capture device: with ``-Z USER`` it then
+drops to USER (the invoking user under sudo, else ``nobody``) before it
+writes a packet. It writes to its stdout (``-w -``), which is the capture
+file we opened in the run's private staging directory, so it never opens a
+path at all.
 """
 
 from __future__ import annotations
 
 from capture.recorders.packets import ToolCapture
+from capture.users import unprivileged_user
 
 
 class TcpdumpCapture(ToolCapture):
@@ -20,8 +27,11 @@ class TcpdumpCapture(ToolCapture):
         "received_by_filter": r"^(\d+) packets? received by filter",
         "dropped_by_kernel": r"^(\d+) packets? dropped by kernel",
     }
+    to_stdout = True
 
     def argv(self) -> list[str]:
+        user = unprivileged_user()
+        self.status["runs_as"] = user.name
         return [
             "tcpdump",
             "--time-stamp-precision=nano",
@@ -30,7 +40,7 @@ class TcpdumpCapture(ToolCapture):
             "-n",
             "-i", self.iface,
             "-s", str(self.snaplen),
-            "-Z", "root",  # keep root: the bundle is chowned to the invoking user at the end
-            "-w", str(self.out_path),
+            "-Z", user.name,
+            "-w", "-",
             self.filter,
         ]  # fmt: skip

@@ -1,43 +1,95 @@
-"""The kernel's TCP tracepoints through tracefs, in a private instance.
+"""The kernel's TCP tracepoints through tracefs, kept to this run's connections.
 
-We never touch the global trace buffer: we create our own tracefs instance
-(instances/abortscope-PID-PORT), enable the events there, read its `trace`
-file at drain into kernel.txt, and remove it in any case. If tracefs was not
-mounted we mount it and unmount it afterwards: tracing is left as found.
+Where: a tracefs reached only through our own descriptor
+(:mod:`capture.recorders.tracefs_mount`), in instances of our own
+(``instances/abortscope-PID-PORT[-sends]``); the global trace buffer and the
+system's tracefs mount are never touched. While the run lasts we hold one
+file of each instance open, so nobody can remove it under us (rmdir says
+EBUSY); at drain each instance's ``trace`` is read, the events are merged in
+time order into kernel.txt, and the instances are removed in any case.
 
-Clock: the instance uses trace_clock "boot" (CLOCK_BOOTTIME, which keeps
-counting in suspend). We measure CLOCK_REALTIME - CLOCK_BOOTTIME several times
-and keep the tightest bracket; meta["clocks"]["trace_to_realtime_ns"] added to
-a trace timestamp gives epoch ns. The text output has microsecond resolution.
+Which events are this run's (two concurrent runs, or a sweep's parallel
+probes, must never see each other's), per tracepoint (:data:`EVENTS`, over
+the analyzer's tracepoints, ``analysis.events.kernel.TRACEPOINTS``):
+
+- events with port fields: a kernel filter ``sport == PORT || dport == PORT``;
+- ``tcp_send_reset``: on 6.x its addresses are sockaddr bytes, which a filter
+  cannot read, so every reset is traced and the lines whose printed
+  ``src``/``dest`` do not carry the port are dropped before kernel.txt is
+  written (``status["dropped_lines"]`` counts them);
+- ``sock_send_length`` (no address at all): a second instance traces only the
+  server's threads (``set_event_pid`` + ``options/event-fork``, so threads it
+  starts later are followed); the analyzer ties them to a connection through
+  the strace write of the same thread.
+
+Clock: trace_clock "boot" (CLOCK_BOOTTIME, which keeps counting in suspend).
+We measure CLOCK_REALTIME - CLOCK_BOOTTIME several times and keep the
+tightest bracket; meta["clocks"]["trace_to_realtime_ns"] added to a trace
+timestamp gives epoch ns. The text output has microsecond resolution.
+
+Status: ``ran`` is true only when kernel.txt holds what the instances
+recorded; a trace that could not be read says so in ``why`` (and no
+kernel.txt is written), a removal that failed in ``instance_removed``.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import re
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
-from capture.recorders.base import Recorder, RecorderError
+from analysis.events.kernel import TRACEPOINTS
+from capture.interrupts import deferred
+from capture.recorders.base import Recorder, RecorderError, ports_of
+from capture.recorders.tracefs_mount import INSTANCE_PREFIX, remove_instance, remove_stale_instances, tracefs_root, write
 
-TRACEFS = Path("/sys/kernel/tracing")
 TRACE_CLOCK = "boot"
+PORT_FILTER = "sport == {port} || dport == {port}"
+CONNECTIONS, SERVER_THREADS = "connections", "sends"
 
-#: event -> filter template ({port}); events without port fields are filtered by protocol only,
-#: tcp_send_reset (no port field, its addresses are sockaddr bytes) is not filtered.
-EVENTS: dict[str, str | None] = {
-    "tcp/tcp_send_reset": None,
-    "tcp/tcp_receive_reset": "sport == {port} || dport == {port}",
-    "sock/inet_sock_set_state": "sport == {port} || dport == {port}",
-    "sock/inet_sk_error_report": "sport == {port} || dport == {port}",
-    "sock/sock_send_length": "protocol == 6",
+
+@dataclass(frozen=True)
+class Keep:
+    """How one tracepoint is kept to this run: its tracefs system, kernel filter, instance, text filter."""
+
+    system: str
+    kernel_filter: str | None
+    instance: str = CONNECTIONS
+    by_printed_port: bool = False  #: drop lines whose printed ports are not the run's
+
+
+EVENTS: dict[str, Keep] = {
+    "inet_sock_set_state": Keep("sock", PORT_FILTER),
+    "tcp_receive_reset": Keep("tcp", PORT_FILTER),
+    "inet_sk_error_report": Keep("sock", PORT_FILTER),
+    "tcp_send_reset": Keep("tcp", None, by_printed_port=True),
+    "sock_send_length": Keep("sock", "protocol == 6", instance=SERVER_THREADS),
 }
+assert set(EVENTS) == set(TRACEPOINTS), "every tracepoint the analyzer reads is recorded, and only those"
+
+
+def _printed_port_pattern() -> re.Pattern:
+    """Ports as the analyzer's tracepoints print them: ``sport=N``/``dport=N`` fields, or ``src=IP:N`` addresses."""
+    port_fields, addr_fields = set(), set()
+    for tp in TRACEPOINTS.values():
+        for end in (tp.local, tp.remote):
+            if isinstance(end, tuple):
+                port_fields.add(end[1])
+            elif end:
+                addr_fields.add(end)
+    return re.compile(rf"\b(?:(?:{'|'.join(sorted(port_fields))})=|(?:{'|'.join(sorted(addr_fields))})=\S*:)(\d+)\b")
+
+
+PRINTED_PORT = _printed_port_pattern()
+EVENT_LINE = re.compile(r"\s(\d+\.\d+):\s+(\w+):\s")
 
 
 def port_filter(template: str, ports: int | tuple[int, ...]) -> str:
     """The template filled for one port, or or-ed over several (a proxy and its server)."""
-    ports = (ports,) if isinstance(ports, int) else tuple(ports)
-    return " || ".join(template.format(port=port) for port in ports)
+    return " || ".join(template.format(port=port) for port in ports_of(ports))
 
 
 def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
@@ -54,82 +106,126 @@ def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
     return best
 
 
+def keep_lines(text: str, port: int | tuple[int, ...]) -> tuple[list[tuple[float, str]], int]:
+    """(event lines of this run with their trace time, lines dropped) from one instance's ``trace``."""
+    kept, dropped, ports = [], 0, {str(p) for p in ports_of(port)}
+    for line in text.splitlines():
+        event = EVENT_LINE.search(line)
+        if event is None:
+            continue
+        rule = EVENTS.get(event.group(2))
+        if rule is not None and rule.by_printed_port and ports.isdisjoint(PRINTED_PORT.findall(line)):
+            dropped += 1
+            continue
+        kept.append((float(event.group(1)), line))
+    return kept, dropped
+
+
 class TracefsRecorder(Recorder):
     name = "kernel"
 
-    def __init__(self, port: int | tuple[int, ...], out_path: Path, root: Path = TRACEFS) -> None:
+    def __init__(self, port: int | tuple[int, ...], out_path: Path, server_pid: int | None = None) -> None:
         super().__init__()
-        self.port = port
+        self.ports = ports_of(port)  # the server's, and a proxy's in front of it
+        self.server_pid = server_pid
         self.out_path = Path(out_path)
-        self.root = Path(root)
-        first_port = port if isinstance(port, int) else port[0]
-        self.instance = self.root / "instances" / f"abortscope-{os.getpid()}-{first_port}"
-        self._mounted_by_us = False
+        self.name_base = f"{INSTANCE_PREFIX}{os.getpid()}-{self.ports[0]}"
+        self.instances: dict[str, Path] = {}
         self.clocks: dict = {}
-        self.status.update(file=self.out_path.name, instance=self.instance.name, events={})
-
-    def _write(self, relative: str, value: str) -> None:
-        (self.instance / relative).write_text(value)
-
-    def _mount(self) -> None:
-        if (self.root / "instances").is_dir():
-            return
-        done = subprocess.run(["mount", "-t", "tracefs", "nodev", str(self.root)], capture_output=True, text=True)
-        if done.returncode != 0 or not (self.root / "instances").is_dir():
-            raise RecorderError(f"cannot mount tracefs at {self.root}: {done.stderr.strip() or 'no instances dir'}")
-        self._mounted_by_us = True
-        self.status["mounted_tracefs"] = True
+        self._stack = ExitStack()
+        self._held: list[int] = []
+        self._ready = False
+        self.status.update(file=self.out_path.name, instance=self.name_base, events={})
 
     def _start(self) -> None:
-        self._mount()
         try:
-            self.instance.mkdir()
+            root, how = self._stack.enter_context(tracefs_root())
         except OSError as exc:
-            raise RecorderError(f"cannot create tracefs instance {self.instance}: {exc}") from exc
-        self._write("tracing_on", "0")
-        self._write("trace_clock", TRACE_CLOCK)
-        for event, template in EVENTS.items():
-            if not (self.instance / "events" / event).is_dir():
-                self.status["events"][event] = "not in this kernel"
-                continue
-            rule = port_filter(template, self.port) if template else "all"
-            if template:
-                self._write(f"events/{event}/filter", rule)
-            self._write(f"events/{event}/enable", "1")
-            self.status["events"][event] = rule
-        offset_ns, uncertainty_ns = measure_trace_offset()
-        self.clocks = {"trace_clock": TRACE_CLOCK, "trace_to_realtime_ns": offset_ns, "uncertainty_ns": uncertainty_ns}
-        self._write("tracing_on", "1")
+            raise RecorderError(str(exc)) from exc
+        self.status["tracefs"] = how
+        self.status["stale_instances_removed"] = remove_stale_instances(root)
+        try:
+            for role in [CONNECTIONS] + ([SERVER_THREADS] if self.server_pid else []):
+                self._create(root, role)
+            for event, rule in EVENTS.items():
+                self.status["events"][f"{rule.system}/{event}"] = self._enable(event, rule)
+            if self.server_pid:
+                self._trace_only_the_server(self.instances[SERVER_THREADS])
+            offset_ns, uncertainty_ns = measure_trace_offset()
+            self.clocks = {"trace_clock": TRACE_CLOCK, "trace_to_realtime_ns": offset_ns, "uncertainty_ns": uncertainty_ns}
+            for instance in self.instances.values():
+                write(instance / "tracing_on", "1")
+        except OSError as exc:
+            raise RecorderError(f"cannot set up tracefs instance {self.name_base}: {exc}") from exc
+        self._ready = True
+
+    def _create(self, root: Path, role: str) -> None:
+        instance = root / "instances" / (self.name_base + ("" if role == CONNECTIONS else f"-{role}"))
+        with deferred():  # created and remembered (so removed at the end), or not created
+            instance.mkdir()
+            self.instances[role] = instance
+        # held open for the whole run: while it is, nobody can remove the instance (EBUSY)
+        self._held.append(os.open(instance / "tracing_on", os.O_RDONLY | os.O_CLOEXEC))
+        write(instance / "tracing_on", "0")
+        write(instance / "trace_clock", TRACE_CLOCK)
+
+    def _enable(self, event: str, rule: Keep) -> str:
+        instance = self.instances.get(rule.instance)
+        if instance is None:
+            return "not recorded: no server pid to trace"
+        directory = instance / "events" / rule.system / event
+        if not directory.is_dir():
+            return "not in this kernel"
+        kernel_filter = port_filter(rule.kernel_filter, self.ports) if rule.kernel_filter else None
+        if kernel_filter:
+            write(directory / "filter", kernel_filter)
+        write(directory / "enable", "1")
+        kept = kernel_filter or "all"
+        if rule.by_printed_port:
+            kept += f", lines without port {' or '.join(map(str, self.ports))} dropped"
+        if rule.instance == SERVER_THREADS:
+            kept += f", threads of pid {self.server_pid} only"
+        return kept
+
+    def _trace_only_the_server(self, instance: Path) -> None:
+        threads = [t.name for t in Path(f"/proc/{self.server_pid}/task").iterdir()]
+        write(instance / "options" / "event-fork", "1")  # threads the server starts later are traced too
+        write(instance / "set_event_pid", " ".join(threads))
 
     def _stop(self) -> None:
         try:
-            if self.instance.is_dir():
-                self._write("tracing_on", "0")
-                text = (self.instance / "trace").read_text(errors="replace")
-                self.out_path.write_text(text)
-                self.status["events_recorded"] = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-                self.status["overrun"] = _overrun(self.instance)
+            if self._ready:
+                self._drain()
         finally:
-            self.remove()
+            self._remove()
 
-    def remove(self) -> None:
-        """Disable our events and remove the instance (and tracefs if we mounted it). Idempotent."""
-        if self.instance.is_dir():
-            for event in EVENTS:
-                enable = self.instance / "events" / event / "enable"
-                if enable.exists():
-                    enable.write_text("0")
-            # rmdir of an instance is allowed while it has files: tracefs removes them with it
-            for _ in range(20):
-                try:
-                    self.instance.rmdir()
-                    break
-                except OSError:  # EBUSY while a reader still holds a file open
-                    time.sleep(0.05)
-            self.status["instance_removed"] = not self.instance.exists()
-        if self._mounted_by_us:
-            subprocess.run(["umount", str(self.root)], capture_output=True)
-            self._mounted_by_us = False
+    def _drain(self) -> None:
+        lines: list[tuple[float, str]] = []
+        dropped, overrun = 0, 0
+        try:
+            for instance in self.instances.values():
+                write(instance / "tracing_on", "0")
+                kept, gone = keep_lines((instance / "trace").read_text(errors="replace"), self.ports)
+                lines += kept
+                dropped += gone
+                overrun += _overrun(instance) or 0
+        except OSError as exc:  # the instance's files went away: say so, write nothing half-read
+            self.status.update(ran=False, why=f"the tracing instance could not be read at the end of the run: {exc}")
+            return
+        lines.sort(key=lambda item: item[0])
+        header = f"# tracer: nop\n# abortscope: events of port {' '.join(map(str, self.ports))} from {', '.join(i.name for i in self.instances.values())}\n"
+        self.out_path.write_text(header + "".join(line + "\n" for _, line in lines))
+        self.status.update(events_recorded=len(lines), dropped_lines=dropped, overrun=overrun)
+
+    def _remove(self) -> None:
+        while self._held:
+            os.close(self._held.pop())
+        removed = {instance.name: remove_instance(instance) for instance in self.instances.values()}
+        if removed:
+            self.status["instance_removed"] = all(removed.values())
+        if not all(removed.values()):
+            self.status["warning"] = f"tracefs instances left behind: {[n for n, ok in removed.items() if not ok]}"
+        self._stack.close()
 
 
 def _overrun(instance: Path) -> int | None:

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from capture.interrupts import deferred
 from capture.procs import Child, ProcessError, format_addr, free_port, spawn, wait_listening
 from capture.servers.errors import ServerError
 from capture.servers.events import read_app_events, wait_for_event
@@ -108,10 +109,11 @@ def start_server(spec: ServerSpec, wrap: Sequence[str] = ()) -> Iterator[Running
             port = spec.port or free_port(spec.host)
             try:
                 argv = [*wrap, *launcher.argv(spec, port, files, user)]
-                child = spawn(argv, user=user, stdout=app_out, stderr=err_out)
+                with deferred():  # started and registered for teardown together
+                    child = spawn(argv, user=user, stdout=app_out, stderr=err_out)
+                    stack.callback(child.terminate)
             except (ProcessError, PrivilegeError) as exc:
                 raise ServerError(str(exc)) from exc
-            stack.callback(child.terminate)
             try:
                 pid = wait_listening(spec.host, port, owner=child.pid, timeout_s=spec.ready_timeout_s)
             except ProcessError as exc:

@@ -26,6 +26,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+from capture.procs import ProcessError, running
 from capture.servers.errors import ServerError
 
 SOURCE_FILES = ("main.go", "go.mod")
@@ -92,36 +93,51 @@ def source_hash(go: str, env: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_go_server() -> Path:
-    """Path of the built server binary, building it when the source (or Go) changed."""
+def _binary_path() -> tuple[str, dict[str, str], Path]:
     go = go_binary()
     cache = cache_root()
     env = _go_env(cache)
-    binary = cache / f"go-server-{source_hash(go, env)}"
+    return go, env, cache / f"go-server-{source_hash(go, env)}"
+
+
+def is_built() -> bool:
+    """True when the server binary for this source and this Go is already in the cache (no build to wait for)."""
+    try:
+        return _binary_path()[2].is_file()
+    except (ServerError, OSError, subprocess.SubprocessError):
+        return False
+
+
+def ensure_go_server() -> Path:
+    """Path of the built server binary, building it when the source (or Go) changed."""
+    go, env, binary = _binary_path()
     if binary.is_file():
         return binary
-    with open(cache / "go-server.lock", "w") as lock:
+    with open(binary.parent / "go-server.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent run may be building the same binary
         if binary.is_file():
             return binary
         partial = binary.with_name(binary.name + f".partial-{os.getpid()}")
         try:
-            result = subprocess.run(
-                [go, *BUILD_ARGS, "-o", str(partial), "."],
-                cwd=go_source_dir(),
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=BUILD_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ServerError(f"go build did not finish in {BUILD_TIMEOUT_S} s") from exc
-        if result.returncode != 0:
+            _build(go, env, partial)
+            partial.chmod(0o755)
+            os.replace(partial, binary)
+        finally:
             partial.unlink(missing_ok=True)
-            raise ServerError(f"go build of {go_source_dir()} failed:\n{result.stderr.strip()}")
-        partial.chmod(0o755)
-        os.replace(partial, binary)
-        for stale in cache.glob("go-server-*"):  # builds of older sources
+        for stale in binary.parent.glob("go-server-*"):  # builds of older sources
             if stale != binary and ".partial-" not in stale.name:
                 stale.unlink(missing_ok=True)
     return binary
+
+
+def _build(go: str, env: dict[str, str], output: Path) -> None:
+    """`go build` in a process group of its own: a Ctrl-C stops go and the compilers it started, not just go."""
+    with tempfile.TemporaryFile() as errors:
+        with running([go, *BUILD_ARGS, "-o", str(output), "."], cwd=go_source_dir(), env=env, stderr=errors) as build:
+            try:
+                code = build.wait(BUILD_TIMEOUT_S)
+            except ProcessError as exc:
+                raise ServerError(f"go build did not finish in {BUILD_TIMEOUT_S} s") from exc
+        if code != 0:
+            errors.seek(0)
+            raise ServerError(f"go build of {go_source_dir()} failed:\n{errors.read().decode(errors='replace').strip()}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from capture import app_line
 from capture.servers.errors import ServerError
-from capture.servers.gobuild import ensure_go_server
+from capture.servers.gobuild import ensure_go_server, is_built
 from capture.servers.spec import ServerSpec
 from capture.users import User, python_for
 
@@ -33,6 +33,8 @@ class Launcher:
     files: Callable[[], list[Path]]
     #: argv from the spec, the port, the (staged) files and the user it runs as
     argv: Callable[[ServerSpec, int, Sequence[Path], User], list[str]]
+    #: False when ``files()`` has to build first (the run says so: a first Go build takes about a minute)
+    built: Callable[[], bool] = lambda: True
 
 
 def _host_port(host: str, port: int) -> str:
@@ -74,7 +76,8 @@ LAUNCHERS: dict[str, Launcher] = {
     launcher.impl: launcher
     for launcher in (
         Launcher("go", "the user's net/http program (handler sleeps, then one w.Write)",
-                 frozenset({"content_length", "ctx_aware", "flush", "sndbuf"}), lambda: [ensure_go_server()], _go_argv),
+                 frozenset({"content_length", "ctx_aware", "flush", "sndbuf"}), lambda: [ensure_go_server()], _go_argv,
+                 built=is_built),
         Launcher("python", "stdlib http.server: headers in one write, then the body in one write",
                  frozenset(), lambda: [HERE / "python_http.py", APP_LINE], _python_script_argv),
         Launcher("python-raw", "plain socket server sending the response in --write-size send() calls",

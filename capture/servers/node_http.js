@@ -91,6 +91,12 @@ server.on('clientError', (err, socket) => {
   emit('log', { ...failure(err), detail: `clientError code=${err.code}` });
   socket.destroy();
 });
+// A port that is taken: one line naming the errno (EADDRINUSE), not a stack trace whose tail hides it.
+server.on('error', (err) => {
+  emit('log', { ...failure(err), detail: `listen on ${addr(opts.host, opts.port)} failed: ${err.code}` });
+  process.stderr.write(`node server: listen on ${addr(opts.host, opts.port)} failed: ${err.code} (${err.message})\n`);
+  process.exit(1);
+});
 server.listen(Number.parseInt(opts.port, 10), opts.host, () => {
   const a = server.address();
   emit('listening', { local: addr(a.address, a.port) });

@@ -64,9 +64,22 @@ def response(size: int) -> bytes:
     return head.encode() + bytes(size)
 
 
+def connection_ends(conn: socket.socket) -> dict | None:
+    """{"local", "remote"} of an accepted connection; None (and the reset logged) when the client's RST came
+    before the handler looked: the kernel then no longer knows the peer (getpeername: ENOTCONN)."""
+    try:
+        return {"local": addr(conn.getsockname()), "remote": addr(conn.getpeername())}
+    except OSError as exc:
+        emit("read_error", detail="the connection was reset before the handler could read it (getpeername)",
+             **app_line.failure(exc))  # fmt: skip
+        return None
+
+
 def serve(conn: socket.socket, args: argparse.Namespace) -> None:
     with conn:
-        ends = {"local": addr(conn.getsockname()), "remote": addr(conn.getpeername())}
+        ends = connection_ends(conn)
+        if ends is None:
+            return
         if args.sndbuf:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, args.sndbuf)
         effective = conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)

@@ -19,15 +19,20 @@ Rules, in order:
    ``fanout`` evenly spaced sizes per round until ``hi = lo + 1``;
 3. confirm with fresh runs at ``hi - 1`` and ``hi``: no error then an error ->
    ``confirmed``; otherwise the search is retried once from the confirmation,
-   and an unstable result is reported as such, never hidden.
+   and an unstable result is reported as such, never hidden;
+4. a result its own probes contradict is UNSTABLE (``contradicted_by`` names
+   the sizes): an ALWAYS whose largest probe showed no error, a THRESHOLD
+   with an error below it or none above it.
 The error is assumed to be monotonic in the size (more bytes never make it go
-away); a non-monotonic round keeps the *smallest* size that erred.
+away); a non-monotonic round keeps the *smallest* size that erred. The search
+is told facts of probes that worked: a failed probe is retried by the driver
+(capture.sweep.pool), never passed on as "no error".
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from capture.sweep.facts import ProbeFacts
@@ -49,6 +54,7 @@ class Threshold:
     threshold: int | None = None  #: smallest size with an app error (THRESHOLD, ALWAYS: lo)
     confirmed: bool = False  #: fresh runs at threshold-1 (no error) and threshold (error) agreed
     probes: tuple[ProbeFacts, ...] = field(default=(), repr=False)  #: every probe, in the order run
+    contradicted_by: tuple[int, ...] = ()  #: UNSTABLE: sizes whose probes contradict the result the search reached
     below: ProbeFacts | None = field(default=None, repr=False)  #: the confirmation run at threshold - 1
     at: ProbeFacts | None = field(default=None, repr=False)  #: the confirmation run at threshold (or lo/hi)
 
@@ -73,8 +79,27 @@ def cut_points(lo: int, hi: int, fanout: int) -> list[int]:
     return sorted(p for p in points if lo < p < hi) or [(lo + hi) // 2]
 
 
+def contradictions(probes: tuple[ProbeFacts, ...], threshold: int | None, erred) -> tuple[int, ...]:
+    """Sizes whose probe disagrees with "an error from ``threshold`` on" (None: never an error)."""
+    return tuple(sorted({p.size for p in probes if erred(p) != (threshold is not None and p.size >= threshold)}))
+
+
+def checked(result: Threshold, erred) -> Threshold:
+    """``result``, or UNSTABLE when its own probes contradict it (rule 4)."""
+    if result.outcome not in (Outcome.THRESHOLD, Outcome.ALWAYS, Outcome.NEVER):
+        return result
+    against = contradictions(result.probes, result.threshold, erred)
+    if not against:
+        return result
+    return replace(result, outcome=Outcome.UNSTABLE, confirmed=False, contradicted_by=against)
+
+
 def search(lo: int, hi: int, fanout: int = 1, erred=lambda f: f.app_error) -> Search:
     """The threshold search (module docstring); ``erred(facts)`` says whether a probe counts as an error."""
+    return checked((yield from _search(lo, hi, fanout, erred)), erred)
+
+
+def _search(lo: int, hi: int, fanout: int, erred) -> Search:
     if lo < 0 or hi < lo:
         raise ValueError(f"bad size range {lo}..{hi}")
     probes: list[ProbeFacts] = []

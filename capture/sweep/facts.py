@@ -11,6 +11,14 @@ Sources, each through the analyzer (no second parser here):
 
 The full `analysis.load` timeline is not needed for these few facts; the
 per-source parsers are the same code it uses, and they keep a probe cheap.
+
+A probe that cannot say whether the application saw an error is *failed*
+(``failed`` says why): no request reached the server, no packet was
+captured, the server crashed or its handler never finished. A failed probe
+is run again, and never counts as "no error" (capture.sweep.pool).
+
+The facts are read in the probe's run, from its private staging directory
+(capture.scenario's ``after_run``), never back from the published bundle.
 """
 
 from __future__ import annotations
@@ -21,19 +29,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.bundle import BundlePaths, is_bundle, read_meta
+from analysis.bundle import SERVER_LOG, BundlePaths, is_bundle, read_meta
 from analysis.errors import BundleError
-from analysis.events import strace
+from analysis.events import ParseContext, strace
 from analysis.pcap import read_packets
 from analysis.schema import EventKind
 from analysis.tcp.flags import BIT
 from capture.servers.events import read_app_events
+from capture.sweep.wire import measure_head
 
 #: the count argument right after the buffer, as strace prints write/send/sendto:
 #: `write(4<...>, "..."..., 4096) = -1 EPIPE`, `sendto(4<...>, "..."..., 151, 0, NULL, 0) = 151`
 _ASKED = re.compile(r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?,\s*(\d+)')
 WRITE_KINDS = (EventKind.WRITE.value, EventKind.WRITE_ERROR.value)
 ERROR_KINDS = (EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value)
+#: what a server's stderr shows when it (or one of its handler threads) crashed
+CRASH_MARKERS = ("Traceback (most recent call last)", "Exception in thread", "panic: ")
+#: the server's accept event says the send buffer it read back: "SO_SNDBUF=8192 (asked 4096)"
+_SNDBUF = re.compile(r"SO_SNDBUF=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,10 @@ class ProbeFacts:
     failed_write_in_handler: bool | None = None  #: first failed write before the handler returned (None: no failure)
     handler_end_ns: int | None = None
     interrupted: bool = False
+    failed: str | None = None  #: why this probe says nothing about the error (no request, no packets, a crash, ...)
     note: str | None = None  #: why facts are missing (a failed run, an unreadable file)
+    head: dict | None = None  #: the response head measured from the capture (capture.sweep.wire.ResponseHead fields)
+    sndbuf_effective: int | None = None  #: SO_SNDBUF the server read back (its accept event), when it logged one
     bundle: str = ""
     server_port: int | None = None
     elapsed_s: float = field(default=0.0, compare=False)
@@ -94,10 +110,13 @@ def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
     meta = read_meta(paths.root)
     size = int(meta.get("scenario", {}).get("size", 0) if size is None else size)
     port = meta.get("server", {}).get("port")
-    app = _app_facts(read_app_events(paths.app, actor="server"))
+    events = read_app_events(paths.app, actor="server")
+    app = _app_facts(events)
     syscalls = _syscalls(paths.strace)
     writes = _server_writes(syscalls)
     wire = _wire_facts(paths.capture, port)
+    packets = wire.pop("packets")
+    head = measure_head(paths.capture, port) if port is not None and wire["server_wire_bytes"] else None
     failed = next((w for w in writes if w.errno), None)
     close_ns = wire.pop("peer_close_ns")
     after = [w for w in writes if close_ns is not None and w.ts_ns >= close_ns]
@@ -112,11 +131,40 @@ def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
         writes_after_peer_close=tuple(w.text() for w in after),
         failed_write_in_handler=_before(failed, app["handler_end_ns"]),
         interrupted=bool(meta.get("interrupted")),
+        failed=_failure(meta, events, packets, paths.root / SERVER_LOG),
         note=meta.get("reason"),
         bundle=str(paths.root),
         server_port=port,
+        head=asdict(head) if head else None,
+        sndbuf_effective=_sndbuf(events),
         **wire,
     )  # fmt: skip
+
+
+def _failure(meta: dict, events: list[dict], packets: int, server_log: Path) -> str | None:
+    """Why the probe cannot tell whether the application saw an error (None: it can)."""
+    if meta.get("interrupted"):
+        return f"the run was cut short: {meta.get('reason')}"
+    log = server_log.read_text(errors="replace") if server_log.exists() else ""
+    crash = next((marker for marker in CRASH_MARKERS if marker in log), None)
+    if crash or meta.get("handler_wait") == "server exited":
+        return "the server crashed: " + (log.strip().splitlines()[-1] if log.strip() else "it exited")
+    if not packets:
+        return "no packets were captured"
+    seen = {e.get("event") for e in events}
+    if EventKind.REQUEST.value not in seen:
+        return "no request reached the server"
+    if EventKind.RESPONSE.value not in seen:
+        return "the server's handler never finished"
+    return None
+
+
+def _sndbuf(events: list[dict]) -> int | None:
+    for event in events:
+        found = _SNDBUF.match(event.get("detail") or "") if event.get("event") == "accept" else None
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def _app_facts(events: list[dict]) -> dict:
@@ -135,7 +183,7 @@ def _app_facts(events: list[dict]) -> dict:
 def _syscalls(path: Path) -> pd.DataFrame:
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=["ts_ns", "kind", "len", "errno", "detail"])
-    return strace.parse(path.read_text(errors="replace"), actor="server")
+    return strace.parse(path.read_text(errors="replace"), ParseContext(actor="server"))
 
 
 def _server_writes(rows: pd.DataFrame) -> list[WriteCall]:
@@ -162,7 +210,7 @@ def _errnos(rows: pd.DataFrame, kinds: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _wire_facts(path: Path, port: int | None) -> dict:
-    empty = {"peer_close": None, "peer_close_ns": None, "client_rst": False, "server_wire_bytes": 0}
+    empty = {"peer_close": None, "peer_close_ns": None, "client_rst": False, "server_wire_bytes": 0, "packets": 0}
     if port is None or not path.exists():
         return empty
     packets, _ = read_packets(path)
@@ -177,4 +225,5 @@ def _wire_facts(path: Path, port: int | None) -> dict:
         "peer_close_ns": None if first is None else int(first["ts_ns"]),
         "client_rst": bool(((from_client["flags"] & BIT["RST"]) != 0).any()),
         "server_wire_bytes": int(from_server["len"].sum()),
+        "packets": len(packets),
     }

@@ -16,13 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.bundle import APP_EVENTS
-from capture.servers import read_app_events
 from capture.sweep.bisect import Outcome, Threshold, search
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.pool import Job, ProbeCallback, ProbePool, drive
 from capture.sweep.probe import ProbeSpec
-from capture.sweep.wire import ResponseHead, measure_head
+from capture.sweep.wire import ResponseHead
 
 @dataclass(frozen=True)
 class ServerVariant:
@@ -124,9 +122,8 @@ HEAD_PROBE_CLIENT = "half-close"
 
 
 def _measured_head(facts: ProbeFacts | None) -> ResponseHead | None:
-    if facts is None or not facts.bundle or facts.server_port is None or not facts.server_wire_bytes:
-        return None
-    return measure_head(Path(facts.bundle) / "capture.pcap", facts.server_port)
+    """The response head the probe measured in its own capture (see capture.sweep.facts)."""
+    return ResponseHead(**facts.head) if facts is not None and facts.head else None
 
 
 def _measure_heads(rows: list[SweepRow], pool: ProbePool, out_dir: Path) -> list[SweepRow]:
@@ -141,19 +138,8 @@ def _measure_heads(rows: list[SweepRow], pool: ProbePool, out_dir: Path) -> list
             missing[i] = pool.submit(spec, row.result.threshold, where)
     for i, future in missing.items():
         heads[i] = _measured_head(ProbeFacts.from_dict(future.result()))
-    return [SweepRow(r.server, r.client, r.spec, r.result, head, r.knob, _effective_sndbuf(r.result.at))
+    return [SweepRow(r.server, r.client, r.spec, r.result, head, r.knob, r.result.at.sndbuf_effective if r.result.at else None)
             for r, head in zip(rows, heads)]  # fmt: skip
-
-
-def _effective_sndbuf(facts: ProbeFacts | None) -> int | None:
-    """The SO_SNDBUF the server read back after setting it ("SO_SNDBUF=8192 (asked 4096)" in its accept event)."""
-    if facts is None or not facts.bundle:
-        return None
-    for event in read_app_events(Path(facts.bundle) / APP_EVENTS, actor="server"):
-        found = re.match(r"SO_SNDBUF=(\d+)", event.get("detail") or "") if event.get("event") == "accept" else None
-        if found:
-            return int(found.group(1))
-    return None
 
 
 def run_jobs(rows: Sequence[tuple[str, ServerVariant, str, ProbeSpec, str | None]], lo: int, hi: int, out_dir: Path,

@@ -10,8 +10,10 @@ by the core count. Each probe gets its own bundle directory; the harness
 picks a free port per run. A Ctrl-C reaches the workers too (same process
 group): each run unwinds its own processes and keeps its bundle.
 
-A probe whose run failed (not interrupted by the user) is retried once; if
-it fails again the search ends as FAILED with the harness's reason.
+A failed probe (its run failed, or it shows no request, no packets or a
+crashed server: ``ProbeFacts.failed``) is run again, up to MAX_ATTEMPTS in
+all; it never reaches the search as "no error". If every attempt fails the
+search ends as FAILED with the reason.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from capture.sweep.bisect import Outcome, Search, Threshold
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.probe import ProbeSpec
 
-MAX_ATTEMPTS = 2
+MAX_ATTEMPTS = 3
 
 
 def default_workers() -> int:
@@ -139,10 +141,10 @@ def drive(jobs: list[Job], pool: ProbePool, on_probe: ProbeCallback | None = Non
                 facts = ProbeFacts.from_dict(future.result())  # RunInterrupted etc. propagate
                 if on_probe is not None:
                     on_probe(job, facts)
-                if facts.interrupted and job._attempts[size] < MAX_ATTEMPTS:
+                if facts.failed and job._attempts[size] < MAX_ATTEMPTS:
                     launch(job, size)
                     continue
-                if facts.interrupted:
+                if facts.failed:
                     job.steps.close()
                     job.result = Threshold(Outcome.FAILED, 0, 0, probes=(facts,), at=facts)
                     continue

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from analysis.errors import AbortscopeError
+from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
 from capture.sweep.facts import ProbeFacts, read_facts
 
@@ -70,28 +71,37 @@ class ProbeSpec:
 
 
 def run_probe(spec: ProbeSpec, size: int, out_dir: Path) -> ProbeFacts:
-    """Run the scenario once at ``size`` and read its facts (a failed run: facts with a note).
+    """Run the scenario once at ``size`` and read its facts (a failed run: facts that say why).
 
-    RunInterrupted (Ctrl-C, SIGTERM) and a missing root/tool propagate.
+    The facts are read from the run's private staging directory (its after-run
+    hook), before the bundle is published. RunInterrupted (Ctrl-C, SIGTERM)
+    and a missing root/tool propagate.
     """
     started = time.monotonic()
+    read: list[ProbeFacts] = []
+
+    def facts_of(stage: Path) -> list[str]:
+        read.append(_facts_or_failure(stage, size))
+        return []
+
     try:
-        run_scenario(spec.params(size, out_dir))
+        run_scenario(spec.params(size, out_dir), after_run=facts_of)
     except RunInterrupted:
         raise
+    except (NeedsRootError, MissingToolError):
+        raise
     except AbortscopeError as exc:
-        if not (Path(out_dir) / "meta.json").exists():
-            raise
-        facts = _facts_or_note(out_dir, size)
-        return replace(facts, interrupted=True, note=f"{type(exc).__name__}: {exc}", elapsed_s=time.monotonic() - started)
-    return replace(_facts_or_note(out_dir, size), elapsed_s=time.monotonic() - started)
+        read = [ProbeFacts(size=size, app_error=False, interrupted=True, failed=f"{type(exc).__name__}: {exc}",
+                           note=f"{type(exc).__name__}: {exc}")]  # fmt: skip
+    facts = read[0] if read else ProbeFacts(size=size, app_error=False, failed="the run ended before its facts were read")
+    return replace(facts, bundle=str(out_dir), elapsed_s=time.monotonic() - started)
 
 
-def _facts_or_note(out_dir: Path, size: int) -> ProbeFacts:
+def _facts_or_failure(stage: Path, size: int) -> ProbeFacts:
     try:
-        return read_facts(out_dir, size)
+        return read_facts(stage, size)
     except (AbortscopeError, OSError, ValueError) as exc:
-        return ProbeFacts(size=size, app_error=False, interrupted=True, note=f"unreadable bundle: {exc}", bundle=str(out_dir))
+        return ProbeFacts(size=size, app_error=False, failed=f"unreadable bundle: {exc}", note=f"unreadable bundle: {exc}")
 
 
 def main(argv: list[str] | None = None) -> int:

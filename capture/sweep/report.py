@@ -96,7 +96,8 @@ def cell(row: SweepRow) -> str:
         if at is not None and at.first_write_errno:
             return f"never ({at.first_write_errno} hidden)"
         return "never"
-    return result.outcome.value + (f": {at.note}" if at is not None and at.note else "")
+    why = at.failed or at.note if at is not None else None
+    return result.outcome.value + (f": {why}" if why else "")
 
 
 def markdown_table(rows: Sequence[SweepRow]) -> str:
@@ -184,8 +185,12 @@ def explain(row: SweepRow) -> list[str]:
         lines.append(f"{name}: never: no error reached the handler up to {result.hi} bytes.")
         if at is not None:
             lines.append(_probe_sentence(at))
+    elif result.outcome is Outcome.UNSTABLE and result.contradicted_by:
+        lines.append(f"{name}: unstable: no threshold is reported, because the probes contradict each other "
+                     f"(sizes {', '.join(map(str, result.contradicted_by))} disagree with the rest).")  # fmt: skip
     else:
-        lines.append(f"{name}: {result.outcome.value}" + (f" ({at.note})" if at is not None and at.note else "") + ".")
+        why = (at.failed or at.note) if at is not None else None
+        lines.append(f"{name}: {result.outcome.value}" + (f" ({why})" if why else "") + ".")
     return [line for line in lines if line]
 
 

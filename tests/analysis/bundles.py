@@ -13,9 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, unavailable
 
 NAMES = ("go-curl-8061", "go-curl-8060", "go-socket-rst", "python-socket-fin", "go-half-close", "go-curl-ipv6")
 
@@ -27,7 +26,7 @@ def samples_dir() -> Path:
 def bundle(name: str) -> Path:
     path = samples_dir() / name
     if not (path / "meta.json").is_file():
-        pytest.skip(f"run bundle {path} not found: run `make samples` (or set ABORTSCOPE_SAMPLES to a harness run)")
+        unavailable(f"run bundle {path} not found: run `make samples` (or set ABORTSCOPE_SAMPLES to a harness run)")
     return path
 
 

@@ -87,18 +87,17 @@ def test_an_output_that_cannot_be_written_is_one_line_error(tmp_path):
         assert "cannot write the export" in result.output and "Traceback" not in result.output
 
 
-def _streamed_equals_loaded(path, tmp_path, **options):
-    from analysis import load
+def _streamed_equals_loaded(path, tmp_path, **keep):
+    from analysis import Keep, load
     from analysis.api import export_timeline
     from analysis.export import export
 
     streamed, expected = tmp_path / "streamed.parquet", tmp_path / "expected.parquet"
-    timeline, rows = export_timeline(path, "parquet", streamed, **options)
-    loaded = load(path, **options)
+    summary = export_timeline(path, "parquet", streamed, keep=Keep(**keep))
+    loaded = load(path, keep=Keep(**keep))
     export(loaded.events, "parquet", expected)
-    assert rows == len(loaded.events) > 0
+    assert summary.rows == len(loaded.events) > 0
     pd.testing.assert_frame_equal(pd.read_parquet(streamed), pd.read_parquet(expected))
-    pd.testing.assert_frame_equal(timeline.flows, loaded.flows)  # the facts, worked out while the rows were written
     return pd.read_parquet(streamed)
 
 
@@ -106,6 +105,7 @@ def test_streamed_parquet_equals_the_loaded_timeline(tmp_path):
     capture = SAMPLES / "go-curl-8061" / "capture.pcap"
     frame = _streamed_equals_loaded(capture, tmp_path)
     assert set(frame["kind"]) >= {"SYN", "FIN", "DATA", "RST"} and set(frame["source"]) == {"packet"}
+    assert set(frame["file"]) == {"capture.pcap"}
 
 
 def test_streamed_parquet_with_filters_equals_the_loaded_timeline(corpus, tmp_path):
@@ -131,46 +131,39 @@ def test_a_big_file_read_without_the_c_part_says_how_to_build_it(monkeypatch):
 
 
 def test_an_interrupted_parquet_export_stops_the_writer_and_leaves_no_half_file(monkeypatch, tmp_path):
+    """Ctrl-C after the writer has written rows: no file (not even the temporary one), no thread left."""
     import threading
 
-    import analysis.api as api
+    import analysis.stream.timeline as timeline_rows
+    from analysis.api import export_timeline
 
-    started = threading.Event()
-    real_arrow_chunks = api.packets.arrow_chunks
+    real_hand_over = timeline_rows.TimelineRows._hand_over
 
-    def arrow_chunks(pk, flows, schema):  # the writer's slices: one, then wait for the interrupt to land
-        started.set()
-        pieces = real_arrow_chunks(pk, flows, schema, chunk_rows=2)
-        yield next(pieces)
-        while not interrupted.is_set():
-            interrupted.wait(0.01)
-        yield from pieces
-
-    def facts_then_ctrl_c(pk, flows):
-        assert started.wait(10)  # the writer is under way
-        interrupted.set()
+    def hand_over_then_ctrl_c(self, columns):
+        real_hand_over(self, columns)
+        assert self.writer.table.rows > 0  # rows went to the writer thread
         raise KeyboardInterrupt
 
-    interrupted = threading.Event()
-    monkeypatch.setattr(api.packets, "arrow_chunks", arrow_chunks)
-    monkeypatch.setattr(api, "add_facts", facts_then_ctrl_c)
+    monkeypatch.setattr(timeline_rows.TimelineRows, "_hand_over", hand_over_then_ctrl_c)
+    monkeypatch.setattr(timeline_rows, "SLACK_NS", -10**18)  # hand every row over at once
     out = tmp_path / "t.parquet"
     with pytest.raises(KeyboardInterrupt):
-        api.export_timeline(SAMPLES / "go-curl-8061" / "capture.pcap", "parquet", out)
-    assert not out.exists()
-    assert not [t for t in threading.enumerate() if t.name.startswith("parquet")]
+        export_timeline(SAMPLES / "go-curl-8061" / "capture.pcap", "parquet", out)
+    assert list(tmp_path.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith(("parquet", "read-ahead"))]
 
 
 def test_the_cli_reads_the_capture_once_through_its_read_ahead(monkeypatch):
-    import analysis.api as api
+    import analysis.stream.source as source
 
     def second_read(*args, **kwargs):
-        raise AssertionError("load() read the capture again instead of taking the read-ahead's table")
+        raise AssertionError("the pass read the capture again instead of taking the read-ahead's batches")
 
-    monkeypatch.setattr(api, "read_packets", second_read)
-    result = run(SAMPLES / "go-curl-8061", "--format", "csv")
-    assert result.exit_code == 0, result.output
-    assert "RST" in result.output
+    monkeypatch.setattr(source, "BatchRead", second_read)
+    for args in ((SAMPLES / "go-curl-8061", "--format", "csv"), (SAMPLES / "go-curl-8061" / "capture.pcap",)):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert "RST" in result.output
 
 
 def test_ctrl_c_while_the_analysis_runs_leaves_no_read_ahead_thread(monkeypatch):

@@ -15,6 +15,8 @@ actual Y", "row 12 kind: expected write_error vs actual write"), then the first 
 After a deliberate change (analyzer or samples), regenerate and review the diff:
 
     ABORTSCOPE_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/analysis/test_golden.py
+
+Under ``CI=true`` the flag is ignored (the goldens are compared, never rewritten).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from analysis import load
 from analysis.export import to_csv_text
 from analysis.schema import COLUMN_NAMES
 from capture.samples import SAMPLES
-from tests.conftest import REPO, SAMPLES as SAMPLES_DIR
+from tests.conftest import IN_CI, REPO, SAMPLES as SAMPLES_DIR, unavailable
 
 GOLDEN = REPO / "tests" / "golden"
-REGEN = os.environ.get("ABORTSCOPE_REGEN_GOLDEN", "") not in ("", "0")
+REGEN_ASKED = os.environ.get("ABORTSCOPE_REGEN_GOLDEN", "") not in ("", "0")
+#: CI always compares: a regenerate flag left in CI's environment would turn every golden test green
+REGEN = REGEN_ASKED and not IN_CI
 TIMELINE, DIAGNOSIS = "timeline.csv", "diagnosis.txt"
 #: the exported columns: absolute time differs between runs, t_rel carries the timing
 GOLDEN_COLUMNS = [c for c in COLUMN_NAMES if c != "ts_ns"]
@@ -136,7 +140,7 @@ def read_golden(name: str) -> dict[str, str]:
 def sample_bundle(name: str) -> Path:
     path = SAMPLES_DIR / name
     if not (path / "meta.json").is_file():
-        pytest.skip(f"sample bundle {path} not generated: run `make samples`")
+        unavailable(f"sample bundle {path} not generated: run `make samples`")
     return path
 
 
@@ -192,3 +196,32 @@ def test_ports_are_normalised_but_not_other_numbers():
     text = "127.0.0.1:38630>127.0.0.1:45045 wrote 4096 at 1795473729.145045 port=45045 seq 3863012"
     assert normalise(text, ports) == ("127.0.0.1:<client-port-1>>127.0.0.1:<server-port> wrote 4096 at "
                                       "1795473729.145045 port=<server-port> seq 3863012")
+
+
+def test_the_regenerate_flag_is_ignored_under_ci(tmp_path):
+    """CI=true with ABORTSCOPE_REGEN_GOLDEN=1 left in its environment: a wrong golden still fails, and stays as it was.
+    Without CI the same flag rewrites it (so the flag itself works)."""
+    import subprocess
+    import sys
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO / "tests", copy / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "sample_pcaps").symlink_to(SAMPLES_DIR)
+    golden = copy / "tests" / "golden" / "go-curl-8061" / DIAGNOSIS
+    wrong = golden.read_text().replace("WRITE_AFTER_PEER_FIN_RST_EPIPE", "NORMAL_CLOSE")
+    assert wrong != golden.read_text()
+    golden.write_text(wrong)
+    node = f"{copy / 'tests' / 'analysis' / 'test_golden.py'}::test_analysis_of_sample_matches_golden[go-curl-8061]"
+
+    def pytest_with(ci: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "CI": ci, "ABORTSCOPE_REGEN_GOLDEN": "1"}
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+                              cwd=copy, env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    in_ci = pytest_with("true")
+    assert in_ci.returncode == 1, in_ci.stdout
+    assert "verdict of" in in_ci.stdout and "expected NORMAL_CLOSE vs actual WRITE_AFTER_PEER_FIN_RST_EPIPE" in in_ci.stdout
+    assert golden.read_text() == wrong
+    outside_ci = pytest_with("")
+    assert outside_ci.returncode == 0, outside_ci.stdout
+    assert golden.read_text() == (GOLDEN / "go-curl-8061" / DIAGNOSIS).read_text()

@@ -1,5 +1,6 @@
 import pytest
 
+from analysis.events.context import ParseContext
 from analysis.errors import EventParseError
 from analysis.events import kernel, strace
 from tests.analysis.helpers import validate_source as validate
@@ -8,7 +9,7 @@ from tests.analysis.lines import KERNEL_SEED, KERNEL_SEED_OFFSET_NS, STRACE_SEED
 
 
 def parse(**kw):
-    return kernel.parse(KERNEL_SEED, trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, flows=flows_table(SEED), **kw)
+    return kernel.parse(KERNEL_SEED, ParseContext(trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, flows=flows_table(SEED), **kw))
 
 
 def test_tracepoints_map_to_kinds_actors_and_details():
@@ -41,8 +42,8 @@ def test_trace_clock_plus_offset_gives_epoch_ns():
 
 
 def test_send_length_is_tied_through_the_write_of_the_same_thread():
-    sys_rows = strace.parse(STRACE_SEED, flows=flows_table(SEED), with_pid=True)
-    rows = parse(syscalls=sys_rows)
+    sys_rows = strace.parse(STRACE_SEED, ParseContext(flows=flows_table(SEED)))
+    rows = parse(earlier={"strace": sys_rows})
     sends = rows[rows["kind"] == "send_length"]
     tied = sends[sends["flow"] == SEED_FLOW]
     assert tied["len"].tolist() == [4096, 0]
@@ -54,4 +55,4 @@ def test_send_length_is_tied_through_the_write_of_the_same_thread():
 
 def test_kernel_without_offset_is_a_clear_error():
     with pytest.raises(EventParseError, match="clock offset"):
-        kernel.parse(KERNEL_SEED, trace_to_realtime_ns=None)
+        kernel.parse(KERNEL_SEED, ParseContext(trace_to_realtime_ns=None))

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from analysis.events.context import ParseContext
 from analysis import errnos
 from analysis.errors import EventParseError
 from analysis.events import app_jsonl, applog, jsonl
@@ -16,7 +17,7 @@ APP_LINE = ('{"actor":"server","asked":8061,"detail":null,"errno":null,"error":"
 
 def test_go_log_lines_with_and_without_microseconds_in_a_given_zone():
     flows = flows_table(SEED, ("[::1]:5555", "[::1]:3000", 1795472640000000000))
-    rows = applog.parse(GO_LOG, flows=flows, tz="UTC")
+    rows = applog.parse(GO_LOG, ParseContext(flows=flows, tz="UTC"))
     validate(rows)
     assert rows["ts_ns"].tolist() == [1795472646_650942000, 1795472647_000000000, 1795472648_000000000]
     assert rows["kind"].astype(str).tolist() == ["write_error", "read_error", "log"]
@@ -26,13 +27,13 @@ def test_go_log_lines_with_and_without_microseconds_in_a_given_zone():
 
 
 def test_go_log_zone_shifts_the_time():
-    paris = applog.parse(GO_LOG, tz="Europe/Paris")["ts_ns"].iloc[0]
-    utc = applog.parse(GO_LOG, tz="UTC")["ts_ns"].iloc[0]
+    paris = applog.parse(GO_LOG, ParseContext(tz="Europe/Paris"))["ts_ns"].iloc[0]
+    utc = applog.parse(GO_LOG, ParseContext(tz="UTC"))["ts_ns"].iloc[0]
     assert utc - paris == 3600 * 10**9  # November: Paris is UTC+1
 
 
 def test_app_jsonl_line_from_the_go_server():
-    rows = app_jsonl.parse(APP_LINE + "\nnot json\n", flows=flows_table(SEED))
+    rows = app_jsonl.parse(APP_LINE + "\nnot json\n", ParseContext(flows=flows_table(SEED)))
     validate(rows)
     row = rows.iloc[0]
     assert (row["ts_ns"], row["kind"], row["errno"], row["len"], row["flow"], row["actor"]) == (
@@ -44,12 +45,12 @@ def test_generic_jsonl_with_iso_and_epoch_times():
         {"time": "2026-11-23T22:24:06.5Z", "msg": "client gave up", "remote": "127.0.0.1:51850"},
         {"time": 1795472646.25, "event": "abort"},
     ))
-    rows = jsonl.parse(text, flows=flows_table(SEED))
+    rows = jsonl.parse(text, ParseContext(flows=flows_table(SEED)))
     assert rows["ts_ns"].tolist() == [1795472646_500000000, 1795472646_250000000]
     assert rows["kind"].astype(str).tolist() == ["log", "abort"]
     assert rows["flow"].tolist() == [SEED_FLOW, ""]
     with pytest.raises(EventParseError, match="timestamp"):
-        jsonl.parse('{"a": 1}')
+        jsonl.parse('{"a": 1}', ParseContext())
 
 
 def test_errno_table_round_trips_and_reads_messages():

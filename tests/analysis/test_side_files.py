@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import load
+from analysis.events.context import ParseContext
+from analysis import Read, load
 from analysis.errors import ClockError
 from analysis.events import app_jsonl, applog, jsonl, kernel, strace
 from analysis.events._lines import LineReport
@@ -37,16 +38,15 @@ def _cut_kernel(line: str) -> str:
 #: parser -> (good lines, how to damage one of them, parse(text, lines))
 PARSERS = {
     "strace": (STRACE_SEED + STRACE_V6, lambda line: line[: line.index(") = ")] if ") = " in line else GARBAGE,
-               lambda text, lines: strace.parse(text, flows=flows_table(SEED), lines=lines)),
+               lambda text, lines: strace.parse(text, ParseContext(flows=flows_table(SEED), lines=lines))),
     "kernel": (KERNEL_SEED, _cut_kernel,
-               lambda text, lines: kernel.parse(text, trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, flows=flows_table(SEED),
-                                                lines=lines)),
+               lambda text, lines: kernel.parse(text, ParseContext(trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, flows=flows_table(SEED), lines=lines))),
     "app": (APP_LINES, lambda line: line[: len(line) // 2],
-            lambda text, lines: app_jsonl.parse(text, flows=flows_table(SEED), lines=lines)),
+            lambda text, lines: app_jsonl.parse(text, ParseContext(flows=flows_table(SEED), lines=lines))),
     "jsonl": (APP_LINES, lambda line: json.dumps({"ts_ns": "not a time", "msg": line[:20]}),
-              lambda text, lines: jsonl.parse(text, flows=flows_table(SEED), lines=lines)),
+              lambda text, lines: jsonl.parse(text, ParseContext(flows=flows_table(SEED), lines=lines))),
     "applog": (GO_LOG, lambda line: "2026/13/45 25:61:61" + line[line.index(" ", 11):] if line[:4].isdigit() else
-               "2026/02/30 10:00:00 no such day", lambda text, lines: applog.parse(text, tz="UTC", lines=lines)),
+               "2026/02/30 10:00:00 no such day", lambda text, lines: applog.parse(text, ParseContext(tz="UTC", lines=lines))),
 }
 
 
@@ -77,7 +77,7 @@ def test_each_parser_keeps_every_good_line_and_counts_the_damaged_ones(parser, s
 
 def test_the_kernel_trace_says_when_tracefs_lost_events():
     report = LineReport()
-    rows = kernel.parse(KERNEL_SEED + "CPU:1 [LOST 17 EVENTS]\n", trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, lines=report)
+    rows = kernel.parse(KERNEL_SEED + "CPU:1 [LOST 17 EVENTS]\n", ParseContext(trace_to_realtime_ns=KERNEL_SEED_OFFSET_NS, lines=report))
     assert len(rows) and report.bad == 0
     assert report.notes == ["the trace lost 17 events (tracefs ring buffer full): the kernel events may have gaps"]
 
@@ -125,7 +125,7 @@ def test_a_side_file_that_cannot_be_read_is_left_out(damaged_bundle):
     bundle, intact = damaged_bundle
     (bundle / "strace.txt").unlink()
     (bundle / "strace.txt").symlink_to("/proc/self/mem")  # a real I/O error on read
-    timeline = load(bundle, strace=bundle / "strace.txt")  # named: a bundle's empty-looking file is not picked
+    timeline = load(bundle, Read(logs={"strace": bundle / "strace.txt"}))  # named: a bundle's empty-looking file is not picked
     assert "strace" not in timeline.sources and _by_source(timeline)["app"] == _by_source(intact)["app"]
     assert any("cannot read the strace file (Input/output error)" in w for w in timeline.warnings)
 
@@ -156,11 +156,11 @@ def test_a_damaged_meta_json_is_said_and_the_bundle_still_read(damaged_bundle, d
 
 def test_a_bundles_server_log_is_read_in_utc_and_any_other_log_says_which_zone_it_assumed(damaged_bundle, tmp_path):
     bundle, _ = damaged_bundle
-    in_bundle = load(bundle, applog=bundle / "server.log")
+    in_bundle = load(bundle, Read(logs={"applog": bundle / "server.log"}))
     elsewhere = tmp_path / "server.log"
     shutil.copy(bundle / "server.log", elsewhere)
-    outside = load(bundle, applog=elsewhere)
-    paris = load(bundle, applog=elsewhere, tz="Europe/Paris")
+    outside = load(bundle, Read(logs={"applog": elsewhere}))
+    paris = load(bundle, Read(logs={"applog": elsewhere}, tz="Europe/Paris"))
 
     def logged(timeline):
         return timeline.events.loc[timeline.events["detail"].astype(str).str.contains("broken pipe$"), "ts_ns"].tolist()
@@ -172,4 +172,4 @@ def test_a_bundles_server_log_is_read_in_utc_and_any_other_log_says_which_zone_i
     write_error = in_bundle.events[(in_bundle.events["source"] == "syscall") & (in_bundle.events["errno"] == "EPIPE")]
     assert 0 <= logged(in_bundle)[0] - int(write_error["ts_ns"].iloc[0]) < 10**6
     with pytest.raises(ClockError, match="no such time zone"):
-        load(bundle, applog=elsewhere, tz="Mars/Olympus_Mons")
+        load(bundle, Read(logs={"applog": elsewhere}, tz="Mars/Olympus_Mons"))

@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from analysis.events.context import ParseContext
 from analysis.errors import EventParseError
 from analysis.events import strace
 from tests.analysis.helpers import validate_source as validate
@@ -9,7 +10,7 @@ from tests.analysis.lines import STRACE_BARE, STRACE_SEED, STRACE_V6
 
 
 def test_seed_lines_give_the_socket_calls_with_kinds_errnos_and_flow():
-    rows = strace.parse(STRACE_SEED, flows=flows_table(SEED))
+    rows = strace.parse(STRACE_SEED, ParseContext(flows=flows_table(SEED)))
     validate(rows)
     sock = rows[rows["flow"] == SEED_FLOW]
     assert list(sock["kind"].astype(str)) == ["read", "read_error", "read_eof", "write", "write_error", "signal", "close"]
@@ -23,7 +24,7 @@ def test_seed_lines_give_the_socket_calls_with_kinds_errnos_and_flow():
 
 
 def test_unfinished_and_resumed_become_one_row_at_entry_time_exactly():
-    rows = strace.parse(STRACE_SEED, flows=flows_table(SEED))
+    rows = strace.parse(STRACE_SEED, ParseContext(flows=flows_table(SEED)))
     eagain = rows[rows["errno"] == "EAGAIN"].iloc[0]
     assert eagain["ts_ns"] == 1795472645_649480000  # the <unfinished ...> line's time, to the µs, no float rounding
     assert eagain["detail"].startswith("read(4<TCP:[127.0.0.1:3917->127.0.0.1:51850]>")
@@ -31,7 +32,7 @@ def test_unfinished_and_resumed_become_one_row_at_entry_time_exactly():
 
 
 def test_ipv6_yy_decoration_and_pid_prefix():
-    rows = strace.parse(STRACE_V6, flows=flows_table(V6))
+    rows = strace.parse(STRACE_V6, ParseContext(flows=flows_table(V6)))
     tied = rows[rows["flow"] == V6_FLOW]
     # the first line is a <... resumed> whose <unfinished ...> head is not in the text: dropped
     assert list(tied["kind"].astype(str)) == ["read", "write", "write_error", "signal", "close"]
@@ -41,14 +42,14 @@ def test_ipv6_yy_decoration_and_pid_prefix():
 
 
 def test_without_yy_the_fd_and_timing_heuristic_ties_the_calls():
-    rows = strace.parse(STRACE_BARE, flows=flows_table(("[::1]:47174", "[::1]:3931", 1795473339150000000)))
+    rows = strace.parse(STRACE_BARE, ParseContext(flows=flows_table(("[::1]:47174", "[::1]:3931", 1795473339150000000))))
     assert set(rows["flow"]) == {"[::1]:47174>[::1]:3931"}
     assert rows["errno"].tolist()[-1] == "EPIPE"
 
 
 def test_not_strace_is_a_clear_error():
     with pytest.raises(EventParseError, match="strace"):
-        strace.parse("hello\nworld\n")
+        strace.parse("hello\nworld\n", ParseContext())
 
 
 def test_accept4_is_tied_to_its_connection_by_the_4_tuple_in_its_return_value():
@@ -60,7 +61,7 @@ def test_accept4_is_tied_to_its_connection_by_the_4_tuple_in_its_return_value():
                 'EAGAIN (Resource temporarily unavailable) <0.000044>\n'
                 '[pid 17687] 1795473337.642605 accept4(3<TCPv6:[[::1]:3931]>, {sa_family=AF_INET6, sin6_port=htons(47164)}, '
                 '[28], SOCK_CLOEXEC) = 4<TCPv6:[[::1]:3931->[::1]:47164]> <0.004948>\n')
-    rows = strace.parse(accepted, flows=flows_table(SEED, V6))
+    rows = strace.parse(accepted, ParseContext(flows=flows_table(SEED, V6)))
     assert rows["kind"].astype(str).tolist() == ["accept", "accept", "accept"]
     assert rows["flow"].tolist() == [SEED_FLOW, "", V6_FLOW]  # the EAGAIN accepted nothing
     assert rows["actor"].astype(str).tolist() == ["server"] * 3

@@ -1,29 +1,34 @@
-"""The headless Chromium client: what it puts on the wire, what it logs, what it leaves behind.
+"""The headless Chromium client: what it puts on the wire, what it logs, what it leaves behind, who can reach it.
 
 Real Chromium, a real server on loopback. The browser aborts its fetch
 (AbortController) or its tab is closed; the capture shows how its socket
-closes (FIN, like curl), and nothing of Chromium survives the run.
+closes (FIN, like curl), and nothing of Chromium survives the run. It never
+runs as root, and another local user finds no DevTools endpoint to drive it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from capture.clients.browser import CHROMIUM_FLAGS, MODES, PAGE, BrowserMode, _crashpad_pids
-from capture.procs import descendants, is_running, proc_status
+from capture.clients.browser import MODES, PAGE, BrowserMode
+from capture.clients.chromium import CHROMIUM_FLAGS, crashpad_pids
+from capture.procs import TCP_LISTEN, descendants, is_running, proc_status, socket_inodes, tcp_sockets
 from tests import conftest
+from tests.capture.conftest import run_as
 
 REQUIRED_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic")  # fmt: skip
 NOBODY = 65534
 
 
-def test_chromium_is_started_with_the_quiet_headless_flags():
+def test_chromium_is_started_with_the_quiet_headless_flags_and_devtools_on_a_pipe():
     assert set(REQUIRED_FLAGS) <= set(CHROMIUM_FLAGS)
-    assert "--remote-debugging-address=127.0.0.1" in CHROMIUM_FLAGS  # DevTools (close-tab) on loopback only
+    assert "--remote-debugging-pipe" in CHROMIUM_FLAGS  # DevTools (close-tab) on fds 3/4, not on a port
+    assert not [flag for flag in CHROMIUM_FLAGS if flag.startswith(("--remote-debugging-port", "--remote-debugging-address"))]
 
 
 def test_the_page_aborts_its_fetch_with_an_abort_controller_and_reports_back():
@@ -77,7 +82,7 @@ def test_browser_gives_up_and_leaves_nothing_behind(slow_server, mode):
     assert _chromium_leftovers(outcome.chromium_pid) == []
     assert outcome.first("close") is not None
     assert outcome.profile and not Path(outcome.profile).exists()
-    assert _crashpad_pids(Path(outcome.profile)) == []
+    assert crashpad_pids(Path(outcome.profile)) == []
 
 
 @pytest.mark.root
@@ -102,26 +107,86 @@ def test_browser_through_the_harness_closes_with_fin_and_gets_the_rst_back(tmp_p
 
 @pytest.mark.root
 @pytest.mark.slow
-def test_under_sudo_chromium_runs_as_the_invoking_user(slow_server, monkeypatch):
+def test_under_sudo_chromium_runs_as_the_invoking_user(slow_server, local_user, as_sudo_from):
     from capture.clients.browser import run_browser
-    from capture.users import invoking_user
 
     server, _ = slow_server
-    monkeypatch.setenv("SUDO_UID", str(NOBODY))
-    monkeypatch.setenv("SUDO_GID", str(NOBODY))
+    as_sudo_from(local_user)
     seen = {}
 
-    def look() -> bool:
-        if outcome_pid := seen.get("pid"):
-            seen["uid"] = proc_status(outcome_pid).get("Uid", "").split()[:1]
+    def emit(line: dict) -> None:
+        if line["event"] == "log" and "chromium pid" in (line["detail"] or ""):
+            seen["pid"] = int(line["detail"].split()[2])
+            seen["uids"] = {proc_status(pid).get("Uid", "").split()[0] for pid in descendants(seen["pid"]) if is_running(pid)}
+
+    outcome = run_browser(server.url, abort_after_s=0.2, linger_s=0.2, emit=emit)
+    assert outcome.first("abort") is not None
+    assert seen["uids"] == {str(local_user.uid)}
+    assert os.geteuid() == 0  # we stayed root; only Chromium dropped
+
+
+#: what another local user tries against a running browser: every TCP port listening on loopback asked for
+#: DevTools' /json/version, the browser's profile listed, its DevTools pipe (fd 3) opened through /proc
+NEIGHBOUR = r"""
+import json, os, socket, sys
+ports, profile, pid = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+reached = []
+for host, port in ports:
+    answer = b""
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            s.sendall(b"GET /json/version HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            while b"}" not in answer and (chunk := s.recv(4096)):
+                answer += chunk
+    except OSError:
+        pass
+    if b"webSocketDebuggerUrl" in answer or b'"Browser"' in answer:
+        reached.append(f"DevTools on {host}:{port}")
+for what, path in (("profile", profile), ("devtools pipe", f"/proc/{pid}/fd/3"), ("devtools pipe", f"/proc/{pid}/fd/4")):
+    try:
+        os.listdir(path) if what == "profile" else os.close(os.open(path, os.O_RDWR))
+        reached.append(f"{what} {path}")
+    except OSError:
+        pass
+print(json.dumps(reached))
+"""
+
+
+@pytest.mark.root
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", list(BrowserMode))
+def test_as_root_chromium_runs_unprivileged_opens_no_port_and_a_second_user_cannot_reach_it(slow_server, local_user, mode):
+    """Plain root (no sudo): Chromium runs as nobody, listens on no TCP port (DevTools is a pipe, used to close
+    the tab), and another local user can neither find a DevTools endpoint nor enter its profile or pipe."""
+    from capture.clients.browser import run_browser
+
+    conftest.require_tools("setpriv")
+    server, _ = slow_server
+    seen: dict = {}
+
+    def look() -> bool:  # while Chromium is open (after the abort, before it is stopped)
+        if "neighbour" in seen or "pid" not in seen:
+            return False
+        pids = [pid for pid in descendants(seen["pid"]) if is_running(pid)]
+        seen["uids"] = {proc_status(pid).get("Uid", "").split()[0] for pid in pids}
+        inodes = set().union(*(socket_inodes(pid) for pid in pids))
+        seen["listening"] = [s.local for s in tcp_sockets() if s.state == TCP_LISTEN and s.inode in inodes]
+        loopback = [(s.local.rsplit(":", 1)[0].strip("[]"), int(s.local.rsplit(":", 1)[1]))
+                    for s in tcp_sockets() if s.state == TCP_LISTEN and s.local.startswith(("127.", "[::1]"))]  # fmt: skip
+        seen["ports_tried"] = len(loopback)
+        argv = Path(f"/proc/{seen['pid']}/cmdline").read_bytes().decode().split("\0")
+        profile = next(a.split("=", 1)[1] for a in argv if a.startswith("--user-data-dir="))
+        probe = run_as(local_user, ["/usr/bin/python3", "-I", "-c", NEIGHBOUR, json.dumps(loopback), profile, str(seen["pid"])])
+        seen["neighbour"] = json.loads(probe.stdout or "null") if probe.returncode == 0 else probe.stderr
         return False
 
     def emit(line: dict) -> None:
         if line["event"] == "log" and "chromium pid" in (line["detail"] or ""):
             seen["pid"] = int(line["detail"].split()[2])
-            seen["uid"] = proc_status(seen["pid"]).get("Uid", "").split()[:1]
 
-    outcome = run_browser(server.url, abort_after_s=0.2, user=invoking_user(), linger_s=0.2, linger_until=look, emit=emit)
-    assert outcome.first("abort") is not None
-    assert seen["uid"] == [str(NOBODY)]
-    assert os.geteuid() == 0  # we stayed root; only Chromium dropped
+    outcome = run_browser(server.url, abort_after_s=0.3, mode=mode, linger_s=1.0, linger_until=look, emit=emit)
+    assert outcome.first("abort") is not None  # close-tab: closed through the pipe
+    assert seen["uids"] == {"65534"}, seen  # nobody, never root
+    assert seen["listening"] == [], "Chromium listens on no TCP port"
+    assert seen["ports_tried"] >= 2  # the test server and the page server at least
+    assert seen["neighbour"] == [], seen["neighbour"]

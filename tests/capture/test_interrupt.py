@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,20 +12,13 @@ import pytest
 
 from analysis.bundle import BundlePaths, read_meta
 from capture import procs
-from capture.recorders.tracefs import TRACEFS
 from tests import conftest
+from tests.capture.runs import ABORTSCOPE, start_run
+from tests.capture.tracing import abortscope_instances
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-ABORTSCOPE = Path(sys.executable).parent / "abortscope"
 NOBODY = 65534
-
-
-def start_run(out: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(ABORTSCOPE), "run", "--out", str(out), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
 
 
 def wait_for_phase(out: Path, run: subprocess.Popen, port: int, timeout_s: float = 30) -> None:
@@ -61,7 +53,7 @@ def assert_nothing_left(meta: dict, port: int) -> None:
     assert meta["pids_alive_after_run"] == []
     assert processes_naming(port) == []
     assert not procs.listeners_on("127.0.0.1", port), "the port is free"
-    assert not list((TRACEFS / "instances").glob(f"abortscope-*-{port}"))
+    assert abortscope_instances(f"abortscope-*-{port}*") == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -118,3 +110,39 @@ def test_without_root_one_line_with_the_sudo_command(tmp_path):
     assert f"sudo {ABORTSCOPE} run --size 8060 --out {out}" in lines[0]
     assert "root" in lines[0]
     assert not out.exists()
+
+
+def test_ctrl_c_during_the_analysis_is_an_interrupted_run_handed_to_the_user(tmp_path, local_user, as_sudo_from):
+    """The issue: Ctrl-C in the after-run analysis exited 130 with no message, meta.json said interrupted: false,
+    and under sudo the bundle stayed root's. Here the analysis (the CLI's hook) is slow on purpose, and a
+    Ctrl-C comes while it has written half a timeline."""
+    import threading
+
+    from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
+
+    conftest.require_tools("go", "curl", "tcpdump", "strace")
+    as_sudo_from(local_user)
+    analysing = threading.Event()
+
+    def slow_analysis(stage: Path) -> list[str]:
+        (stage / "timeline.csv").write_text("ts_ns,t_rel\n1,")  # cut short mid-file
+        analysing.set()
+        time.sleep(30)
+        return ["timeline.csv"]
+
+    def ctrl_c() -> None:  # to the main thread, as the terminal's SIGINT lands there (a sleeping thread wakes)
+        if analysing.wait(60):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=ctrl_c, daemon=True).start()
+    out = tmp_path / "home" / "bundle"
+    with pytest.raises(RunInterrupted) as interrupted:
+        run_scenario(ScenarioParams(out_dir=out, handler_delay_s=0.3, abort_after_s=0.1), after_run=slow_analysis)
+    assert "SIGINT during phase analysis" in str(interrupted.value) and f"abortscope analyze {out}" in str(interrupted.value)
+    meta = read_meta(out)
+    assert meta["interrupted"] is True and meta["reason"] == "SIGINT during phase analysis" and meta["phase"] == "analysis"
+    assert meta["analysis"] == {"written": [], "error": "interrupted by SIGINT"}
+    assert not (out / "timeline.csv").exists(), "no half-written timeline in the bundle"
+    assert (out / "capture.pcap").stat().st_size > 0 and meta["recorders"]["capture"]["written"] > 5
+    owners = {(p.name, p.stat().st_uid) for p in [out.parent, out, *out.iterdir()]}
+    assert {uid for _, uid in owners} == {local_user.uid}, owners

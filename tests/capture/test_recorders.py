@@ -8,6 +8,8 @@ is the case that loses the tail with a buffering capture.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import struct
 import subprocess
@@ -24,8 +26,9 @@ from capture.recorders.dumpcap import DumpcapCapture
 from capture.recorders.scapy_sniffer import ScapyCapture
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
-from capture.recorders.tracefs import TRACEFS, TracefsRecorder, measure_trace_offset
+from capture.recorders.tracefs import TracefsRecorder, measure_trace_offset
 from tests import conftest
+from tests.capture.tracing import abortscope_instances, global_tracing_state, tracefs_mounts
 
 BACKENDS = {"tcpdump": TcpdumpCapture, "dumpcap": DumpcapCapture, "scapy": ScapyCapture}
 
@@ -181,20 +184,23 @@ for _ in range(2):
 
 @pytest.mark.root
 def test_strace_and_tracefs_see_the_write_after_the_peer_closed(tmp_path):
+    """Whether or not tracefs is mounted on this machine: the recorder brings its own (private, detached) mount,
+    and leaves the machine's tracing, mounts and instances as it found them."""
     conftest.require_root()
     conftest.require_tools("strace")
     port = free_port()
-    before = _global_tracing_state()
+    before, mounts = global_tracing_state(), tracefs_mounts()
     server = subprocess.Popen([sys.executable, "-c", THREADED_SERVER, str(port)], stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout.readline().strip() == "listening"
-        kernel = TracefsRecorder(port, tmp_path / "kernel.txt")
+        kernel = TracefsRecorder(port, tmp_path / "kernel.txt", server_pid=server.pid)
         strace = StraceRecorder(server.pid, tmp_path / "strace.txt")
         with kernel, strace:
-            assert (TRACEFS / "instances" / kernel.instance.name).is_dir()
+            assert abortscope_instances(f"{kernel.name_base}*") == [kernel.name_base, kernel.name_base + "-sends"]
+            assert tracefs_mounts() == mounts, "the recorder's tracefs mount is nowhere in the mount table"
             assert strace.status["threads_attached"] >= 2
             client = socket.create_connection(("127.0.0.1", port))
-            client.sendall(b"GET")
+            client.sendall(b"GET")  # a send of this process: not the server's, so not in kernel.txt
             client.close()  # FIN; the server's first send draws the RST, the second fails with EPIPE
             server.wait(10)
     finally:
@@ -207,11 +213,47 @@ def test_strace_and_tracefs_see_the_write_after_the_peer_closed(tmp_path):
     assert f"sport={port}" in kernel_text and "newstate=TCP_CLOSE_WAIT" in kernel_text
     assert "tcp_receive_reset" in kernel_text and "error=32" in kernel_text
     assert "reason=TCP_TIMEWAIT_SOCKET" in kernel_text or "tcp_send_reset" in kernel_text
-    assert kernel.status["instance_removed"] and not kernel.instance.exists()
+    sends = [line for line in kernel_text.splitlines() if "sock_send_length:" in line]
+    assert any("length = 4096" in line for line in sends) and any("error = -32" in line for line in sends)
+    assert all(re.search(rf"-{server.pid}\s+\[", line) for line in sends), sends  # the server's (main) thread only
+    assert not any("length = 3," in line for line in sends), "the client's send (3 bytes) is not the server's"
+    assert kernel.status["instance_removed"] and abortscope_instances(f"{kernel.name_base}*") == []
     assert kernel.clocks["trace_clock"] == "boot"
-    assert _global_tracing_state() == before, "global tracing left as found"
+    assert global_tracing_state() == before, "global tracing left as found"
+    assert tracefs_mounts() == mounts
     assert not _alive(strace.pids[0])
 
 
-def _global_tracing_state() -> dict[str, str]:
-    return {name: (TRACEFS / name).read_text() for name in ("tracing_on", "trace_clock", "set_event", "current_tracer")}
+@pytest.mark.root
+def test_strace_stopped_while_it_starts_leaves_no_probe_child_behind(tmp_path):
+    """strace forks a child at start-up to probe ptrace; a SIGINT at that moment killed strace and left the
+    child stopped for ever (found by the interrupt loop). Stopping strace at 60 moments of its start-up
+    leaves no process with its command line."""
+    from capture.recorders.base import HelperProcess
+    from capture.recorders.strace import strace_argv
+
+    conftest.require_root()
+    conftest.require_tools("strace")
+    out = tmp_path / "strace.txt"
+    with subprocess.Popen(["sleep", "60"]) as traced:
+        try:
+            for moment in range(60):
+                helper = HelperProcess(strace_argv(traced.pid, out))
+                time.sleep(0.0003 * (moment % 12))
+                helper.stop(signal.SIGINT)
+                left = [pid for pid in _pids_with(str(out)) if _alive(pid)]
+                assert left == [], f"strace stopped {0.3 * (moment % 12):.1f} ms into its start left {left}"
+        finally:
+            traced.kill()
+
+
+def _pids_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

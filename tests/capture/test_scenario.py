@@ -16,9 +16,9 @@ import pytest
 
 from analysis.bundle import BundlePaths, read_meta
 from capture import procs
-from capture.recorders.tracefs import TRACEFS
 from capture.scenario import ScenarioParams, run_scenario
 from tests import conftest
+from tests.capture.tracing import abortscope_instances
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -56,8 +56,9 @@ def size_8060_as_nobody(tmp_path_factory):
     try:
         conftest.require_root()
         port = procs.free_port()
-        out = tmp_path_factory.mktemp("n8060")
-        out.chmod(0o755)
+        parent = tmp_path_factory.mktemp("n8060")  # root's: the run must leave its owner alone
+        parent.chmod(0o755)
+        out = parent / "bundle"  # created by the run: handed over
         result = run_scenario(ScenarioParams(out_dir=out, size=8060, port=port), on_phase=on_phase)
     finally:
         for key, value in saved.items():
@@ -158,7 +159,7 @@ def test_seed_meta_records_every_layer(seed):
     assert meta["pids_alive_after_run"] == []
     assert not any(procs.is_running(pid) for pid in meta["pids"].values())
     assert not procs.listeners_on("127.0.0.1", meta["server"]["port"])
-    assert not list((TRACEFS / "instances").glob("abortscope-*"))
+    assert abortscope_instances(f"abortscope-*-{meta['server']['port']}*") == []
 
 
 # --- N = 8060, as the invoking user 65534 -------------------------------------------------------
@@ -174,6 +175,7 @@ def test_under_sudo_the_bundle_belongs_to_the_invoking_user_and_the_server_ran_a
     result, seen_uids = size_8060_as_nobody
     owners = {(p.name, p.stat().st_uid, p.stat().st_gid) for p in [result.out_dir, *result.out_dir.iterdir()]}
     assert {(name, uid, gid) for name, uid, gid in owners if (uid, gid) != (NOBODY, NOBODY)} == set()
+    assert result.out_dir.parent.stat().st_uid == 0, "a directory the run did not create keeps its owner"
     assert seen_uids["server"].split()[0] == str(NOBODY)
     assert read_meta(result.out_dir)["run_as"]["uid"] == NOBODY
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import struct
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 
 from capture.clients import ClientSpec, run_client
 from capture.procs import ProcessError, free_port, is_running, listeners_on, proc_status, wait_for_port, wait_gone
-from capture.servers import SERVERS, ServerError, ServerSpec, read_app_events, start_server
+from capture.servers import SERVERS, ServerError, ServerSpec, start_server, wait_for_event
 from capture.servers.gobuild import ensure_go_server
 from capture.users import User
 from tests.conftest import require_root, require_tools
@@ -173,14 +175,20 @@ def test_wrapped_server_reports_the_servers_pid_not_the_wrappers(tmp_path):
     assert wait_gone(srv.pid, 1.0) and wait_gone(srv.leader_pid, 1.0)
 
 
-def test_start_failure_says_why_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("impl", sorted(SERVERS))
+def test_a_taken_port_says_eaddrinuse_and_leaves_nothing(tmp_path, impl):
+    """Every server names the errno of a failed bind (node's stack trace used to hide it past the tail we show)."""
+    if impl == "node":
+        require_tools("node")
     port = free_port()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        with pytest.raises(ServerError, match="(?i)address already in use"):
-            with start_server(ServerSpec(impl="python-raw", port=port, ready_timeout_s=5)):
+        with pytest.raises(ServerError, match="(?i)address already in use") as refused:
+            with start_server(ServerSpec(impl=impl, port=port, ready_timeout_s=10)):
                 pass
+    if impl == "node":
+        assert "EADDRINUSE" in str(refused.value)
 
 
 def test_an_option_the_server_lacks_is_refused():
@@ -222,3 +230,24 @@ def test_under_sudo_the_server_runs_as_the_invoking_user(tmp_path, monkeypatch, 
         assert "uid=65534" in result.event("connect")["detail"]
         assert srv.wait_handler_done() is not None
     assert wait_gone(srv.pid, 1.0)
+
+
+def test_python_raw_logs_a_reset_that_came_before_its_handler_and_keeps_serving(tmp_path):
+    """The client's RST arrives while the connection still waits in the accept queue (the server is stopped):
+    the handler's getpeername() says ENOTCONN. It is logged as an event, not a thread's traceback, and the
+    server goes on serving (a crashed handler made a sweep probe count as "no error")."""
+    app_log, server_log = tmp_path / "app.jsonl", tmp_path / "server.log"
+    with start_server(ServerSpec(impl="python-raw", handler_delay_s=DELAY_S, app_log=app_log, server_log=server_log)) as srv:
+        os.kill(srv.pid, signal.SIGSTOP)
+        try:
+            early = socket.create_connection((srv.host, srv.port))
+            early.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            early.close()  # RST, before the server accepted
+        finally:
+            os.kill(srv.pid, signal.SIGCONT)
+        reset = wait_for_event(app_log, "read_error", pid=srv.pid, timeout_s=5)
+        assert reset is not None and reset["errno"] == "ENOTCONN", srv.events()
+        result = run_client(ClientSpec(impl="half-close", host=srv.host, port=srv.port, abort_after_s=ABORT_S, app_log=app_log))
+        assert srv.wait_handler_done() is not None
+        assert result.bytes_received > 8061
+    assert "Traceback" not in server_log.read_text() and "Exception" not in server_log.read_text()

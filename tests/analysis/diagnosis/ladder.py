@@ -21,8 +21,7 @@ import pandas as pd
 from analysis.diagnosis import connection_table, diagnosis_of
 from analysis.pcap.table import PACKET_COLUMNS
 from analysis.schema import conform
-from analysis.tcp.facts import add_facts
-from analysis.tcp.flows import assign_connections
+from analysis.tcp import build_flows
 from analysis.timeline import merge
 
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 80)
@@ -87,8 +86,7 @@ def diagnose_ladder(*steps: Packet | Event, sources: tuple[str, ...] | None = No
             ts += 100_000
             events.append(dict(ts_ns=ts, flow=FLOW, source=step.source, actor=step.actor, kind=step.kind,
                                len=step.length, errno=step.errno, detail=step.detail))
-    pk, flows = assign_connections(pd.DataFrame(packets).astype({k: v[0] for k, v in PACKET_COLUMNS.items()}))
-    flows = add_facts(pk, flows)
+    pk, flows = build_flows(pd.DataFrame(packets).astype({k: v[0] for k, v in PACKET_COLUMNS.items()}))
     rows = pd.DataFrame(events, columns=["ts_ns", "flow", "source", "actor", "kind", "len", "errno", "detail"])
     other = merge([conform(rows.assign(t_rel=float("nan")).astype({"len": "Int64"}))], flows)
     row = connection_table(flows, other).iloc[0].to_dict()

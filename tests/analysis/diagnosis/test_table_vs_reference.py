@@ -16,8 +16,7 @@ from analysis.diagnosis import connection_table
 from analysis.errors import AbortscopeError
 from analysis.pcap.table import PACKET_COLUMNS
 from analysis.schema import conform
-from analysis.tcp.facts import add_facts
-from analysis.tcp.flows import assign_connections
+from analysis.tcp import build_flows
 from analysis.timeline import merge
 from tests.analysis.diagnosis.compare import differences
 from tests.conftest import SAMPLES, corpus_files
@@ -109,8 +108,7 @@ def _side_rows(spec, pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _differences(packet_spec, side_spec) -> list[str]:
-    pk, flows = assign_connections(_packet_table(packet_spec))
-    flows = add_facts(pk, flows)
+    pk, flows = build_flows(_packet_table(packet_spec))
     side = merge([_side_rows(side_spec, pk, flows)], flows)
     table = connection_table(flows, side)
     return differences(table, analysis.Timeline(flows=flows, packets=pk, other_events=side).events)

@@ -89,7 +89,7 @@ def test_a_half_close_without_strace_speaks_of_no_rst():
 def test_an_unrelated_applog_keeps_the_caveat():
     """Item 6: a log whose lines name no connection of the capture does not stand for the application's log."""
     seed = bundle("go-curl-8061")
-    timeline = analysis.load(seed / "capture.pcap", applog=bundle("go-curl-8060") / "server.log")
+    timeline = analysis.load(seed / "capture.pcap", analysis.Read(logs={"applog": bundle("go-curl-8060") / "server.log"}))
     assert "applog" in timeline.sources
     [d] = timeline.diagnose()
     assert "cannot be known without the application's log" in text(d)

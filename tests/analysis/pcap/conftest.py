@@ -9,7 +9,7 @@ import pytest
 from analysis.pcap import read_packets
 
 def use_python_twins(monkeypatch) -> None:
-    """The fast engine without its C module: each of _native.c's functions replaced by its Python/numpy twin."""
+    """The fast engine without its C module: each of the C module's functions replaced by its Python/numpy twin."""
     from analysis.pcap import addresses, decode, walk
 
     monkeypatch.setattr(walk, "_walk_c", None)
@@ -19,7 +19,7 @@ def use_python_twins(monkeypatch) -> None:
 
 
 #: Engines cheap enough to run on every literal-bytes test (pyshark has its own, smaller, tests).
-#: "fast-python" is the fast engine without its C module (_native.c): the fallback, and the reference.
+#: "fast-python" is the fast engine without its C module (csrc/): the fallback, and the reference.
 CHEAP_ENGINES = ["fast", "fast-python", "scapy"]
 
 

@@ -9,6 +9,7 @@ from analysis.errors import CaptureFormatError
 from analysis.pcap import ENGINES, PACKET_COLUMNS, iter_packet_chunks, read_packets
 from analysis.pcap import fast
 from analysis.pcap.columns import empty_packets
+from tests.conftest import require_tools
 
 from .builders import ether, ipv4, pcap, tcp
 
@@ -60,11 +61,9 @@ def test_chunks_concatenate_to_the_whole_table(tmp_path):
 def test_the_pyshark_engine_leaves_asyncio_as_it_found_it(tmp_path):
     """It swaps in its own child watcher while tshark runs; the process's own asyncio set-up must come back."""
     import asyncio
-    import shutil
     import warnings
 
-    if shutil.which("tshark") is None:
-        pytest.skip("needs tshark: make install")
+    require_tools("tshark")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         if not hasattr(asyncio, "SafeChildWatcher"):

@@ -14,10 +14,9 @@ import pytest
 from analysis.errors import CaptureFormatError
 from analysis.pcap import iter_packet_chunks, read_packets
 from analysis.pcap import fast
-from tests.conftest import SAMPLES, corpus_files, require_tools
+from tests.conftest import SAMPLES, corpus_files, corpus_params, require_tools
 
 FILES = corpus_files()
-IDS = [p.name for p in FILES]
 
 #: The deliberately malformed files (corpus README): None = CaptureFormatError, else the rows kept.
 MALFORMED = {
@@ -82,7 +81,7 @@ def _read_or_none(path: Path, engine: str):
         return None
 
 
-@pytest.mark.parametrize("path", FILES, ids=IDS)
+@pytest.mark.parametrize("path", corpus_params(FILES))
 def test_every_corpus_file_reads_or_fails_clearly(corpus, path):
     result = _read_or_none(path, "fast")
     expected = MALFORMED.get(path.name, "ok")
@@ -99,7 +98,7 @@ def test_every_corpus_file_reads_or_fails_clearly(corpus, path):
         assert report.records >= len(df) > 0
 
 
-@pytest.mark.parametrize("path", FILES, ids=IDS)
+@pytest.mark.parametrize("path", corpus_params(FILES))
 def test_fast_table_equals_tshark_row_for_row(corpus, path):
     require_tools("tshark")
     result = _read_or_none(path, "fast")
@@ -116,7 +115,7 @@ def test_fast_table_equals_tshark_row_for_row(corpus, path):
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
 
 
-@pytest.mark.parametrize("path", FILES, ids=IDS)
+@pytest.mark.parametrize("path", corpus_params(FILES))
 def test_scapy_engine_gives_the_same_table(corpus, path):
     fast_result, scapy_result = _read_or_none(path, "fast"), _read_or_none(path, "scapy")
     assert (fast_result is None) == (scapy_result is None)
@@ -126,7 +125,7 @@ def test_scapy_engine_gives_the_same_table(corpus, path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [p for p in FILES if p.stat().st_size <= PYSHARK_MAX_BYTES], ids=[p.name for p in FILES if p.stat().st_size <= PYSHARK_MAX_BYTES])
+@pytest.mark.parametrize("path", corpus_params([p for p in FILES if p.stat().st_size <= PYSHARK_MAX_BYTES]))
 def test_pyshark_engine_gives_the_same_table(corpus, path):
     require_tools("tshark")
     fast_result, pyshark_result = _read_or_none(path, "fast"), _read_or_none(path, "pyshark")
@@ -139,7 +138,7 @@ def test_pyshark_engine_gives_the_same_table(corpus, path):
     pd.testing.assert_frame_equal(ours, theirs)
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if p.name not in MALFORMED or MALFORMED[p.name]], ids=[p.name for p in FILES if p.name not in MALFORMED or MALFORMED[p.name]])
+@pytest.mark.parametrize("path", corpus_params([p for p in FILES if p.name not in MALFORMED or MALFORMED[p.name]]))
 def test_small_windows_and_chunks_give_the_same_table(corpus, path):
     whole, report = read_packets(path)
     for chunk_bytes in (64, 1000, 70_000):  # windows smaller than a record grow; boundaries fall everywhere

@@ -1,4 +1,4 @@
-"""The reader's C loops (_native.c) against their Python references.
+"""The reader's C loops (csrc/) against their Python references.
 
 - the record-length walks against walk.walk_python and walk.walk_pcap_python;
 - the header decoding against decode.decode_numpy;
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.pcap import addresses, decode, fast, linktypes, walk
-from tests.conftest import IN_CI, SAMPLES, corpus_files
+from tests.conftest import IN_CI, SAMPLES, corpus_files, corpus_params
 
 from analysis.errors import CaptureFormatError
 
@@ -29,12 +29,12 @@ from .builders import TCP_ACK, epb, ether, idb, ipv4, pcap, shb, tcp
 from .test_fuzz import SEEDS, mutate, mutation
 
 needs_c = pytest.mark.skipif(not walk.ACCELERATED and not IN_CI,
-                             reason="analysis/pcap/_native.c is not built (needs gcc and python3-dev; then `make install`)")
+                             reason="the C module (analysis/pcap/csrc/) is not built (needs gcc and python3-dev; then `make install`)")
 
 
 def test_the_c_module_is_built_where_ci_runs():
     if not walk.ACCELERATED:
-        message = "analysis/pcap/_native.c is not built: install gcc and python3-dev, then `pip install -e .` again"
+        message = "the C module (analysis/pcap/csrc/) is not built: install gcc and python3-dev, then `pip install -e .` again"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -165,11 +165,11 @@ def test_compiled_limits_match_the_python_tables():
         (linktypes.MAX_VLAN_DEPTH, decode.MAX_IPV6_EXT, decode.VLAN_BITS)
 
 
-CAPTURES = [p for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_files()
+CAPTURES = [pytest.param(p, id=f"{p.parent.name}/{p.name}") for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_params(corpus_files())
 
 
 @needs_c
-@pytest.mark.parametrize("path", CAPTURES, ids=[f"{p.parent.name}/{p.name}" for p in CAPTURES])
+@pytest.mark.parametrize("path", CAPTURES)
 def test_real_captures_read_the_same_with_c_or_python(monkeypatch, path):
     for chunk_bytes in (fast.CHUNK_BYTES, 1000):
         try:

@@ -15,14 +15,14 @@ import pytest
 
 from analysis.errors import CaptureFormatError
 from analysis.pcap import fast, window
-from tests.conftest import IN_CI, REPO, SAMPLES, corpus_files
+from tests.conftest import IN_CI, REPO, SAMPLES, corpus_files, corpus_params
 
 from .builders import TCP_ACK, ether, ipv4, pcap, tcp
 
 needs_guard = pytest.mark.skipif(window.bus_guard is None and not IN_CI,
-                                 reason="analysis/pcap/_native.c is not built (needs gcc and python3-dev; then `make install`)")
+                                 reason="the C module (analysis/pcap/csrc/) is not built (needs gcc and python3-dev; then `make install`)")
 
-CAPTURES = sorted(SAMPLES.glob("*/capture.pcap*")) + corpus_files()
+CAPTURES = [pytest.param(p, id=f"{p.parent.name}/{p.name}") for p in sorted(SAMPLES.glob("*/capture.pcap*"))] + corpus_params(corpus_files())
 SMALL_WINDOW = 1000  # every capture above 4 KB is then mapped
 
 
@@ -37,7 +37,7 @@ def _read(path, mapped: bool, monkeypatch):
 
 
 @needs_guard
-@pytest.mark.parametrize("path", CAPTURES, ids=[f"{p.parent.name}/{p.name}" for p in CAPTURES])
+@pytest.mark.parametrize("path", CAPTURES)
 def test_mapped_and_copied_windows_read_alike(monkeypatch, path):
     mapped, copied = _read(path, True, monkeypatch), _read(path, False, monkeypatch)
     if isinstance(mapped, str) or isinstance(copied, str):

@@ -9,7 +9,7 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from abortscope.cli import app
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, unavailable
 from tests.analysis.plots.timelines import BASE_NS, ROWS
 
 runner = CliRunner()
@@ -73,7 +73,7 @@ def test_plot_refuses_unknown_flows_and_image_types(capture, tmp_path):
 def _sample(name: str):
     bundle = SAMPLES / name
     if not (bundle / "meta.json").is_file():
-        pytest.skip(f"sample bundle {bundle} not present yet (`make samples` creates it)")
+        unavailable(f"sample bundle {bundle} not present yet (`make samples` creates it)")
     return bundle
 
 

@@ -1,0 +1,81 @@
+"""What made an annotated capture and from what: the section header's comments, each source with its sha256.
+
+Whoever receives the file can check it against the capture they have. The capture's digest is computed
+on a thread of its own from the start (hashlib and readinto let go of the GIL), while the analysis reads
+the same file; the event files are small and hashed when they are known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+#: Stands in for a digest still under way: as long as a sha256 in hex.
+PENDING = "0" * 64
+
+
+@dataclass(frozen=True)
+class Source:
+    role: str  # capture, strace, kernel, app, applog, jsonl (analysis.events' source names)
+    name: str  # as the comment shows it: the file's name, under its bundle's when it is in one
+    size: int
+    sha256: str
+
+    def text(self) -> str:
+        return f"Source {self.role}: {self.name} ({self.size:,} bytes, sha256 {self.sha256})."
+
+
+class Digest:
+    """The sha256 of a file, computed on a thread started at once; :meth:`result` waits for it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._stop = threading.Event()
+        self._future: Future = Future()
+        threading.Thread(target=self._run, name="sha256", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._future.set_result(sha256_of(self.path, self._stop))
+        except BaseException as exc:  # handed to result()'s caller
+            self._future.set_exception(exc)
+
+    def result(self) -> str:
+        return self._future.result()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
+def sha256_of(path: Path, stop: threading.Event | None = None) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb") as f:
+        while (n := f.readinto(buffer)) and not (stop is not None and stop.is_set()):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def source(role: str, path: Path, bundle: Path | None, digest: str | None = None) -> Source:
+    """A source file as the section header names it (``digest``: its sha256, if already known)."""
+    path = Path(path)
+    inside = bundle is not None and path.resolve().parent == Path(bundle).resolve()
+    name = f"{Path(bundle).resolve().name}/{path.name}" if inside else path.name
+    return Source(role, name, path.stat().st_size, digest or sha256_of(path))
+
+
+def section_comments(application: str, sources: list[Source], selection: str | None) -> tuple[str, ...]:
+    """The section header's comments: what made the file, each source, and what an extract kept."""
+    made = (f"Annotated by {application} (abortscope annotate): a comment on each connection's first frame gives "
+            "its verdict; the causal steps are numbered ❶❷❸ as in abortscope's ladder, each on its frame (an "
+            "event on the frame it follows, with its offset); the syscall, kernel and application events are on "
+            "the frames they follow. The packets are the source capture's, byte for byte.")
+    return (made, *(s.text() for s in sources), *([selection] if selection else []))

@@ -1,0 +1,132 @@
+"""What a pass of the connection fold hands its results to (analysis.stream.passes.Output), one job each.
+
+    Flows            every connection's flows row, sorted by connection at the end (what load() returns)
+    KeptPackets      the annotated packets, all of them or those of some connections, up to a budget
+    ConnectionRows   the connection table, a chunk of ended connections at a time, handed to a callback
+    analysis.stream.timeline.TimelineRows   the timeline rows, in time order, handed to a writer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from analysis.schema import empty
+from analysis.stream.passes import Ended, Output
+from analysis.tcp.fold import ConnectionFold, Step
+from analysis.tcp.state import States
+
+
+def _by_conn(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    conn = joined["conn"].to_numpy()
+    if len(conn) > 1 and not (conn[1:] > conn[:-1]).all():
+        joined = joined.take(np.argsort(conn, kind="stable")).reset_index(drop=True)
+    return joined
+
+
+class Flows(Output):
+    """Every connection's flows-table row; :attr:`table` once the pass is done."""
+
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+        self.table: pd.DataFrame | None = None
+
+    def start(self, attempt: int) -> None:
+        self.parts, self.table = [], None
+
+    def ended(self, ended: Ended) -> None:
+        self.parts.append(ended.flows())
+
+    def end(self) -> None:
+        self.table = _by_conn(self.parts) if self.parts else None
+        self.parts = []
+
+
+class KeptPackets(Output):
+    """The annotated packets (analysis.tcp.build_flows' first table), in frame order: every one, or those of the
+    connections ``conns``. Past ``budget`` rows, none is kept (:attr:`complete` False) and the caller reads
+    again what it needs."""
+
+    def __init__(self, conns: np.ndarray | None = None, budget: int | None = None):
+        self.conns = None if conns is None else np.unique(np.asarray(conns, dtype=np.int64))
+        self.budget = budget
+        self.parts: list[pd.DataFrame] = []
+        self.rows = 0
+        self.complete = True
+
+    def start(self, attempt: int) -> None:
+        self.parts, self.rows, self.complete = [], 0, True
+
+    def batch(self, step: Step, fold: ConnectionFold) -> None:
+        if not self.complete:
+            return
+        packets = step.packets
+        if self.conns is not None:
+            packets = packets[np.isin(packets["conn"].to_numpy(), self.conns)]
+        self.rows += len(packets)
+        if self.budget is not None and self.rows > self.budget:
+            self.parts, self.complete = [], False
+            return
+        if len(packets):
+            self.parts.append(packets)
+
+    def table(self, categories: dict[str, pd.Index]) -> pd.DataFrame | None:
+        """The kept rows as one frame (None when not complete); ``categories``: the categories the src, dst and
+        vlan columns of every batch get (their codes index these; batches carry those known so far)."""
+        if not self.complete or not self.parts:
+            return None
+        parts = [_recoded(p, categories) for p in self.parts]
+        self.parts = []
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def _recoded(packets: pd.DataFrame, categories: dict[str, pd.Index]) -> pd.DataFrame:
+    out = packets.copy(deep=False)
+    for name, index in categories.items():
+        column = packets[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = index.get_indexer(column.cat.categories)[column.cat.codes.to_numpy()]
+            out[name] = pd.Categorical.from_codes(codes, categories=index)
+    return out
+
+
+class ConnectionRows(Output):
+    """The connection table of the ended connections, ``chunk`` connections at a time (fewer at the end), each
+    chunk by connection number, handed to ``take``. The states are kept until a chunk is full and made rows
+    then, once. Packets only: the table's evidence from other sources needs every connection first
+    (analysis.api does that the whole-table way)."""
+
+    def __init__(self, take: Callable[[pd.DataFrame], None], restart: Callable[[], None] | None = None,
+                 chunk: int = 1 << 15):
+        self.take, self.restart = take, restart  # restart: a pass begins again, forget what was taken
+        self.chunk = chunk
+        self.parts: list[pd.DataFrame] = []
+        self.pending = 0
+
+    def start(self, attempt: int) -> None:
+        self.parts: list[States] = []
+        self.pending, self.fold = 0, None
+        if self.restart is not None:
+            self.restart()
+
+    def ended(self, ended: Ended) -> None:
+        self.parts.append(ended.states)
+        self.fold = ended.fold
+        self.pending += len(ended)
+        if self.pending >= self.chunk:
+            self._hand_over()
+
+    def end(self) -> None:
+        if self.parts:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        from analysis.diagnosis import connection_table
+
+        states = States.joined(self.parts)
+        self.parts, self.pending = [], 0
+        flows = self.fold.flows(states.take(np.argsort(states["conn"], kind="stable")))
+        self.take(connection_table(flows, empty()))
