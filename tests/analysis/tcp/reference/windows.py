@@ -1,12 +1,7 @@
 """Did the side that reset stop reading first? Its advertised window, up to its RST, on the whole packet table
 (the code before streaming; analysis.tcp.windows folds it a batch at a time).
 
-A receiver that stops reading lets its receive buffer fill; its kernel then
-advertises a window of 0 (RFC 9293 3.8.6.2, "zero window"), and keeps doing
-so until the application reads. A RST that follows a run of zero windows
-comes from an application that had stopped reading (a download aborted
-after the client gave up on it); the raw window field is 0 whatever the
-window scale, so no scaling is needed to tell.
+Why a zero window matters: analysis.tcp.windows.
 """
 
 from __future__ import annotations
