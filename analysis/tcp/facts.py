@@ -5,10 +5,10 @@ What each fact means is documented once, in the connection table's schema
 states below into those columns. "After" means later in the capture (frame
 order), i.e. as seen at the capture point.
 
-Every fact is a first, a sum or a maximum over rows, so a batch updates the
-carried state (analysis.tcp.state) with whole-column operations over its own
-rows: a first already known stays (earlier batches hold earlier frames), sums
-add, maxima take the larger. Where a row's meaning depends on an earlier one
+Every fact is a first, a sum, a minimum or a maximum over rows, so a batch
+updates the carried state (analysis.tcp.state) with whole-column operations
+over its own rows: a first already known stays (earlier batches hold earlier
+frames), sums add, minima and maxima take the smaller and the larger. Where a row's meaning depends on an earlier one
 (data after the peer's FIN, a retransmission, payload after the first RST),
 the earlier one is the merged value: the carried one, else the batch's.
 Most facts concern few rows (FINs, RSTs, payload): each is computed on those

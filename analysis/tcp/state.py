@@ -11,7 +11,7 @@ later batch brings the SYN; they are applied once, when the row is finished.
 
 The rows live in one 2-D array (``States.rows``), so that the states of a
 batch's connections are gathered and written back in one operation each.
-About 0.5 KB a connection (:data:`WIDTH` int64 columns).
+About 0.7 KB a connection (:data:`WIDTH` int64 columns).
 """
 
 from __future__ import annotations
