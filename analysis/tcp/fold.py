@@ -8,7 +8,7 @@
 
 What is kept between batches is per key (endpoint pair, maybe VLAN stack)
 and per connection, never per packet: the key's rule-2 facts (reuse.py) and
-the state of its current connection (state.py), about 0.5 KB each. A key's
+the state of its current connection (state.py), about 0.7 KB each. A key's
 connection *ends* for the pass when the key starts a new one (a reused
 4-tuple): no later packet can join it, so its row is final and handed over
 (``Step.finished``); the others end with the capture (:meth:`close`).
