@@ -2,10 +2,11 @@
 
 Layout (file names are the contract; see README "Run bundle"):
 
-    capture.pcap   packets on lo, BPF-filtered on the server port, ns timestamps
+    capture.pcap   packets on lo, BPF-filtered on the server port (and the proxy's), ns timestamps
     app.jsonl      one JSON object per application event (servers and clients)
     strace.txt     `strace -f -ttt -T -yy` of the server
     server.log     the server's own log (Go's log.Println lines, UTC, microseconds)
+    proxy.log      with a proxy in front of the server: its own log (nginx's error log, Go's proxy errors)
     kernel.txt     tracefs text of the TCP/sock tracepoints (trace clock, see meta)
     meta.json      scenario, ports, pids, versions, clock offsets, recorder status
     timeline.csv, timeline.png, ladder.svg   written by the analyzer after the run
@@ -19,7 +20,7 @@ app.jsonl lines (all servers and clients write the same keys):
 
     event vocabulary:
       servers: listening, accept, request, write, write_error, flush, response
-               (the handler returned), abort (-ctx-aware skipped the write);
+               (the handler returned), abort (-ctx-aware skipped the write; asked: the body it skipped);
                node also read_eof, close, log
       clients: connect, request, abort (curl SIGINT / FIN close / SO_LINGER 0),
                shutdown, read (written = bytes received), read_eof, read_error,
@@ -30,6 +31,7 @@ meta.json keys the analyzer uses:
     meta["clocks"]["trace_to_realtime_ns"]   add to a tracefs timestamp (ns) to get epoch ns
     meta["server"]["host"], meta["server"]["port"], meta["server"]["pid"], meta["server"]["impl"]
     meta["client"]["impl"], meta["scenario"]  (size, abort_after_s, handler_delay_s, ...)
+    meta["proxy"]["impl"]                    the proxy in front of the server, if any (nginx, go): named in the words
     meta["recorders"][name] = {"ran": bool, "why": str|null, ...counts}
     meta["interrupted"]                      true when the run was cut short (Ctrl-C, failure)
 
@@ -50,6 +52,7 @@ CAPTURE = "capture.pcap"
 APP_EVENTS = "app.jsonl"
 STRACE = "strace.txt"
 SERVER_LOG = "server.log"
+PROXY_LOG = "proxy.log"
 KERNEL = "kernel.txt"
 META = "meta.json"
 TIMELINE_CSV = "timeline.csv"

@@ -24,7 +24,8 @@ meta.json (what capture.scenario writes; times are epoch ns):
     run_as                {uid, gid, name}: who the server and client ran as
     server                {impl, host, port, pid, argv, uid}
     client                {impl, pid, exit_code, signal, uid, argv, started_ns, abort_ns, ended_ns, bytes_received}
-    pids                  role -> pid of every process the run started (server, client, capture, strace)
+    proxy                 with --proxy only: {impl, host, port, pid, argv, log}; the client talks to its port
+    pids                  role -> pid of every process the run started (server, proxy, client, capture, strace)
     pids_alive_after_run  those still running at the end: always [] unless something went badly wrong
     stray_children_killed children of ours that nothing had stopped, killed at the end: always []
     recorders             name -> {"ran": bool, "why": str|None, ...}; names: capture, kernel, strace
@@ -33,7 +34,7 @@ meta.json (what capture.scenario writes; times are epoch ns):
                                   dropped_lines, overrun, instance_removed, tracefs
                           strace: traced_pid, threads_attached, syscalls, lines
     clocks                {trace_clock, trace_to_realtime_ns, uncertainty_ns} (empty without the kernel recorder)
-    handler_wait          "handler done" | "server exited" | "deadline"
+    handler_wait          "handler done" | "server exited" | "deadline" (the handler had not logged its end by then)
     warnings              what the user should know (a capture interface that cannot see loopback, no packets)
     versions              kernel, python, scapy, go, curl, tcpdump, libpcap, tshark, dumpcap, strace, node
     summary               the lines `abortscope run` printed
@@ -47,7 +48,8 @@ import json
 import os
 from pathlib import Path
 
-from analysis.bundle import APP_EVENTS, CAPTURE, KERNEL, LADDER_SVG, META, SERVER_LOG, STRACE, TIMELINE_CSV, TIMELINE_PNG
+from analysis.bundle import (APP_EVENTS, CAPTURE, KERNEL, LADDER_SVG, META, PROXY_LOG, SERVER_LOG, STRACE, TIMELINE_CSV,
+                             TIMELINE_PNG)
 from capture.out_dir import OutDir, is_regular
 from capture.users import User
 
@@ -55,7 +57,7 @@ META_FORMAT_VERSION = 1
 #: what the analyzer writes after the run (dropped when the analysis failed or was interrupted: no half file)
 ANALYSIS_FILES = (TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
 #: every file a run writes; the only names ever replaced or removed in --out
-BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, *ANALYSIS_FILES, META)
+BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, PROXY_LOG, *ANALYSIS_FILES, META)
 
 
 def write_meta(out_dir: Path, meta: dict) -> Path:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from capture import clients, procs
 from capture.clients import ClientResult, ClientSpec
+from capture.proxies import PROXIES, ProxySpec, RunningProxy, start_proxy
 from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, read_app_events, start_server
 
 #: server/client -> programs it needs on PATH (for the preflight's "what to install")
 SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
-CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": [], "browser": ["chromium"], "browser-close": ["chromium"]}
+CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": [], "browser": ["chromium"], "browser-close": ["chromium"], "refused": []}
 #: app.jsonl events after which a server's handler has nothing more to do
 HANDLER_DONE_EVENTS = {"response", "abort"}
 #: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)
@@ -45,14 +46,19 @@ def markdown_tables() -> str:
 
 
 def tools_for(params) -> list[str]:
-    return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, [])]
+    proxy = PROXIES[params.proxy].tools if params.proxy in PROXIES else ()
+    return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, []), *proxy]
 
 
 def check(params) -> None:
-    """Preflight: the server supports the options asked for (before anything starts)."""
+    """Preflight: the server supports the options asked for, the proxy and client exist (before anything starts)."""
     launcher = SERVERS.get(params.server)
     if launcher is None:
         raise ServerError(f"unknown server {params.server!r}: choose one of {', '.join(SERVERS)}")
+    if params.proxy and params.proxy not in PROXIES:
+        raise ServerError(f"unknown proxy {params.proxy!r}: choose one of {', '.join(PROXIES)}")
+    if params.client in clients.IPV4_ONLY and ":" in params.host:
+        raise ServerError(f"the {params.client} client needs an IPv4 loopback host (it uses a second one, 127.0.0.2)")
     unsupported = server_spec(params, None, Path("/dev/null"), Path("/dev/null")).options_set() - launcher.options
     if unsupported:
         flags = ", ".join("--" + name.replace("_", "-") for name in sorted(unsupported))
@@ -93,6 +99,13 @@ def server(params, port: int | None, app_log: Path, server_log: Path) -> Iterato
         yield running
 
 
+@contextlib.contextmanager
+def proxy(params, upstream_port: int, log: Path) -> Iterator[RunningProxy]:
+    """The proxy in front of the server, listening; its process group is ended on exit."""
+    with start_proxy(ProxySpec(impl=params.proxy, host=params.host, upstream_port=upstream_port, log=log)) as running:
+        yield running
+
+
 def run_client(params, port: int, app_log: Path) -> ClientResult:
     """Run the client to its end (it aborts by itself after params.abort_after_s); it stops its own process."""
     spec = ClientSpec(impl=params.client, host=params.host, port=port, abort_after_s=params.abort_after_s, app_log=app_log)
@@ -100,15 +113,20 @@ def run_client(params, port: int, app_log: Path) -> ClientResult:
 
 
 def wait_for_handler(app_log: Path, server_pid: int, deadline_monotonic: float) -> str:
-    """Until the server logged the end of its handler (+ a short grace), or the deadline. Says which."""
-    while time.monotonic() < deadline_monotonic:
+    """Until the server logged the end of its handler (+ a short grace), or the deadline. Says which.
+
+    The log is read at least once, also when the deadline has passed already (a browser client can
+    take longer to give up than the handler takes to finish): "deadline" means the handler had not
+    logged its end by then."""
+    while True:
         if _handler_done(app_log, server_pid):
             time.sleep(AFTER_HANDLER_S)
             return "handler done"
         if not procs.is_running(server_pid):
             return "server exited"
+        if time.monotonic() >= deadline_monotonic:
+            return "deadline"
         time.sleep(0.02)
-    return "deadline"
 
 
 def _handler_done(app_log: Path, server_pid: int) -> bool:

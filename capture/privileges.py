@@ -24,6 +24,7 @@ DEBIAN_PACKAGE_OF: dict[str, str] = {
     "curl": "curl",
     "node": "nodejs",
     "chromium": "chromium",
+    "nginx": "nginx",
     "mount": "mount",
 }
 

@@ -83,6 +83,25 @@ SAMPLES: dict[str, Sample] = {
         "at +0.3 s and the handler returns without writing (net/http still sends an empty 200, which draws a "
         "RST): no write fails.",
         {"ctx_aware": True}, Expect(failing_write="")),
+    "go-ctx-aware-socket-rst": Sample(
+        "The fix against a client that aborts with RST: net/http's background read gets ECONNRESET, the handler "
+        "sees the context canceled and returns without writing, and net/http's own empty response gets EPIPE: the "
+        "application saw the client go, nothing was swallowed.",
+        {"ctx_aware": True, "client": "socket-rst"}, Expect(failing_write="EPIPE", rst=True)),
+    "go-ctx-aware-half-close": Sample(
+        "The fix against a client that only half-closes: the handler takes the FIN for the client going away and "
+        "returns without writing; the client, still reading, gets an empty 200 instead of its body (no RST, no "
+        "error): a loss the half-close hides.",
+        {"ctx_aware": True, "client": "half-close"}, Expect(failing_write="", rst=False)),
+    "nginx-proxy-chain": Sample(
+        "Debian's nginx as a reverse proxy in front of the Go server, curl aborting with FIN: nginx closes its "
+        "upstream connection right after the client's close, and the Go server's later write gets the RST: two "
+        "connections, one chain.",
+        {"proxy": "nginx"}, Expect(rst=True)),
+    "refused": Sample(
+        "A connection refused: the client's SYN to a loopback address nothing listens on is answered by RST; its "
+        "socket was in SYN_SENT, so connect() gets ECONNREFUSED.",
+        {"client": "refused"}, Expect(failing_write="", rst=True)),
     "go-socket-rst": Sample(
         "The client aborts with RST (SO_LINGER 0): net/http's background read gets ECONNRESET and the first "
         "write already fails with EPIPE.",

@@ -4,7 +4,8 @@ Phases, in order (meta["phase"] says where a run stopped):
 
     preflight   root, tools, options, the bundle directory (checked and held open, see capture.out_dir)
     build       only when the Go server must be built first (the first run: about a minute)
-    server      start the server as the invoking user, wait until it listens
+    server      start the server as the invoking user, wait until it listens (and the proxy in
+                front of it, when one is asked for: client -> proxy -> server)
     recorders   packet capture, then kernel tracepoints, then strace; each *ready*
     client      run the client; it aborts after abort_after_s
     handler     wait for the server's handler to finish (bounded)
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from analysis.bundle import BundlePaths
+from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
 from analysis.errors import AbortscopeError, BundleError
 from capture import launch, procs
 from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
@@ -62,8 +63,6 @@ CAPTURE_BACKENDS: dict[str, type[PacketCapture]] = {
 BACKEND_TOOLS = {"tcpdump": ["tcpdump"], "dumpcap": ["dumpcap", "editcap"], "scapy": []}
 #: the handler is waited for until it logs its end, at most this long past its sleep
 HANDLER_WAIT_MAX_S = 1.5
-#: the server's stderr (Go's log.Println lines: the user's view of the error)
-SERVER_LOG = "server.log"
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,7 @@ class ScenarioParams:
     port: int | None = None  # None: a free port
     capture_iface: str = "lo"  # "any" gives Linux cooked (SLL2) frames, as `tcpdump -i any` does
     snaplen: int = 0  # bytes kept per packet; 0 = whole packets
+    proxy: str = ""  # "" (none), or a key of capture.proxies.PROXIES: the client talks to it, it to the server
 
     def required_tools(self) -> list[str]:
         return [*BACKEND_TOOLS[self.capture], *(["strace"] if self.strace else []), *launch.tools_for(self)]
@@ -212,21 +212,23 @@ class _Run:
             self.port = server.port
             self.meta["server"].update(port=server.port, pid=server.pid, argv=server.argv, uid=server.user.uid)
             self._track("server", server.pid)
+            front = self._proxy(stack, server.port) if params.proxy else server.port
+            ports = tuple(dict.fromkeys((front, server.port)))  # the client's side first
             stack.push(self._stopping)  # runs after every recorder drained, before the server stops
 
             self._phase("recorders")
             capture = CAPTURE_BACKENDS[params.capture](
-                self.bundle.capture, self.port, iface=params.capture_iface, snaplen=params.snaplen
+                self.bundle.capture, ports, iface=params.capture_iface, snaplen=params.snaplen
             )
             self._enter(stack, capture, required=True)
             if params.kernel:
-                self._enter(stack, TracefsRecorder(self.port, self.bundle.kernel, server_pid=server.pid), required=False)
+                self._enter(stack, TracefsRecorder(ports, self.bundle.kernel, server_pid=server.pid), required=False)
             if params.strace:
                 self._enter(stack, StraceRecorder(server.pid, self.bundle.strace), required=False)
 
             self._phase("client")
             client_started = time.monotonic()
-            client = launch.run_client(params, self.port, self.bundle.app)
+            client = launch.run_client(params, front, self.bundle.app)
             self._track("client", client.pid)
             self.meta["client"].update(
                 exit_code=client.returncode, signal=client.signal, uid=client.uid, argv=client.argv,
@@ -240,6 +242,15 @@ class _Run:
             self.meta["handler_wait"] = launch.wait_for_handler(self.bundle.app, server.pid, deadline)
 
             self._phase("drain")
+
+    def _proxy(self, stack: ExitStack, upstream_port: int) -> int:
+        """Start the proxy in front of the server; its port (the one the client talks to)."""
+        self.meta["proxy"] = {"impl": self.params.proxy, "host": self.params.host, "port": None, "pid": None,
+                              "log": PROXY_LOG}
+        proxy = stack.enter_context(launch.proxy(self.params, upstream_port, self.bundle.root / PROXY_LOG))
+        self.meta["proxy"].update(port=proxy.port, argv=proxy.argv)
+        self._track("proxy", proxy.pid)
+        return proxy.port
 
     def _stopping(self, exc_type, exc, tb) -> None:
         if exc_type is None:  # after an interrupt, meta["phase"] keeps the phase it came in

@@ -36,15 +36,17 @@ def test_capture_never_imports_the_cli():
     assert offenders == []
 
 
-def test_readme_documents_both_tables_and_the_verdict_rules_as_declared():
+def test_readme_documents_both_tables_the_verdict_rules_and_the_reset_rule_as_declared():
     from analysis.diagnosis.verdicts import markdown_table as verdict_table
     from analysis.schema import CONNECTION_COLUMNS, TIMELINE_COLUMNS
     from analysis.schema.columns import markdown_table
+    from analysis.tcp.resets import markdown_table as reset_table
 
     readme = (REPO / "README.md").read_text()
     assert markdown_table(TIMELINE_COLUMNS) in readme
     assert markdown_table(CONNECTION_COLUMNS) in readme
     assert verdict_table() in readme
+    assert reset_table() in readme
 
 
 # -- the sans-IO line: the pure core takes values and gives values ---------------------------------------------

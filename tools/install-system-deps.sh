@@ -12,6 +12,7 @@ declare -A PACKAGE_OF=(
   [strace]=strace
   [node]=nodejs
   [chromium]=chromium
+  [nginx]=nginx
 )
 missing=()
 for cmd in "${!PACKAGE_OF[@]}"; do
@@ -36,5 +37,15 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer for it (no stdin in CI).
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+# Debian's nginx starts its service on port 80 of every address when installed; abortscope only ever runs nginx
+# itself, on loopback, with its own configuration: no service may start during the install (policy-rc.d 101).
+policy=/usr/sbin/policy-rc.d
+added_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# abortscope: no service starts while its packages install\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  added_policy=1
+fi
+trap '[ -n "$added_policy" ] && rm -f "$policy"' EXIT
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

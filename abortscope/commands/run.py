@@ -34,6 +34,13 @@ class Client(str, Enum):
     half_close = "half-close"
     browser = "browser"
     browser_close = "browser-close"
+    refused = "refused"
+
+
+class Proxy(str, Enum):
+    none = ""
+    nginx = "nginx"
+    go = "go"
 
 
 class Backend(str, Enum):
@@ -94,6 +101,8 @@ def run(
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
+    proxy: Proxy = typer.Option(Proxy.none, "--proxy", help="A reverse proxy between client and server: nginx, or go "
+                                "(httputil.ReverseProxy); both connections are captured."),
     force: bool = FORCE,
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
@@ -122,6 +131,7 @@ def run(
         port=port,
         capture_iface=capture_iface,
         snaplen=snaplen,
+        proxy=proxy.value,
     )
     try:
         with err.status("preflight") as status:

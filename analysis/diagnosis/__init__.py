@@ -3,9 +3,10 @@
     evidence.py  the rows that prove a story, found for all connections at once (and read back from a row)
     signals.py   the booleans the verdict rules read, as whole columns
     verdicts.py  Verdict enum + RULES table (first match wins) + the order of the most telling
-    table.py     the connection table: flows + verdict, roles, signals, evidence (analysis.schema.connections)
+    links.py     proxy chains: a proxy's connection and its upstream connection, linked as whole columns
+    table.py     the connection table: flows + verdict, roles, signals, evidence, links (analysis.schema.connections)
     findings.py  one connection's findings, from its row of the table
-    explain.py   sentences with times, deltas and bytes
+    explain/     sentences with times, deltas and bytes, one story per module, every clause from a template
 
 The table is computed once for every connection (``Timeline.connections``);
 a :class:`Diagnosis` (verdict, evidence, sentences) is built from one of its
@@ -20,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.diagnosis.evidence import Evidence, Label
-from analysis.diagnosis.explain import sentences
-from analysis.diagnosis.findings import Findings, findings_of
+from analysis.diagnosis.explain import Clause, sentences, summary
+from analysis.diagnosis.findings import Findings, findings_of, optional
 from analysis.diagnosis.signals import Signal
 from analysis.diagnosis.table import connection_table
-from analysis.diagnosis.verdicts import MOST_TELLING_FIRST, RULE_OF, RULES, Rule, Verdict
+from analysis.diagnosis.verdicts import MOST_TELLING_FIRST, RULES, Rule, Verdict
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Diagnosis:
     history: str
     conn_state: str
     role_guessed: bool
+    #: the clauses (template id and text) of the summary, then of each sentence: what the words are made of
+    clauses: tuple[tuple[Clause, ...], ...] = ()
 
     @property
     def frames(self) -> tuple[int, ...]:
@@ -53,21 +56,24 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-def diagnosis_of(row: dict, sources: tuple[str, ...] = (), impl: str | None = None) -> Diagnosis:
-    """The Diagnosis of one row of the connection table (a dict), in words."""
-    findings = findings_of(row, sources)
-    verdict = Verdict(row["verdict"])
-    names = {"client": "client", "server": "server", "closer": findings.closer, "writer": findings.writer}
+def diagnosis_of(row: dict, sources: tuple[str, ...] = (), impl: str | None = None, proxy: str | None = None,
+                 linked: dict | None = None) -> Diagnosis:
+    """The Diagnosis of one row of the connection table (a dict), in words; ``linked`` is the row of its linked
+    connection (a proxy chain's other end), when there is one."""
+    findings = findings_of(row, sources, impl, proxy, linked)
+    told = sentences(findings)
+    headline = summary.tell(findings)
     return Diagnosis(
         flow=findings.flow,
-        verdict=verdict,
-        summary=RULE_OF[verdict].summary.format(**names),
-        sentences=sentences(findings, verdict, row, impl),
+        verdict=findings.verdict,
+        summary="".join(c.text for c in headline.clauses),
+        sentences=tuple(s.text for s in told),
         evidence=tuple(sorted(findings.items.values(), key=lambda e: (e.ts_ns, e.label))),
         signals=tuple(name for name, held in findings.signals.items() if held),
         history=str(row["history"]),
         conn_state=str(row["conn_state"]),
         role_guessed=bool(row["role_guessed"]),
+        clauses=(headline.clauses, *(s.clauses for s in told)),
     )
 
 
@@ -82,9 +88,14 @@ def diagnose(timeline, flow: str | None = None) -> list[Diagnosis]:
 def explain_rows(table: pd.DataFrame, timeline) -> list[Diagnosis]:
     """Diagnoses of these rows of ``timeline.connections``: the sentences are made for them only."""
     meta = timeline.meta if isinstance(timeline.meta, dict) else {}
-    server = meta.get("server") if isinstance(meta.get("server"), dict) else {}
-    impl = server.get("impl")
-    return [diagnosis_of(row, timeline.sources, impl) for row in table.to_dict("records")]
+    impl, proxy = (part.get("impl") if isinstance(part := meta.get(key), dict) else None for key in ("server", "proxy"))
+    rows = table.to_dict("records")
+    wanted = {int(row["link_conn"]) for row in rows if optional(row["link_conn"]) is not None}
+    everything = timeline.connections
+    linked = {int(r["conn"]): r for r in everything[everything["conn"].isin(wanted)].to_dict("records")} if wanted else {}
+    return [diagnosis_of(row, timeline.sources, impl, proxy,
+                         linked.get(int(row["link_conn"])) if optional(row["link_conn"]) is not None else None)
+            for row in rows]
 
 
 def most_telling(table: pd.DataFrame, limit: int | None = None, include_clean: bool = False) -> pd.DataFrame:
@@ -101,5 +112,5 @@ def most_telling(table: pd.DataFrame, limit: int | None = None, include_clean: b
     return rows.iloc[order[:limit] if limit is not None else order]
 
 
-__all__ = ["Diagnosis", "Evidence", "Findings", "Label", "MOST_TELLING_FIRST", "RULES", "Rule", "Signal", "Verdict",
+__all__ = ["Clause", "Diagnosis", "Evidence", "Findings", "Label", "MOST_TELLING_FIRST", "RULES", "Rule", "Signal", "Verdict",
            "connection_table", "diagnose", "diagnosis_of", "explain_rows", "most_telling"]

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.errnos import TRANSIENT
-from analysis.events._columns import null_strings, string_arrow
+from analysis.events._columns import null_strings, string_arrow, strings_from_codes
 from analysis.schema import EventKind, Source
 from analysis.tcp import sides
 
@@ -50,6 +50,7 @@ class Label(StrEnum):
     APP_ERROR = "app_error"  # the application's first error
     APP_ABORT = "app_abort"  # the writer's application noticing the peer had gone
     APP_WRITE = "app_write"  # the application's last successful write
+    APP_RESPONSE = "app_response"  # the writer's application saying its handler returned
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,11 @@ EVIDENCE: tuple[Where, ...] = (
     Where(Label.READ_EOF, Source.SYSCALL, EventKind.READ_EOF, "read_eof_ts_ns", "read_eof_by"),
     Where(Label.APP_ERROR, Source.APP, EventKind.WRITE_ERROR, "app_error_ts_ns", "app_error_by",
           errno="app_error_errno", detail="{app_error_text}"),
-    Where(Label.APP_ABORT, Source.APP, EventKind.ABORT, "app_abort_ts_ns", "writer", detail="{app_abort_text}"),
+    Where(Label.APP_ABORT, Source.APP, EventKind.ABORT, "app_abort_ts_ns", "writer", length="app_abort_len",
+          detail="{app_abort_text}"),
     Where(Label.APP_WRITE, Source.APP, EventKind.WRITE, "app_write_ts_ns", "app_write_by", length="app_write_len"),
+    Where(Label.APP_RESPONSE, Source.APP, EventKind.RESPONSE, "app_response_ts_ns", "writer",
+          detail="{app_response_text}"),
 )
 assert {w.label for w in EVIDENCE} == set(Label), "every evidence label has a place in the connection table"
 
@@ -168,8 +172,8 @@ def find(events: pd.DataFrame, row_of_event: np.ndarray, context: Context) -> di
     ``events``: timeline rows (any sources; packets are ignored), in timeline
     order; ``row_of_event``: for each, the row of its connection in the table
     (-1: none). Returns column name -> array with one value per table row,
-    plus ``_seen_syscall``, ``_seen_app``, ``_syscall_epipe`` and
-    ``_syscall_econnreset`` (booleans the signals read).
+    plus ``_seen_syscall``, ``_seen_app`` (the writer's application),
+    ``_syscall_epipe`` and ``_syscall_econnreset`` (booleans the signals read).
     """
     n = len(context.writer)
     rows = _Rows(events, row_of_event)
@@ -280,7 +284,10 @@ def _syscalls(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
     write_after_fin = rows.take_first(syscall & (rows.kind == EventKind.WRITE.value) & after_fin
                                       & (rows.actor == ctx.writer[rows.conn]), n)
     eof = rows.take_first(syscall & (rows.kind == EventKind.READ_EOF.value), n)
+    traced = [rows.any(syscall & (rows.actor == side), n) for side in (sides.CLIENT, sides.SERVER)]
     return {
+        "syscall_seen_by": strings_from_codes(np.select([traced[0] & traced[1], traced[0], traced[1]], [2, 0, 1], -1),
+                                              ("client", "server", "both")),
         "syscall_error_ts_ns": rows.ts_at(first_error),
         "syscall_error_kind": rows.text_at("kind", first_error),
         "syscall_error_errno": rows.text_at("errno", first_error),
@@ -303,9 +310,11 @@ def _syscalls(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
 
 def _app(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
     app = rows.of(Source.APP)
+    writers = app & (rows.actor == ctx.writer[rows.conn])
     error = rows.take_first(app & (rows.has_errno | np.isin(rows.kind, _FAILED)), n)
-    abort = rows.take_first(app & (rows.kind == EventKind.ABORT.value) & (rows.actor == ctx.writer[rows.conn]), n)
+    abort = rows.take_first(writers & (rows.kind == EventKind.ABORT.value), n)
     write = rows.take_last(app & (rows.kind == EventKind.WRITE.value) & ~rows.has_errno, n)
+    response = rows.take_first(writers & (rows.kind == EventKind.RESPONSE.value), n)
     return {
         "app_error_ts_ns": rows.ts_at(error),
         "app_error_errno": rows.text_at("errno", error),
@@ -313,8 +322,11 @@ def _app(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
         "app_error_by": rows.side_at(error),
         "app_abort_ts_ns": rows.ts_at(abort),
         "app_abort_text": rows.text_at("detail", abort),
+        "app_abort_len": rows.len_at(abort),
         "app_write_ts_ns": rows.ts_at(write),
         "app_write_len": rows.len_at(write),
         "app_write_by": rows.side_at(write),
-        "_seen_app": rows.any(app, n),
+        "app_response_ts_ns": rows.ts_at(response),
+        "app_response_text": rows.text_at("detail", response),
+        "_seen_app": rows.any(writers, n),
     }

@@ -31,7 +31,9 @@ class Verdict(StrEnum):
     RST_BY_CLIENT = "RST_BY_CLIENT"
     RST_BY_SERVER = "RST_BY_SERVER"
     APP_ERROR_WITHOUT_SYSCALL_ERROR = "APP_ERROR_WITHOUT_SYSCALL_ERROR"
+    HALF_CLOSE_RESPONSE_CUT = "HALF_CLOSE_RESPONSE_CUT"
     HALF_CLOSE_CLEAN = "HALF_CLOSE_CLEAN"
+    CLOSED_BEFORE_RESPONSE = "CLOSED_BEFORE_RESPONSE"
     NORMAL_CLOSE = "NORMAL_CLOSE"
     RST_AFTER_CLOSE = "RST_AFTER_CLOSE"
     ONE_SIDED_CLOSE = "ONE_SIDED_CLOSE"
@@ -50,20 +52,25 @@ class Rule:
 S = Signal
 RULES: tuple[Rule, ...] = (
     Rule(Verdict.REFUSED, (S.REFUSED,), (), "connection refused: the SYN was answered by RST"),
-    Rule(Verdict.ERROR_SWALLOWED_BY_APP, (S.SYSCALL_ERROR, S.APP_SEEN), (S.APP_ERROR,),
-         "the {writer}'s syscall failed but the application never saw the error"),
+    Rule(Verdict.ERROR_SWALLOWED_BY_APP, (S.WRITE_FAILED, S.APP_SEEN), (S.APP_ERROR, S.APP_ABORT),
+         "the {writer}'s write failed but the application never saw the error"),
     Rule(Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, (S.LATE_DATA, S.RST_ANSWERS_LATE, S.SYSCALL_EPIPE), (),
          "the {writer} wrote after the {closer}'s FIN, got RST, and its next write failed with EPIPE"),
     Rule(Verdict.RST_BY_CLIENT_ECONNRESET, (S.CLIENT_ABORT, S.SYSCALL_ECONNRESET), (),
-         "the client aborted with RST; the server got ECONNRESET"),
+         "the {client} aborted with RST, and the {server}'s calls failed"),
     Rule(Verdict.WRITE_AFTER_PEER_FIN_RST, (S.LATE_DATA, S.RST_ANSWERS_LATE), (),
          "the {writer} sent data after the {closer}'s FIN and the {closer} answered with RST"),
     Rule(Verdict.RST_BY_CLIENT, (S.CLIENT_ABORT,), (), "the client aborted the connection with RST"),
     Rule(Verdict.RST_BY_SERVER, (S.SERVER_ABORT,), (), "the server aborted the connection with RST"),
     Rule(Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, (S.APP_ERROR, S.SYSCALL_SEEN), (S.SYSCALL_ERROR, S.ANY_RST),
          "the application reported an error, but no syscall failed and no RST was sent: its runtime refused the write"),
+    Rule(Verdict.HALF_CLOSE_RESPONSE_CUT, (S.HALF_CLOSE, S.RESPONSE_CUT), (S.ANY_RST,),
+         "half-close: the {closer} closed only its direction and kept reading, but the {writer} took it for gone "
+         "and cut its response short"),
     Rule(Verdict.HALF_CLOSE_CLEAN, (S.HALF_CLOSE,), (S.ANY_RST,),
          "half-close: the {closer} closed its direction and still received the {writer}'s data", clean=True),
+    Rule(Verdict.CLOSED_BEFORE_RESPONSE, (S.UNANSWERED,), (S.ANY_RST,),
+         "the {client} closed (FIN) while its request was pending; the {server} sent no response"),
     Rule(Verdict.NORMAL_CLOSE, (S.BOTH_FIN,), (S.ANY_RST,), "normal close: FIN from both sides, no RST", clean=True),
     Rule(Verdict.RST_AFTER_CLOSE, (S.ANY_RST,), (), "closed with FIN, then a RST"),
     Rule(Verdict.ONE_SIDED_CLOSE, (S.ANY_FIN,), (), "only one side closed (FIN) before the capture ended"),
@@ -92,9 +99,9 @@ RULE_OF: dict[Verdict, Rule] = {rule.verdict: rule for rule in RULES}
 #: the application saw or missed, then aborts, then the rest.
 MOST_TELLING_FIRST: tuple[Verdict, ...] = (
     Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, Verdict.ERROR_SWALLOWED_BY_APP, Verdict.RST_BY_CLIENT_ECONNRESET,
-    Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, Verdict.WRITE_AFTER_PEER_FIN_RST, Verdict.RST_BY_CLIENT,
-    Verdict.RST_BY_SERVER, Verdict.REFUSED, Verdict.RST_AFTER_CLOSE, Verdict.ONE_SIDED_CLOSE,
-    Verdict.HALF_CLOSE_CLEAN, Verdict.NORMAL_CLOSE, Verdict.OPEN,
+    Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR, Verdict.HALF_CLOSE_RESPONSE_CUT, Verdict.WRITE_AFTER_PEER_FIN_RST,
+    Verdict.RST_BY_CLIENT, Verdict.RST_BY_SERVER, Verdict.CLOSED_BEFORE_RESPONSE, Verdict.REFUSED,
+    Verdict.RST_AFTER_CLOSE, Verdict.ONE_SIDED_CLOSE, Verdict.HALF_CLOSE_CLEAN, Verdict.NORMAL_CLOSE, Verdict.OPEN,
 )
 check(RULES, MOST_TELLING_FIRST)  # at import: a table that does not hold together must not load
 

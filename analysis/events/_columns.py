@@ -15,6 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def strings_from_codes(codes: np.ndarray, names: Sequence[str] | np.ndarray) -> pd.arrays.ArrowStringArray:
+    """names[codes] as a ``string`` array; a code of -1 gives <NA>."""
+    codes = np.asarray(codes)
+    table = pa.array(np.asarray(names, dtype=object), type=pa.large_string()) if len(names) else pa.array([], pa.large_string())
+    index = pa.array(codes.astype(np.int64), mask=codes < 0)
+    return pd.arrays.ArrowStringArray(pc.take(table, index).cast(pa.large_string()))
+
+
 def null_strings(n: int) -> pd.arrays.ArrowStringArray:
     return pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string()))
 

@@ -44,6 +44,7 @@ EVIDENCE_WORDS: dict[str, str | None] = {
     "sk_error": None,
     "app_write": None,
     "writer_fin": None,
+    "app_response": None,
 }
 #: Columns of an evidence row that may hold the words for a step, in preference order.
 _LABEL_COLUMNS = ("label", "step", "role", "why", "sentence")

@@ -85,9 +85,12 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("data_after_fin_len", "Int64", True, "bytes", "Its payload length."),
     *(c for side, peer in zip(_SIDES, reversed(_SIDES)) for c in (
         Column(f"bytes_after_peer_fin_{side}", "int64", False, "bytes",
-               f"New (not retransmitted) payload the {side} sent after the {peer}'s FIN."),
+               f"New payload the {side} sent after the {peer}'s FIN, by sequence range (from the furthest it had "
+               f"got before that FIN to the furthest after): retransmissions and overlaps count once."),
         Column(f"bytes_before_peer_fin_{side}", "int64", False, "bytes",
                f"Payload the {side} sent before the {peer}'s FIN (0 from the server: the request was pending)."))),
+    *_per_side("first_payload_ts_ns_{side}", "Int64", True, "ns since the Unix epoch",
+               "When the {side} first sent payload (the client's: its request); null when it sent none."),
     Column("rst_answer_frame", "Int64", True, "",
            "The FIN sender's first RST after that late payload: its kernel answering data sent to a closed socket."),
     Column("rst_answer_ts_ns", "Int64", True, "ns since the Unix epoch", "Its time."),
@@ -98,6 +101,10 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("unacked_at_rst_bytes", "Int64", True, "bytes",
            "Payload the RST sender had received on the wire but not acknowledged when it reset "
            "(null: it never sent an ACK, or no RST)."),
+    Column("zero_window_frame", "Int64", True, "",
+           "The RST sender had stopped reading: its advertised window was 0 from this frame until its first RST "
+           "(null: its last window before the RST was not 0, or no RST). Raw window field: 0 whatever the scale."),
+    Column("zero_window_ts_ns", "Int64", True, "ns since the Unix epoch", "Its time."),
     Column("half_close_by", "string", True, "",
            "client | server: closed its direction (FIN), and still acknowledged the peer's later payload: "
            "a working half-close."),
@@ -130,10 +137,20 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
            "A traced syscall on the connection failed with a connection error (not EAGAIN/EINTR)."),
     Column("syscall_epipe", "bool", False, "", "... one of them failed with EPIPE."),
     Column("syscall_econnreset", "bool", False, "", "... one of them failed with ECONNRESET."),
+    Column("write_failed", "bool", False, "", "... one of them was a write (write_error_ts_ns)."),
     Column("syscall_seen", "bool", False, "", "The syscall trace has calls on this connection."),
-    Column("app_seen", "bool", False, "", "The application's events or log name this connection."),
+    Column("app_seen", "bool", False, "",
+           "The writer's application (app.jsonl, --applog, --jsonl) has events tied to this connection: only "
+           "those count, not a log loaded for other connections."),
     Column("app_error", "bool", False, "", "The application reported an error for it."),
+    Column("app_abort", "bool", False, "",
+           "The writer's application logged that the peer had gone (it noticed: context canceled, an abort)."),
     Column("half_close", "bool", False, "", "A working half-close (half_close_frame)."),
+    Column("response_cut", "bool", False, "",
+           "The writer's application gave up its response (app_abort), or the body it says it wrote (app_write_len) "
+           "is more than the payload it sent."),
+    Column("unanswered", "bool", False, "",
+           "The client sent payload (its request) and closed first with FIN, no RST, and the server sent no payload."),
     Column("both_fin", "bool", False, "", "FIN from both sides."),
     Column("any_fin", "bool", False, "", "At least one FIN."),
     Column("any_rst", "bool", False, "", "At least one RST."),
@@ -143,6 +160,19 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
     Column("bytes_lost", "int64", False, "bytes",
            "Payload of the side that did not reset that the RST sender never acknowledged: unacked_at_rst_bytes "
            "+ lost_after_rst_bytes (0 without a RST)."),
+    Column("delivered_before_rst", "bool", False, "",
+           "The side that did not reset had sent payload, and the RST sender had acknowledged all of it by the "
+           "first RST, that RST's own acknowledgement included (unacked_at_rst_bytes 0, nothing sent after it): none "
+           "of it was lost on the wire."),
+    # what the first RST did to the socket that received it (analysis.tcp.resets: Linux's tcp_reset())
+    Column("reset_state", "string", True, "",
+           "The RST receiver's state when the first RST arrived: the kernel's (state_at_rst) when traced, else "
+           "inferred from the packets (SYN_SENT: no SYN-ACK; CLOSE_WAIT: the sender's FIN came first; else "
+           "ESTABLISHED). Null without a RST."),
+    Column("reset_state_source", "string", True, "", "kernel | packets: where reset_state comes from."),
+    Column("reset_errno", "string", True, "",
+           "The error tcp_reset() reports to that socket in that state: ECONNREFUSED (SYN_SENT), EPIPE (CLOSE_WAIT), "
+           "ECONNRESET (any other); null when there is none (CLOSE: ignored) or no RST."),
     # kernel evidence around the first RST (tracefs, within 20 ms of it)
     Column("rst_reason", "string", True, "",
            "The kernel's reason for the first RST (tcp_send_reset, e.g. TCP_TIMEWAIT_SOCKET)."),
@@ -154,6 +184,9 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
     Column("sk_error_detail", "string", True, "", "That report as traced (inet_sk_error_report)."),
     *_evidence("sk_error", "it was reported"),
     # syscall evidence (strace)
+    Column("syscall_seen_by", "string", True, "",
+           "client | server | both: whose calls on this connection the syscall trace shows (a bundle's strace "
+           "traces the server); null: none."),
     *_evidence("syscall_error", "the first failing syscall (connection error) was entered",
                Column("syscall_error_kind", "string", True, "", "write_error | read_error."),
                Column("syscall_error_errno", "string", True, "", "Its errno (EPIPE, ECONNRESET, ...)."),
@@ -174,10 +207,25 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
                Column("app_error_text", "string", True, "", "What it said."),
                Column("app_error_by", "string", True, "", "client | server.")),
     *_evidence("app_abort", "the writer's application logged that the peer had gone (an abort)",
-               Column("app_abort_text", "string", True, "", "What it said.")),
+               Column("app_abort_text", "string", True, "", "What it said."),
+               Column("app_abort_len", "Int64", True, "bytes", "The body it gave up, when it says (asked).")),
     *_evidence("app_write", "the application last recorded a successful write",
                Column("app_write_len", "Int64", True, "bytes", "How much it wrote."),
                Column("app_write_by", "string", True, "", "client | server.")),
+    *_evidence("app_response", "the writer's application said its handler returned (its response event): "
+               "what the writer sends after this, its server library sends on its own",
+               Column("app_response_text", "string", True, "", "What it said.")),
+    # proxy chains (analysis.diagnosis.links): the connection a proxy's connection is tied to
+    Column("link_conn", "Int64", True, "",
+           "The other connection of a proxy chain (its conn): the proxy's upstream connection for this one, or the "
+           "client's connection this one is the upstream of; null when not linked."),
+    Column("link_role", "string", True, "",
+           "proxied-by: this connection's request was forwarded by its server (the proxy) over link_conn; "
+           "upstream-of: this is the proxy's upstream connection for link_conn. A connection in the middle of a "
+           "longer chain shows its link towards the client."),
+    Column("link_delay_ns", "Int64", True, "ns",
+           "From the client's close (first FIN or RST) of the proxied connection to the proxy's close of its "
+           "upstream connection."),
 )
 
 CONNECTION_COLUMNS: tuple[Column, ...] = FLOW_COLUMNS + DIAGNOSIS_COLUMNS

@@ -5,10 +5,10 @@ What each fact means is documented once, in the connection table's schema
 states below into those columns. "After" means later in the capture (frame
 order), i.e. as seen at the capture point.
 
-Every fact is a first, a sum or a maximum over rows, so a batch updates the
-carried state (analysis.tcp.state) with whole-column operations over its own
-rows: a first already known stays (earlier batches hold earlier frames), sums
-add, maxima take the larger. Where a row's meaning depends on an earlier one
+Every fact is a first, a sum, a minimum or a maximum over rows, so a batch
+updates the carried state (analysis.tcp.state) with whole-column operations
+over its own rows: a first already known stays (earlier batches hold earlier
+frames), sums add, minima and maxima take the smaller and the larger. Where a row's meaning depends on an earlier one
 (data after the peer's FIN, a retransmission, payload after the first RST),
 the earlier one is the merged value: the carried one, else the batch's.
 Most facts concern few rows (FINs, RSTs, payload): each is computed on those
@@ -89,6 +89,12 @@ def _merge_max(states: States, name: str, values: np.ndarray) -> None:
     states[name] = np.maximum(states[name], values.reshape(states[name].shape))
 
 
+def _merge_min(states: States, name: str, values: np.ndarray) -> None:
+    """The smaller of the carried and the batch's value, -1 (none) on either side giving way to the other."""
+    carried, batch = states[name], values.reshape(states[name].shape)
+    states[name] = np.where(carried < 0, batch, np.where(batch < 0, carried, np.minimum(carried, batch)))
+
+
 def _add(states: States, name: str, values: np.ndarray) -> None:
     states[name] = states[name] + values.reshape(states[name].shape).astype(np.int64)
 
@@ -142,9 +148,14 @@ class _Payload:
         late_rows = self.rows[self.late]
         keep_first(states, ("late_frame", "late_ts", "late_len", "late_d"),
                     first_row_per(self.seg[self.late], late_rows, m), (rows.frame, rows.ts, rows.length, rows.d))
-        fresh = self.late & ~self.retrans
-        _add(states, "late_bytes", np.bincount(self.side[fresh], weights=self.len[fresh], minlength=2 * m))
-        _add(states, "early_bytes", np.bincount(self.side[~self.late], weights=self.len[~self.late], minlength=2 * m))
+        # new payload after the peer's FIN is counted by sequence range (analysis.tcp.finish): from where the side had
+        # got to before the FIN (or where its late payload starts) to the furthest end after it
+        early = ~self.late
+        _add(states, "early_bytes", np.bincount(self.side[early], weights=self.len[early], minlength=2 * m))
+        _merge_max(states, "early_end", max_per(self.side[early], self.end[early], 2 * m))
+        _merge_min(states, "late_start", first_row_per(self.side[self.late], (self.end - self.len)[self.late], 2 * m))
+        _merge_max(states, "late_top", max_per(self.side[self.late], self.end[self.late], 2 * m))
+        keep_first(states, ("payload_ts",), first_row_per(self.side, self.rows, 2 * m), (rows.ts,))
         _merge_max(states, "late_end", max_per(self.seg[self.late], self.end[self.late], m))
         # the FIN sender's RST answering the late payload
         late_frame = np.where(states["late_frame"] >= 0, states["late_frame"], NEVER)

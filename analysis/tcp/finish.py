@@ -116,8 +116,14 @@ def _close_facts(states: States, roles: _Roles) -> dict[str, object]:
     out["data_after_fin_by"] = sides.names(roles.side(states["late_d"]))
     out["data_after_fin_frame"], out["data_after_fin_ts_ns"] = _int(states["late_frame"]), _int(late_ts)
     out["data_after_fin_len"] = _int(states["late_len"])
-    for label, late, early in zip(SIDES, roles.split(states["late_bytes"]), roles.split(states["early_bytes"])):
-        out[f"bytes_after_peer_fin_{label}"], out[f"bytes_before_peer_fin_{label}"] = late, early
+    # new payload after the peer's FIN, by sequence range: from where the side had got to before the FIN (or where its
+    # late payload starts) to the furthest end after it; retransmissions and segments that fill a gap count once
+    late_top = states["late_top"]
+    late = np.where(late_top >= 0, np.maximum(late_top - np.maximum(states["early_end"], states["late_start"]), 0), 0)
+    for label, after, before, first in zip(SIDES, roles.split(late), roles.split(states["early_bytes"]),
+                                           roles.split(states["payload_ts"])):
+        out[f"bytes_after_peer_fin_{label}"], out[f"bytes_before_peer_fin_{label}"] = after, before
+        out[f"first_payload_ts_ns_{label}"] = _int(first)
     answer_ts = states["answer_ts"]
     out["rst_answer_frame"], out["rst_answer_ts_ns"] = _int(states["answer_frame"]), _int(answer_ts)
     out["rst_answer_delay_ns"] = out["rst_answer_ts_ns"] - out["data_after_fin_ts_ns"]
@@ -133,6 +139,11 @@ def _late_facts(states: States, roles: _Roles) -> dict[str, object]:
     acked = np.where(by_second, states["acked"][:, 1], states["acked"][:, 0])
     peer_end = np.where(by_second, states["peer_end"][:, 0], states["peer_end"][:, 1])
     out["unacked_at_rst_bytes"] = _int(np.where(has_rst & (acked >= 0), np.maximum(peer_end - acked, 0), -1))
+    # where the RST sender's window went to 0 for good before its first RST (analysis.tcp.windows)
+    for field in ("frame", "ts"):
+        zero = states[f"zero_window_{field}"]
+        out[f"zero_window_{field}" + ("_ns" if field == "ts" else "")] = _int(
+            np.where(by_second, zero[:, 1], np.where(has_rst, zero[:, 0], -1)))
     half_close = states["hc_frame"] >= 0
     out["half_close_by"] = sides.names(roles.side(np.where(half_close, 1 - states["late_d"], -1)))
     out["half_close_frame"], out["half_close_ts_ns"] = _int(states["hc_frame"]), _int(states["hc_ts"])

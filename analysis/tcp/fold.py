@@ -8,7 +8,7 @@
 
 What is kept between batches is per key (endpoint pair, maybe VLAN stack)
 and per connection, never per packet: the key's rule-2 facts (reuse.py) and
-the state of its current connection (state.py), about 0.5 KB each. A key's
+the state of its current connection (state.py), about 0.7 KB each. A key's
 connection *ends* for the pass when the key starts a new one (a reused
 4-tuple): no later packet can join it, so its row is final and handed over
 (``Step.finished``); the others end with the capture (:meth:`close`).
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis.tcp import facts
+from analysis.tcp import facts, windows
 from analysis.tcp import flags as F
 from analysis.tcp.finish import Names, flows_table
 from analysis.tcp.flows import arrow_connection_texts, host_text, nth_in_group
@@ -109,6 +109,7 @@ class ConnectionFold:
         length = packets["len"].to_numpy(np.int64)
         rows = facts.BatchRows(frame, ts, flags, length, seq, ack, packets["win"].to_numpy(np.int64), seg, d)
         facts.update(states, rows, hinted and hinted[2])
+        windows.update(states, rows)
         self._number_texts(states, client, segs.carried)
         last = facts.max_per(seg, np.arange(len(seg)), len(states))
         states["last_frame"], states["last_ts"] = frame[last], ts[last]

@@ -11,7 +11,7 @@ later batch brings the SYN; they are applied once, when the row is finished.
 
 The rows live in one 2-D array (``States.rows``), so that the states of a
 batch's connections are gathered and written back in one operation each.
-About 0.5 KB a connection (:data:`WIDTH` int64 columns).
+About 0.7 KB a connection (:data:`WIDTH` int64 columns).
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ FIELDS: tuple[tuple[str, int, int], ...] = (
     ("fin_frame", 2, NONE), ("fin_ts", 2, NONE), ("rst_frame", 2, NONE), ("rst_ts", 2, NONE),
     ("max_end", 2, NONE),  # highest seq + len of payload so far (retransmission test)
     ("peer_end", 2, NONE), ("acked", 2, NONE),  # highest payload end / acknowledgement, up to the first RST
-    ("late_bytes", 2, 0), ("early_bytes", 2, 0),  # new payload after / all payload before the peer's FIN
+    ("early_bytes", 2, 0), ("early_end", 2, NONE),  # all payload before the peer's FIN, and its highest end
+    ("late_start", 2, NONE), ("late_top", 2, NONE),  # lowest start / highest end of payload after the peer's FIN
+    ("payload_ts", 2, NONE),  # the first payload's time
+    ("zero_window_frame", 2, NONE), ("zero_window_ts", 2, NONE),  # the trailing run of zero windows before the first RST
     ("late_frame", 1, NONE), ("late_ts", 1, NONE), ("late_len", 1, NONE), ("late_d", 1, NONE),
     ("late_end", 1, NONE),  # highest payload end of all data sent after the peer's FIN
     ("answer_frame", 1, NONE), ("answer_ts", 1, NONE),

@@ -10,6 +10,7 @@ Clients (:data:`CLIENTS`):
     socket-fin  connect, GET, close() after abort_after_s: FIN
     socket-rst  the same with SO_LINGER {1, 0}: close() sends RST
     half-close  shutdown(SHUT_WR) after abort_after_s, then read until EOF
+    refused     connect() to the server's port on 127.0.0.2, where nothing listens: SYN, RST
     browser     headless Chromium (never root): fetch() aborted with an AbortController
     browser-close  headless Chromium: the tab is closed while the fetch is pending
 
@@ -30,7 +31,7 @@ from capture.clients.browser import run_browser_client
 from capture.clients.spec import ClientError, ClientResult, ClientSpec
 from capture.users import User, invoking_user
 
-__all__ = ["CLIENTS", "ClientError", "ClientResult", "ClientSpec", "run_client"]
+__all__ = ["CLIENTS", "IPV4_ONLY", "ClientError", "ClientResult", "ClientSpec", "run_client"]
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,12 @@ CLIENTS: dict[str, Client] = {
         Client("browser", "headless Chromium: fetch() aborted with an AbortController", run_browser_client),
         Client("browser-close", "headless Chromium: the user closes the tab while the fetch is pending (closed through "
                                 "DevTools, on a pipe): the socket closes with FIN, as an aborted fetch", run_browser_client),
+        Client("refused", "Python socket: connect() to the server's port on 127.0.0.2 (IPv4 only), where nothing "
+                          "listens: the SYN is answered by RST", run_socket_client),
     )
 }
+#: clients that need an IPv4 loopback host
+IPV4_ONLY = frozenset({"refused"})
 
 
 def run_client(spec: ClientSpec) -> ClientResult:

@@ -2,12 +2,14 @@
 
 Run as a script (stdlib only, so it runs under any python3 as any user):
 
-    python3 socket_client.py --mode fin|rst|half-close --host 127.0.0.1 --port 3000 --abort-after 0.3
+    python3 socket_client.py --mode fin|rst|half-close|refused --host 127.0.0.1 --port 3000 --abort-after 0.3
 
     fin         close() after the delay: the kernel sends FIN (what curl's exit does)
     rst         SO_LINGER {on, 0} then close(): the kernel sends RST instead
     half-close  shutdown(SHUT_WR) after the delay (FIN), then keep reading until
                 EOF, bounded by --read-timeout: the server can still answer
+    refused     connect() to the server's port on 127.0.0.2, a loopback address the
+                server does not listen on: the SYN is answered by RST (ECONNREFUSED)
 
 The delay counts from the moment connect() returned. Every step is one JSON
 line on stdout (app.jsonl format, see analysis/bundle.py), actor "client":
@@ -27,7 +29,10 @@ import time
 import app_line  # staged beside this script (capture/app_line.py)
 from app_line import addr
 
-IMPLS = {"fin": "socket-fin", "rst": "socket-rst", "half-close": "half-close"}
+IMPLS = {"fin": "socket-fin", "rst": "socket-rst", "half-close": "half-close", "refused": "refused"}
+#: refused: where nothing listens (still loopback: 127.0.0.0/8), from a port bound first so that the failed
+#: connect's line can name its local end
+REFUSING_HOST = "127.0.0.2"
 
 
 class Log:
@@ -96,11 +101,15 @@ def main() -> int:
     log = Log(IMPLS[args.mode])
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    host = REFUSING_HOST if args.mode == "refused" else args.host
     try:
-        sock.connect((args.host, args.port))
+        if args.mode == "refused":
+            sock.bind((args.host, 0))
+            log.ends = {"local": addr(sock.getsockname()), "remote": addr((host, args.port))}
+        sock.connect((host, args.port))
     except OSError as exc:
-        log.failure("connect", exc, detail=f"connect to {addr((args.host, args.port))} failed")
-        return 1
+        log.failure("connect", exc, detail=f"connect to {addr((host, args.port))} failed")
+        return 0 if args.mode == "refused" else 1
     connected = time.monotonic()
     log.ends = {"local": addr(sock.getsockname()), "remote": addr(sock.getpeername())}
     log.emit("connect", detail=f"uid={os.getuid()} gid={os.getgid()}")

@@ -19,7 +19,7 @@ from capture.users import PrivilegeError, User, python_for, staged_for
 
 SCRIPT = Path(__file__).resolve().parent / "socket_client.py"
 APP_LINE = Path(app_line.FILE)  # staged beside the script, which imports it
-MODES = {"socket-fin": "fin", "socket-rst": "rst", "half-close": "half-close"}
+MODES = {"socket-fin": "fin", "socket-rst": "rst", "half-close": "half-close", "refused": "refused"}
 STARTUP_ALLOWANCE_S = 10.0  # interpreter start and connect, on a loaded CI machine
 
 

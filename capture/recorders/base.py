@@ -42,6 +42,11 @@ class RecorderError(AbortscopeError):
     """A recorder could not become ready (its tool failed, tracefs refused, ...)."""
 
 
+def ports_of(ports: int | tuple[int, ...]) -> tuple[int, ...]:
+    """One port, or several (a proxy's and its server's), as a tuple."""
+    return (ports,) if isinstance(ports, int) else tuple(ports)
+
+
 class Recorder(ABC):
     #: key in meta["recorders"]
     name: str = "recorder"
@@ -75,6 +80,16 @@ class Recorder(ABC):
                 self._stop()
             except Exception as exc:  # drain errors are recorded, never hide the run's own error
                 self.status["drain_error"] = str(exc)
+            finally:
+                self._check_output()
+
+    def _check_output(self) -> None:
+        """A recorder whose file is missing after the drain did not record, whatever its start said (a tracefs
+        instance removed under it, a tool that died): meta.json must not claim a file the bundle lacks."""
+        out_path = getattr(self, "out_path", None)
+        if self.status.get("ran") and out_path is not None and not Path(out_path).exists():
+            self.status.update(ran=False, why=f"{Path(out_path).name} was not written at the drain"
+                               + (f": {self.status['drain_error']}" if self.status.get("drain_error") else ""))
 
     @abstractmethod
     def _start(self) -> None: ...

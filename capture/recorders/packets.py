@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from capture.interrupts import deferred
-from capture.recorders.base import HelperProcess, Recorder, count_capture_records
+from capture.recorders.base import HelperProcess, Recorder, count_capture_records, ports_of
 
 LOOPBACK = "lo"
 #: the interfaces that see loopback traffic (the scenario's): lo itself, and Linux's "any"
@@ -41,8 +41,9 @@ LOOPBACK_IFACES = (LOOPBACK, "any")
 FULL_SNAPLEN = 262144
 
 
-def bpf_filter(port: int) -> str:
-    return f"tcp port {port}"
+def bpf_filter(ports: int | tuple[int, ...]) -> str:
+    """``tcp port P``; several ports (a proxy and its server) are or-ed."""
+    return " or ".join(f"tcp port {port}" for port in ports_of(ports))
 
 
 class PacketCapture(Recorder):
@@ -55,7 +56,7 @@ class PacketCapture(Recorder):
     def check(cls, iface: str, snaplen: int) -> None:
         """Preflight: RecorderError when this backend cannot capture on ``iface`` with ``snaplen``."""
 
-    def __init__(self, out_path: Path, port: int, iface: str = LOOPBACK, snaplen: int = 0) -> None:
+    def __init__(self, out_path: Path, port: int | tuple[int, ...], iface: str = LOOPBACK, snaplen: int = 0) -> None:
         self.check(iface, snaplen)
         super().__init__()
         self.out_path = Path(out_path)

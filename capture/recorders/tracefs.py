@@ -43,7 +43,7 @@ from pathlib import Path
 
 from analysis.events.kernel import TRACEPOINTS
 from capture.interrupts import deferred
-from capture.recorders.base import Recorder, RecorderError
+from capture.recorders.base import Recorder, RecorderError, ports_of
 from capture.recorders.tracefs_mount import INSTANCE_PREFIX, remove_instance, remove_stale_instances, tracefs_root, write
 
 TRACE_CLOCK = "boot"
@@ -87,6 +87,11 @@ PRINTED_PORT = _printed_port_pattern()
 EVENT_LINE = re.compile(r"\s(\d+\.\d+):\s+(\w+):\s")
 
 
+def port_filter(template: str, ports: int | tuple[int, ...]) -> str:
+    """The template filled for one port, or or-ed over several (a proxy and its server)."""
+    return " || ".join(template.format(port=port) for port in ports_of(ports))
+
+
 def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
     """(CLOCK_REALTIME - CLOCK_BOOTTIME in ns, uncertainty in ns), tightest of `samples` brackets."""
     best: tuple[int, int] | None = None
@@ -101,15 +106,15 @@ def measure_trace_offset(samples: int = 9) -> tuple[int, int]:
     return best
 
 
-def keep_lines(text: str, port: int) -> tuple[list[tuple[float, str]], int]:
+def keep_lines(text: str, port: int | tuple[int, ...]) -> tuple[list[tuple[float, str]], int]:
     """(event lines of this run with their trace time, lines dropped) from one instance's ``trace``."""
-    kept, dropped = [], 0
+    kept, dropped, ports = [], 0, {str(p) for p in ports_of(port)}
     for line in text.splitlines():
         event = EVENT_LINE.search(line)
         if event is None:
             continue
         rule = EVENTS.get(event.group(2))
-        if rule is not None and rule.by_printed_port and str(port) not in PRINTED_PORT.findall(line):
+        if rule is not None and rule.by_printed_port and ports.isdisjoint(PRINTED_PORT.findall(line)):
             dropped += 1
             continue
         kept.append((float(event.group(1)), line))
@@ -119,12 +124,12 @@ def keep_lines(text: str, port: int) -> tuple[list[tuple[float, str]], int]:
 class TracefsRecorder(Recorder):
     name = "kernel"
 
-    def __init__(self, port: int, out_path: Path, server_pid: int | None = None) -> None:
+    def __init__(self, port: int | tuple[int, ...], out_path: Path, server_pid: int | None = None) -> None:
         super().__init__()
-        self.port = port
+        self.ports = ports_of(port)  # the server's, and a proxy's in front of it
         self.server_pid = server_pid
         self.out_path = Path(out_path)
-        self.name_base = f"{INSTANCE_PREFIX}{os.getpid()}-{port}"
+        self.name_base = f"{INSTANCE_PREFIX}{os.getpid()}-{self.ports[0]}"
         self.instances: dict[str, Path] = {}
         self.clocks: dict = {}
         self._stack = ExitStack()
@@ -171,13 +176,13 @@ class TracefsRecorder(Recorder):
         directory = instance / "events" / rule.system / event
         if not directory.is_dir():
             return "not in this kernel"
-        kernel_filter = rule.kernel_filter.format(port=self.port) if rule.kernel_filter else None
+        kernel_filter = port_filter(rule.kernel_filter, self.ports) if rule.kernel_filter else None
         if kernel_filter:
             write(directory / "filter", kernel_filter)
         write(directory / "enable", "1")
         kept = kernel_filter or "all"
         if rule.by_printed_port:
-            kept += f", lines without port {self.port} dropped"
+            kept += f", lines without port {' or '.join(map(str, self.ports))} dropped"
         if rule.instance == SERVER_THREADS:
             kept += f", threads of pid {self.server_pid} only"
         return kept
@@ -200,7 +205,7 @@ class TracefsRecorder(Recorder):
         try:
             for instance in self.instances.values():
                 write(instance / "tracing_on", "0")
-                kept, gone = keep_lines((instance / "trace").read_text(errors="replace"), self.port)
+                kept, gone = keep_lines((instance / "trace").read_text(errors="replace"), self.ports)
                 lines += kept
                 dropped += gone
                 overrun += _overrun(instance) or 0
@@ -208,7 +213,7 @@ class TracefsRecorder(Recorder):
             self.status.update(ran=False, why=f"the tracing instance could not be read at the end of the run: {exc}")
             return
         lines.sort(key=lambda item: item[0])
-        header = f"# tracer: nop\n# abortscope: events of port {self.port} from {', '.join(i.name for i in self.instances.values())}\n"
+        header = f"# tracer: nop\n# abortscope: events of port {' '.join(map(str, self.ports))} from {', '.join(i.name for i in self.instances.values())}\n"
         self.out_path.write_text(header + "".join(line + "\n" for _, line in lines))
         self.status.update(events_recorded=len(lines), dropped_lines=dropped, overrun=overrun)
 

@@ -117,8 +117,9 @@ def test_capture_alone_says_what_cannot_be_known():
     _, d = diagnosis_of(path / "capture.pcap")
     assert d.verdict is Verdict.WRITE_AFTER_PEER_FIN_RST
     text = joined(d)
-    assert "Without strace, the errno the application's calls got cannot be known" in text
+    assert "Without strace of the server, its calls on this connection are not observed" in text
     assert "inferred from the packets" in text
+    assert "a write after this RST would fail with EPIPE (Linux's tcp_reset())" in text and "Why EPIPE" not in text
     assert "cannot be known without the application's log" in text
 
 

@@ -102,6 +102,7 @@ def test_browser_through_the_harness_closes_with_fin_and_gets_the_rst_back(tmp_p
     assert facts.app_error and facts.app_errno == "EPIPE"
     assert result.meta["client"]["impl"] == "browser"
     assert result.meta["pids_alive_after_run"] == []
+    assert result.meta["handler_wait"] == "handler done"  # Chromium gives up past the handler's deadline
 
 
 @pytest.mark.root

@@ -126,8 +126,28 @@ def test_unknown_client_is_refused():
         run_client(ClientSpec(impl="wget"))
 
 
+def test_refused_connects_where_nothing_listens_and_logs_econnrefused(tmp_path):
+    """The server listens on 127.0.0.1 only: its port on 127.0.0.2 (loopback too) refuses the SYN."""
+    app_log = tmp_path / "app.jsonl"
+    with start_server(ServerSpec(impl="go", handler_delay_s=DELAY_S, app_log=app_log)) as srv:
+        result = run_client(ClientSpec(impl="refused", host=srv.host, port=srv.port, app_log=app_log))
+        assert srv.events() == []  # nothing reached the server
+    [connect] = result.events
+    assert (connect["event"], connect["errno"], connect["remote"]) == ("connect", "ECONNREFUSED", f"127.0.0.2:{srv.port}")
+    assert connect["local"].startswith("127.0.0.1:") and result.returncode == 0
+
+
+def test_refused_needs_an_ipv4_loopback_and_says_so_before_anything_starts():
+    from capture import launch
+    from capture.scenario import ScenarioParams
+    from capture.servers import ServerError
+
+    with pytest.raises(ServerError, match="needs an IPv4 loopback host"):
+        launch.check(ScenarioParams(client="refused", host="::1"))
+
+
 def test_every_client_has_a_description():
-    assert set(CLIENTS) == {"curl", "socket-fin", "socket-rst", "half-close", "browser", "browser-close"}
+    assert set(CLIENTS) == {"curl", "socket-fin", "socket-rst", "half-close", "browser", "browser-close", "refused"}
     assert all(c.doc for c in CLIENTS.values())
 
 

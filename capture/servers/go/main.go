@@ -17,6 +17,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strconv"
 	"syscall"
@@ -92,11 +94,16 @@ func main() {
 	ctxAware := flag.Bool("ctx-aware", false, "watch r.Context() during the sleep and skip the write when the client is gone (the proper fix)")
 	flush := flag.Bool("flush", false, "call http.Flusher.Flush after the write")
 	sndbuf := flag.Int("sndbuf", 0, "SO_SNDBUF on each accepted connection (0: the kernel's default; Linux doubles it)")
+	proxyTo := flag.String("proxy", "", "instead of the handler: a reverse proxy (httputil.ReverseProxy) to this URL")
 	flag.Parse()
 	if *addr == "" {
 		*addr = net.JoinHostPort(*host, strconv.Itoa(*port))
 	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
+	if *proxyTo != "" {
+		serveProxy(*addr, *proxyTo)
+		return
+	}
 
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		local, remote := str(localAddr(r)), str(r.RemoteAddr)
@@ -109,13 +116,13 @@ func main() {
 			case <-time.After(*delay):
 			case <-r.Context().Done():
 				err := r.Context().Err()
-				emit(event{Event: "abort", Error: str(err.Error()), Local: local, Remote: remote,
+				emit(event{Event: "abort", Asked: size, Error: str(err.Error()), Local: local, Remote: remote,
 					Detail: str("request context done during the handler's sleep: client gone, write skipped")})
 				emit(event{Event: "response", Local: local, Remote: remote, Detail: str("handler returned without writing")})
 				return
 			}
 			if err := r.Context().Err(); err != nil {
-				emit(event{Event: "abort", Error: str(err.Error()), Local: local, Remote: remote,
+				emit(event{Event: "abort", Asked: size, Error: str(err.Error()), Local: local, Remote: remote,
 					Detail: str("request context done before the write: client gone, write skipped")})
 				emit(event{Event: "response", Local: local, Remote: remote, Detail: str("handler returned without writing")})
 				return
@@ -177,4 +184,15 @@ func setSendBuffer(c net.Conn, asked int) {
 		detail = "SO_SNDBUF set (asked " + strconv.Itoa(asked) + "), read back failed: " + readErr.Error()
 	}
 	emit(event{Event: "accept", Local: local, Remote: remote, Detail: str(detail)})
+}
+
+// serveProxy: a plain httputil.ReverseProxy in front of the upstream URL, as a
+// Go service often sits in front of another. It writes no app.jsonl lines:
+// its own log (ReverseProxy's "http: proxy error" lines) goes to stderr.
+func serveProxy(addr, upstream string) {
+	target, err := url.Parse(upstream)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(addr, httputil.NewSingleHostReverseProxy(target)))
 }

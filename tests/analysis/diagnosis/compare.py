@@ -7,10 +7,10 @@ import re
 import pandas as pd
 
 from analysis.diagnosis.evidence import items_of
-from tests.analysis.diagnosis.reference import gather, verdict
+from tests.analysis.diagnosis.reference import delivered_before_rst, gather, links, reset, verdict
 
 #: evidence whose length / errno the table keeps
-LENGTHS = {"late_data", "write_after_fin", "app_write"}
+LENGTHS = {"late_data", "write_after_fin", "app_write", "app_abort"}
 ERRNOS = {"sk_error", "syscall_error", "write_error", "app_error"}
 
 
@@ -19,9 +19,12 @@ def differences(connections: pd.DataFrame, events: pd.DataFrame) -> list[str]:
     problems = []
     by_conn = {conn: rows for conn, rows in events.groupby("conn", sort=False)}
     empty = events.iloc[:0]
-    for row in connections.to_dict("records"):
+    records = connections.to_dict("records")
+    linked = links(records)
+    for row in records:
         ref = gather(pd.Series(row), by_conn.get(row["conn"], empty))
         where = f"{row['flow']}:"
+        problems += _derived_differences(row, ref, linked.get(row["conn"]), where)
         if (row["closer"], row["writer"]) != (ref.closer, ref.writer):
             problems.append(f"{where} roles {row['closer']}/{row['writer']} vs reference {ref.closer}/{ref.writer}")
         for name, held in ref.signals.items():
@@ -52,3 +55,19 @@ def _item_differences(label: str, got, want) -> list[str]:
     elif got.source in ("syscall", "app") and label not in ("read_eof", "app_write"):
         pairs["detail"] = (got.detail, want.detail)
     return [f"{name} {a!r} vs reference {b!r}" for name, (a, b) in pairs.items() if a != b]
+
+
+def _cell(row, name):
+    value = row.get(name)
+    return None if value is None or pd.isna(value) else value
+
+
+def _derived_differences(row, ref, link, where: str) -> list[str]:
+    """The reset columns, delivered_before_rst and the proxy-chain link against the reference."""
+    want = {
+        **dict(zip(("reset_state", "reset_state_source", "reset_errno"), reset(pd.Series(row), ref))),
+        "delivered_before_rst": delivered_before_rst(pd.Series(row)),
+        **dict(zip(("link_conn", "link_role", "link_delay_ns"), link or (None, None, None))),
+    }
+    return [f"{where} {name} {_cell(row, name)!r} vs reference {value!r}" for name, value in want.items()
+            if _cell(row, name) != value]

@@ -35,14 +35,15 @@ class Packet:
     client: bool
     flags: str
     length: int = 0
+    win: int = 1000
 
 
-def C(flags: str, length: int = 0) -> Packet:  # noqa: N802 - reads as a ladder
-    return Packet(True, flags, length)
+def C(flags: str, length: int = 0, win: int = 1000) -> Packet:  # noqa: N802 - reads as a ladder
+    return Packet(True, flags, length, win)
 
 
-def S(flags: str, length: int = 0) -> Packet:  # noqa: N802
-    return Packet(False, flags, length)
+def S(flags: str, length: int = 0, win: int = 1000) -> Packet:  # noqa: N802
+    return Packet(False, flags, length, win)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def diagnose_ladder(*steps: Packet | Event, sources: tuple[str, ...] | None = No
             flags = FLAGS[step.flags]
             packets.append(dict(frame=len(packets) + 1, ts_ns=ts, iface=0, vlan="", ip_version=4,
                                 src=me[0], dst=peer[0], sport=me[1], dport=peer[1], flags=flags, seq_raw=seq[step.client],
-                                ack_raw=seq[not step.client], len=step.length, win=1000, truncated=False))
+                                ack_raw=seq[not step.client], len=step.length, win=step.win, truncated=False))
             seq[step.client] += step.length + (1 if flags & 0x03 else 0)
         else:
             ts += 100_000

@@ -107,12 +107,16 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
     app_errors = app[app["errno"].notna() | app_kind.isin(["write_error", "read_error"])]
     if len(app_errors):
         items["app_error"] = _item(app_errors.iloc[0])
-    aborts = app[(app_kind == "abort") & (app["actor"].astype(str) == writer)]
+    by_writer = app["actor"].astype(str) == writer
+    aborts = app[(app_kind == "abort") & by_writer]
     if len(aborts):
         items["app_abort"] = _item(aborts.iloc[0])
     writes = app[(app_kind == "write") & app["errno"].isna()]
     if len(writes):
         items["app_write"] = _item(writes.iloc[-1])
+    responses = app[(app_kind == "response") & by_writer]
+    if len(responses):
+        items["app_response"] = _item(responses.iloc[0])
 
     first_rst_by = _value(flow_row, "first_rst_by")
     first_rst_frame = _value(flow_row, "first_rst_frame")
@@ -123,6 +127,11 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
             and _value(flow_row, "rst_answer_frame") is None
 
     errnos_seen = set(failing["errno"].astype(str))
+    writer_sent = int(flow_row[f"bytes_{writer}"])
+    abort = items.get("app_abort")
+    write = items.get("app_write")
+    body = abort.length if abort is not None and abort.length is not None else (
+        write.length if write is not None and write.actor == writer and write.length is not None else -1)
     signals = {
         "refused": str(flow_row.get("conn_state")) == "REJ",
         "late_data": "late_data" in items,
@@ -132,10 +141,15 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
         "syscall_error": "syscall_error" in items,
         "syscall_epipe": "EPIPE" in errnos_seen,
         "syscall_econnreset": "ECONNRESET" in errnos_seen,
+        "write_failed": "write_error" in items,
         "syscall_seen": len(syscalls) > 0,
-        "app_seen": len(app) > 0,
+        "app_seen": bool(by_writer.any()),
         "app_error": "app_error" in items,
+        "app_abort": "app_abort" in items,
         "half_close": "half_close" in items,
+        "response_cut": "app_abort" in items or body > writer_sent,
+        "unanswered": _value(flow_row, "first_fin_by") == "client" and int(flow_row["bytes_client"]) > 0
+        and int(flow_row["bytes_server"]) == 0 and first_rst_frame is None,
         "both_fin": _value(flow_row, "fin_frame_client") is not None and _value(flow_row, "fin_frame_server") is not None,
         "any_fin": _value(flow_row, "first_fin_frame") is not None,
         "any_rst": first_rst_frame is not None,
@@ -146,14 +160,16 @@ def gather(flow_row, events: pd.DataFrame) -> Reference:
 #: The verdict rules, restated as the README documents them: (verdict, all_of, none_of), first match wins.
 RULES = (
     ("REFUSED", ("refused",), ()),
-    ("ERROR_SWALLOWED_BY_APP", ("syscall_error", "app_seen"), ("app_error",)),
+    ("ERROR_SWALLOWED_BY_APP", ("write_failed", "app_seen"), ("app_error", "app_abort")),
     ("WRITE_AFTER_PEER_FIN_RST_EPIPE", ("late_data", "rst_answers_late", "syscall_epipe"), ()),
     ("RST_BY_CLIENT_ECONNRESET", ("client_abort", "syscall_econnreset"), ()),
     ("WRITE_AFTER_PEER_FIN_RST", ("late_data", "rst_answers_late"), ()),
     ("RST_BY_CLIENT", ("client_abort",), ()),
     ("RST_BY_SERVER", ("server_abort",), ()),
     ("APP_ERROR_WITHOUT_SYSCALL_ERROR", ("app_error", "syscall_seen"), ("syscall_error", "any_rst")),
+    ("HALF_CLOSE_RESPONSE_CUT", ("half_close", "response_cut"), ("any_rst",)),
     ("HALF_CLOSE_CLEAN", ("half_close",), ("any_rst",)),
+    ("CLOSED_BEFORE_RESPONSE", ("unanswered",), ("any_rst",)),
     ("NORMAL_CLOSE", ("both_fin",), ("any_rst",)),
     ("RST_AFTER_CLOSE", ("any_rst",), ()),
     ("ONE_SIDED_CLOSE", ("any_fin",), ()),
@@ -166,3 +182,70 @@ def verdict(signals: dict[str, bool]) -> str:
         if all(signals[s] for s in all_of) and not any(signals[s] for s in none_of):
             return name
     raise AssertionError("the last rule matches everything")
+
+
+# -- what the first RST did to its receiver, and proxy chains: one connection (or pair) at a time -----------------
+
+#: net/ipv4/tcp_input.c, tcp_reset(), restated
+RESET_ERRNO = {"SYN_SENT": "ECONNREFUSED", "CLOSE_WAIT": "EPIPE", "CLOSE": None}
+LINK_WINDOW_NS = 50_000_000
+
+
+def reset(flow_row, ref: Reference) -> tuple[str | None, str | None, str | None]:
+    """(reset_state, its source, reset_errno) of one connection."""
+    sender = _value(flow_row, "first_rst_by")
+    if sender is None:
+        return None, None, None
+    kernel = ref.items.get("state_at_rst")
+    if kernel is not None:
+        state, source = kernel.detail.split("->")[0], "kernel"
+    else:
+        fin, rst = _value(flow_row, f"fin_frame_{sender}"), _value(flow_row, "first_rst_frame")
+        state = "SYN_SENT" if ref.signals["refused"] else "CLOSE_WAIT" if fin is not None and fin < rst else "ESTABLISHED"
+        source = "packets"
+    return state, source, RESET_ERRNO.get(state, "ECONNRESET")
+
+
+def delivered_before_rst(flow_row) -> bool:
+    sender = _value(flow_row, "first_rst_by")
+    if sender is None:
+        return False
+    peer = OTHER[sender]
+    return int(flow_row[f"bytes_{peer}"]) > 0 and _value(flow_row, "unacked_at_rst_bytes") == 0 \
+        and int(flow_row["lost_after_rst_bytes"]) == 0
+
+
+def _client_close(row):
+    fin, rst = _value(row, "fin_ts_ns_client"), _value(row, "rst_ts_ns_client")
+    return fin if rst is None or (fin is not None and fin <= rst) else rst
+
+
+def _host(endpoint: str) -> str:
+    return endpoint.rsplit(":", 1)[0].strip("[]")
+
+
+def links(rows: list[dict]) -> dict[int, tuple[int, str, int]]:
+    """conn -> (linked conn, role, delay): for each upstream candidate, the connection to the same host whose client
+    closed last before its own close (within the window), if the rules hold; a proxied connection keeps the
+    soonest."""
+    best: dict[int, tuple[int, int]] = {}  # a -> (delay, b)
+    for b in rows:
+        b_close = _client_close(b)
+        if b_close is None:
+            continue
+        fronts = [a for a in rows if a is not b and _host(a["server"]) == _host(b["client"])
+                  and _value(a, "first_payload_ts_ns_client") is not None and _client_close(a) is not None
+                  and 0 < b_close - _client_close(a) <= LINK_WINDOW_NS]
+        if not fronts:
+            continue
+        a = max(fronts, key=_client_close)
+        if a["server"] == b["server"] or not a["first_payload_ts_ns_client"] < b["first_ts_ns"] <= _client_close(a):
+            continue
+        delay = b_close - _client_close(a)
+        if a["conn"] not in best or delay < best[a["conn"]][0]:
+            best[a["conn"]] = (delay, b["conn"])
+    out = {}
+    for a, (delay, b) in best.items():
+        out[b] = (a, "upstream-of", delay)
+        out[a] = (b, "proxied-by", delay)
+    return out

@@ -76,6 +76,28 @@ def test_half_close_clean():
     assert any(s.endswith("no RST, no error.") for s in d.sentences)
 
 
+def test_half_close_response_cut():
+    """The client only half-closed; the ctx-aware handler took the FIN for the client going away and net/http sent
+    an empty 200 instead of the body: a loss for the client, not a clean half-close."""
+    row, d = diagnose_ladder(*REQUEST, C("FA"), S("A"),
+                             App("server", "abort", "go: context canceled", length=8061),
+                             App("server", "response", "go: handler returned without writing"),
+                             Call("server", "write", 75), S("PA", 75), C("A"), S("FA"), C("A"))
+    assert d.verdict is Verdict.HALF_CLOSE_RESPONSE_CUT and row["response_cut"] and row["app_abort_len"] == 8061
+    text = "\n".join(d.sentences)
+    assert "took the client's FIN for the client going away" in text and "skipped its 8061-byte body" in text
+    assert "got 75 bytes in all from the server, fewer than the 8061-byte body" in text
+    assert "noticed that the client had gone" not in text
+
+
+def test_closed_before_response():
+    """The client's FIN while its request was pending, the server's FIN without a byte of response (nginx after a
+    client abort): not a normal close."""
+    row, d = diagnose_ladder(*REQUEST, C("FA"), S("FA"), C("A"))
+    assert d.verdict is Verdict.CLOSED_BEFORE_RESPONSE and row["unanswered"]
+    assert "The server sent no response to the client's 78-byte request; it closed too" in "\n".join(d.sentences)
+
+
 def test_normal_close():
     row, d = diagnose_ladder(*REQUEST, S("PA", 100), C("FA"), S("FA"), C("A"))
     assert d.verdict is Verdict.NORMAL_CLOSE and row["both_fin"] and not row["any_rst"]

@@ -31,22 +31,29 @@ def test_a_missing_verdict_or_catch_all_is_refused():
 
 
 def test_first_match_wins_over_all_rows_at_once():
+    failed_write = {Signal.SYSCALL_ERROR, Signal.WRITE_FAILED, Signal.APP_SEEN}
     rows = [
-        {Signal.LATE_DATA, Signal.RST_ANSWERS_LATE, Signal.SYSCALL_EPIPE, Signal.SYSCALL_ERROR, Signal.APP_SEEN,
-         Signal.APP_ERROR, Signal.ANY_FIN, Signal.ANY_RST},
-        {Signal.LATE_DATA, Signal.RST_ANSWERS_LATE, Signal.SYSCALL_EPIPE, Signal.SYSCALL_ERROR, Signal.APP_SEEN,
-         Signal.ANY_FIN, Signal.ANY_RST},  # the same without the app's error: swallowed
+        {Signal.LATE_DATA, Signal.RST_ANSWERS_LATE, Signal.SYSCALL_EPIPE, *failed_write, Signal.APP_ERROR,
+         Signal.ANY_FIN, Signal.ANY_RST},
+        {Signal.LATE_DATA, Signal.RST_ANSWERS_LATE, Signal.SYSCALL_EPIPE, *failed_write, Signal.ANY_FIN,
+         Signal.ANY_RST},  # the same without the app's error: swallowed
+        {Signal.CLIENT_ABORT, Signal.SYSCALL_ECONNRESET, Signal.SYSCALL_EPIPE, *failed_write, Signal.APP_ABORT,
+         Signal.ANY_RST},  # the app logged the client's going: not swallowed
+        {Signal.CLIENT_ABORT, Signal.SYSCALL_ECONNRESET, Signal.SYSCALL_ERROR, Signal.APP_SEEN, Signal.ANY_RST},
         {Signal.LATE_DATA, Signal.RST_ANSWERS_LATE, Signal.ANY_FIN, Signal.ANY_RST},
         {Signal.REFUSED, Signal.CLIENT_ABORT, Signal.ANY_RST},
+        {Signal.HALF_CLOSE, Signal.RESPONSE_CUT, Signal.APP_ABORT, Signal.BOTH_FIN, Signal.ANY_FIN},
         {Signal.HALF_CLOSE, Signal.BOTH_FIN, Signal.ANY_FIN},
+        {Signal.UNANSWERED, Signal.BOTH_FIN, Signal.ANY_FIN},
         {Signal.BOTH_FIN, Signal.ANY_FIN},
         set(),
     ]
     signals = {s: np.array([s in row for row in rows]) for s in Signal}
     got = [RULES[i].verdict for i in verdict_codes(signals, len(rows))]
     assert got == [Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE, Verdict.ERROR_SWALLOWED_BY_APP,
-                   Verdict.WRITE_AFTER_PEER_FIN_RST, Verdict.REFUSED, Verdict.HALF_CLOSE_CLEAN, Verdict.NORMAL_CLOSE,
-                   Verdict.OPEN]
+                   Verdict.RST_BY_CLIENT_ECONNRESET, Verdict.RST_BY_CLIENT_ECONNRESET,  # a read failed: no write swallowed
+                   Verdict.WRITE_AFTER_PEER_FIN_RST, Verdict.REFUSED, Verdict.HALF_CLOSE_RESPONSE_CUT,
+                   Verdict.HALF_CLOSE_CLEAN, Verdict.CLOSED_BEFORE_RESPONSE, Verdict.NORMAL_CLOSE, Verdict.OPEN]
 
 
 def test_the_most_telling_come_first_and_clean_closes_not_at_all():

@@ -49,3 +49,11 @@ def test_gap_lengths_are_printed_in_a_readable_unit():
     assert format_duration_ns(4_180_000) == "4.2 ms"
     assert format_duration_ns(1_200_000_000) == "1.20 s"
     assert format_duration_ns(16_000) == "16.0 µs"
+
+
+def test_every_verdict_has_a_short_story_for_the_plot_titles():
+    from analysis.diagnosis.verdicts import Verdict
+    from analysis.plots.titles import VERDICT_STORIES
+
+    assert set(VERDICT_STORIES) == {v.value for v in Verdict}
+    assert all(story.format(closer="client") for story in VERDICT_STORIES.values())

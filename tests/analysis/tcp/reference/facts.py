@@ -13,6 +13,7 @@ from analysis.tcp.history import CONN_STATE_RULES, HISTORY_LEGEND, conn_state_co
 from analysis.tcp.history import previous_max as _previous_max
 from analysis.tcp.sides import SIDES
 from tests.analysis.tcp.reference.flows import first_rows
+from tests.analysis.tcp.reference.windows import zero_window_before_rst
 
 _STATE_TEXTS = pa.array([rule.state for rule in CONN_STATE_RULES], pa.large_string())
 _NEVER = np.iinfo(np.int64).max
@@ -129,12 +130,18 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     facts["data_after_fin_frame"] = _take(frame, late_first)
     facts["data_after_fin_ts_ns"] = _take(ts, late_first)
     facts["data_after_fin_len"] = _take(length, late_first)
-    late_fresh = late & ~retrans[data_rows]
-    late_bytes = np.bincount(d_side[late_fresh], weights=d_len[late_fresh], minlength=n_sides)
+    # new payload after the peer's FIN, by sequence range: from where the side had got to before the FIN (or where its
+    # late data starts) to the furthest end after it; retransmissions and segments that fill a gap count once
+    late_end = _max_per(d_side[late], d_end[late], n_sides)
+    reached = np.maximum(_max_per(d_side[~late], d_end[~late], n_sides), _first_per(d_side[late], (d_end - d_len)[late], n_sides))
+    late_bytes = np.where(late_end >= 0, np.maximum(late_end - reached, 0), 0)
     early_bytes = np.bincount(d_side[~late], weights=d_len[~late], minlength=n_sides)
     for s, label in enumerate(SIDES):
         facts[f"bytes_after_peer_fin_{label}"] = late_bytes[s::2].astype(np.int64)
         facts[f"bytes_before_peer_fin_{label}"] = early_bytes[s::2].astype(np.int64)
+    first_payload = _first_per(d_side, data_rows, n_sides)
+    for s, label in enumerate(SIDES):
+        facts[f"first_payload_ts_ns_{label}"] = _take(ts, first_payload[s::2])
 
     # the FIN sender's RST answering that data
     late_frame = _at(frame, late_first, _NEVER)
@@ -168,6 +175,7 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     acked = _max_per(a_conn[by_rst_sender], a_value[by_rst_sender], n_conn)
     unacked = np.where(has_rst & (acked >= 0), np.maximum(peer_end - acked, 0), -1)
     facts["unacked_at_rst_bytes"] = pd.arrays.IntegerArray(unacked, unacked < 0)
+    facts.update(zero_window_before_rst(pk, rst_first, rst_side))
 
     # half-close: the FIN sender acknowledges the peer's later data
     late_end = _max_per(d_conn[late], d_end[late], n_conn)
@@ -177,7 +185,7 @@ def add_facts(pk: pd.DataFrame, flows: pd.DataFrame) -> pd.DataFrame:
     facts["half_close_by"] = sides.names(np.where(hc_first >= 0, fin_sender_side, -1))
     facts["half_close_frame"] = _take(frame, hc_first)
     facts["half_close_ts_ns"] = _take(ts, hc_first)
-    del d_side, d_conn, d_frame, d_len, d_end, late, late_fresh, d_upto_rst, d_other_side, lost, sent  # before the
+    del d_side, d_conn, d_frame, d_len, d_end, late, d_upto_rst, d_other_side, lost, sent  # before the
     del ack_rows, a_conn, a_frame, a_from_server, a_value, by_rst_sender, acks_it  # history's own working memory
 
     # history and conn_state
