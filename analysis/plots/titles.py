@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Verdict value -> the short story for a title ({closer}/{writer} filled from the diagnosis).
-VERDICT_STORIES: dict[str, str] = {
-    "REFUSED": "connection refused (SYN → RST)",
-    "ERROR_SWALLOWED_BY_APP": "write fails after the handler returned: error swallowed",
-    "WRITE_AFTER_PEER_FIN_RST_EPIPE": "write after {closer} FIN → RST → EPIPE",
-    "RST_BY_CLIENT_ECONNRESET": "client aborts with RST → ECONNRESET",
-    "WRITE_AFTER_PEER_FIN_RST": "data after {closer} FIN → RST",
-    "RST_BY_CLIENT": "client aborts with RST",
-    "RST_BY_SERVER": "server aborts with RST",
-    "APP_ERROR_WITHOUT_SYSCALL_ERROR": "app reports an error, no syscall failed",
-    "HALF_CLOSE_RESPONSE_CUT": "half-close: {closer} FIN, response cut short",
-    "HALF_CLOSE_CLEAN": "half-close: {closer} FIN, data still flows",
-    "CLOSED_BEFORE_RESPONSE": "client FIN while the request was pending: no response",
-    "NORMAL_CLOSE": "normal close (FIN both ways)",
-    "RST_AFTER_CLOSE": "FIN, then RST",
-    "ONE_SIDED_CLOSE": "one side closed",
-    "OPEN": "still open at the end of the capture",
+from analysis.diagnosis.verdicts import Verdict
+
+#: Verdict -> the short story for a title ({closer} filled from the diagnosis); a test checks every verdict has one.
+VERDICT_STORIES: dict[Verdict, str] = {
+    Verdict.REFUSED: "connection refused (SYN → RST)",
+    Verdict.ERROR_SWALLOWED_BY_APP: "write fails after the handler returned: error swallowed",
+    Verdict.WRITE_AFTER_PEER_FIN_RST_EPIPE: "write after {closer} FIN → RST → EPIPE",
+    Verdict.RST_BY_CLIENT_ECONNRESET: "client aborts with RST → ECONNRESET",
+    Verdict.WRITE_AFTER_PEER_FIN_RST: "data after {closer} FIN → RST",
+    Verdict.RST_BY_CLIENT: "client aborts with RST",
+    Verdict.RST_BY_SERVER: "server aborts with RST",
+    Verdict.APP_ERROR_WITHOUT_SYSCALL_ERROR: "app reports an error, no syscall failed",
+    Verdict.HALF_CLOSE_RESPONSE_CUT: "half-close: {closer} FIN, response cut short",
+    Verdict.HALF_CLOSE_CLEAN: "half-close: {closer} FIN, data still flows",
+    Verdict.CLOSED_BEFORE_RESPONSE: "client FIN while the request was pending: no response",
+    Verdict.NORMAL_CLOSE: "normal close (FIN both ways)",
+    Verdict.RST_AFTER_CLOSE: "FIN, then RST",
+    Verdict.ONE_SIDED_CLOSE: "one side closed",
+    Verdict.OPEN: "still open at the end of the capture",
 }
 
 #: meta["scenario"] switch -> words added after the body size.
@@ -39,8 +41,7 @@ def _story(diagnosis: Any) -> str | None:
     if diagnosis is None:
         return None
     verdict = getattr(diagnosis, "verdict", None)
-    verdict = getattr(verdict, "value", verdict)
-    template = VERDICT_STORIES.get(str(verdict)) if verdict is not None else None
+    template = VERDICT_STORIES.get(verdict)  # a Verdict, or its value: a StrEnum member is equal to its string
     if template is None:
         summary = getattr(diagnosis, "summary", None)
         return str(summary) if summary else (str(verdict) if verdict else None)

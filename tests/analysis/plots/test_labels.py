@@ -55,5 +55,5 @@ def test_every_verdict_has_a_short_story_for_the_plot_titles():
     from analysis.diagnosis.verdicts import Verdict
     from analysis.plots.titles import VERDICT_STORIES
 
-    assert set(VERDICT_STORIES) == {v.value for v in Verdict}
+    assert set(VERDICT_STORIES) == set(Verdict)
     assert all(story.format(closer="client") for story in VERDICT_STORIES.values())
