@@ -1,0 +1,25 @@
+"""Capture and analysis read one table per contract: what the recorders record is what the parsers read."""
+
+from __future__ import annotations
+
+from analysis.events.kernel import TRACEPOINTS
+from capture.recorders.tracefs import EVENTS, PORT_FILTER, SERVER_THREADS, keep_lines
+
+
+def test_the_recorder_traces_exactly_the_analyzers_tracepoints_each_kept_by_how_it_names_its_connection():
+    assert list(EVENTS) == list(TRACEPOINTS)
+    assert {name: (k.system, k.kernel_filter, k.instance, k.by_printed_port) for name, k in EVENTS.items()} == {
+        "inet_sock_set_state": ("sock", PORT_FILTER, "connections", False),
+        "tcp_send_reset": ("tcp", None, "connections", True),
+        "tcp_receive_reset": ("tcp", PORT_FILTER, "connections", False),
+        "inet_sk_error_report": ("sock", PORT_FILTER, "connections", False),
+        "sock_send_length": ("sock", "protocol == 6", SERVER_THREADS, False),
+    }
+
+
+def test_resets_of_other_ports_are_dropped_by_their_printed_addresses():
+    line = ("  gosrv-7201    [001] .....  2801.230766: tcp_send_reset: skbaddr=0x1 skaddr=0x2 "
+            "src=127.0.0.1:{a} dest=127.0.0.1:{b} state=TCP_TIME_WAIT reason=TCP_TIMEWAIT_SOCKET")
+    text = "\n".join([line.format(a=51850, b=3917), line.format(a=40000, b=5000)])
+    kept, dropped = keep_lines(text, 3917)
+    assert [ts for ts, _ in kept] == [2801.230766] and dropped == 1
