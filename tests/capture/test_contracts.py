@@ -23,3 +23,14 @@ def test_resets_of_other_ports_are_dropped_by_their_printed_addresses():
     text = "\n".join([line.format(a=51850, b=3917), line.format(a=40000, b=5000)])
     kept, dropped = keep_lines(text, 3917)
     assert [ts for ts, _ in kept] == [2801.230766] and dropped == 1
+
+
+def test_strace_is_asked_for_the_parsers_syscalls_sendfile_included():
+    from analysis.events.strace import SYSCALL_KINDS
+    from capture.recorders.strace import strace_argv
+
+    argv = strace_argv(1, "out")
+    traced = argv[argv.index("-e") + 1].removeprefix("trace=").split(",")
+    assert set(traced) <= set(SYSCALL_KINDS)
+    assert set(traced) == {"write", "writev", "sendto", "sendmsg", "sendfile", "read", "readv", "recvfrom",
+                           "recvmsg", "accept", "accept4", "close", "shutdown"}
