@@ -34,3 +34,23 @@ def test_strace_is_asked_for_the_parsers_syscalls_sendfile_included():
     assert set(traced) <= set(SYSCALL_KINDS)
     assert set(traced) == {"write", "writev", "sendto", "sendmsg", "sendfile", "read", "readv", "recvfrom",
                            "recvmsg", "accept", "accept4", "close", "shutdown"}
+
+
+def test_the_servers_stdlib_copy_of_the_app_jsonl_keys_is_the_analyzers():
+    from analysis.events import app_jsonl
+    from capture import app_line
+
+    assert app_line.KEYS == tuple(app_jsonl.KEYS)
+
+
+def test_the_go_and_node_servers_write_the_same_app_jsonl_keys():
+    import re
+    from pathlib import Path
+
+    from analysis.events import app_jsonl
+
+    go = (Path(__file__).parents[2] / "capture/servers/go/main.go").read_text()
+    assert re.findall(r'`json:"(\w+)"`', go)[:len(app_jsonl.KEYS)] == list(app_jsonl.KEYS)
+    node = (Path(__file__).parents[2] / "capture/servers/node_http.js").read_text()
+    line = node[node.index("{ ts_ns:"):node.index("}", node.index("{ ts_ns:"))]
+    assert re.findall(r"(?:^|[{,])\s*(\w+)(?=\s*[:,])", line) == list(app_jsonl.KEYS)
