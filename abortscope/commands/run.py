@@ -13,6 +13,7 @@ from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH,
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
 from analysis.errors import AbortscopeError, BundleError
+from capture.phases import Phase
 
 if TYPE_CHECKING:
     from capture.scenario import RunResult
@@ -42,21 +43,22 @@ class Backend(str, Enum):
     dumpcap = "dumpcap"
 
 
-PHASE_TEXT = {
-    "build": "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
-    "server": "starting the server",
-    "recorders": "starting the recorders (capture, kernel, strace)",
-    "client": "client connected, waiting for its abort",
-    "handler": "waiting for the server's handler",
-    "drain": "draining the recorders",
-    "stop": "stopping the server",
-    "analysis": "analyzing the run (Ctrl-C skips it; the bundle is kept)",
-    "done": "writing the bundle",
+PHASE_TEXT: dict[Phase, str] = {
+    Phase.PREFLIGHT: "preflight",
+    Phase.BUILD: "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
+    Phase.SERVER: "starting the server",
+    Phase.RECORDERS: "starting the recorders (capture, kernel, strace)",
+    Phase.CLIENT: "client connected, waiting for its abort",
+    Phase.HANDLER: "waiting for the server's handler",
+    Phase.DRAIN: "draining the recorders",
+    Phase.STOP: "stopping the server",
+    Phase.ANALYSIS: "analyzing the run (Ctrl-C skips it; the bundle is kept)",
+    Phase.DONE: "writing the bundle",
 }
 
 
 #: phases long enough to be said on their own line, terminal or not
-SAID_ALOUD = ("build",)
+SAID_ALOUD = (Phase.BUILD,)
 
 
 def analyze_into_bundle(bundle_dir: Path) -> list[str]:
@@ -124,10 +126,10 @@ def run(
         snaplen=snaplen,
     )
     try:
-        with err.status("preflight") as status:
+        with err.status(PHASE_TEXT[Phase.PREFLIGHT]) as status:
 
-            def on_phase(phase: str) -> None:
-                status.update(PHASE_TEXT.get(phase, phase))
+            def on_phase(phase: Phase) -> None:
+                status.update(PHASE_TEXT[phase])
                 if phase in SAID_ALOUD:  # the spinner shows on a terminal only; a minute of silence would not do
                     err.print(PHASE_TEXT[phase])
 

@@ -54,3 +54,10 @@ def test_the_go_and_node_servers_write_the_same_app_jsonl_keys():
     node = (Path(__file__).parents[2] / "capture/servers/node_http.js").read_text()
     line = node[node.index("{ ts_ns:"):node.index("}", node.index("{ ts_ns:"))]
     assert re.findall(r"(?:^|[{,])\s*(\w+)(?=\s*[:,])", line) == list(app_jsonl.KEYS)
+
+
+def test_every_phase_of_a_run_has_its_words_in_the_cli():
+    from abortscope.commands.run import PHASE_TEXT
+    from capture.phases import Phase
+
+    assert list(PHASE_TEXT) == list(Phase)
