@@ -50,6 +50,7 @@ from capture.recorders.scapy_sniffer import ScapyCapture
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
+from capture.server_options import ServerOptions
 from capture.run_summary import RunSummary, summarize
 from capture.users import invoking_user
 from capture.versions import VersionsInBackground
@@ -68,8 +69,9 @@ SERVER_LOG = "server.log"
 
 
 @dataclass(frozen=True)
-class ScenarioParams:
-    """Everything that defines a run (it goes to meta["scenario"] as is). Defaults: the seed scenario."""
+class ScenarioParams(ServerOptions):
+    """Everything that defines a run (it goes to meta["scenario"] as is). Defaults: the seed scenario.
+    What the server is asked to do beyond size and delay: the inherited ServerOptions fields."""
 
     out_dir: Path = Path("runs/seed")
     server: str = "go"
@@ -81,11 +83,6 @@ class ScenarioParams:
     capture: str = "tcpdump"
     strace: bool = True
     kernel: bool = True
-    content_length: bool = False
-    ctx_aware: bool = False
-    flush: bool = False
-    write_size: int | None = None
-    sndbuf: int = 0  # SO_SNDBUF on the server's accepted connection (go, python-raw); 0 = kernel default
     port: int | None = None  # None: a free port
     capture_iface: str = "lo"  # "any" gives Linux cooked (SLL2) frames, as `tcpdump -i any` does
     snaplen: int = 0  # bytes kept per packet; 0 = whole packets

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
+from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import TIMELINE_CSV, is_bundle
 from analysis.errors import AbortscopeError, BundleError
 from capture.phases import Phase
+from capture.server_options import ServerOptions
 
 if TYPE_CHECKING:
     from capture.scenario import RunResult
@@ -77,6 +78,7 @@ def analyze_into_bundle(bundle_dir: Path) -> list[str]:
     return [TIMELINE_CSV, *write_bundle_figures(timeline, bundle_dir)]
 
 
+@with_server_options
 def run(
     out_dir: Path = typer.Option(..., "--out", help="Bundle directory to write (created if missing)."),
     server: Server = typer.Option(Server.go, help="Server implementation."),
@@ -88,11 +90,7 @@ def run(
     capture: Backend = typer.Option(Backend.tcpdump, help="Packet capture backend."),
     no_strace: bool = typer.Option(False, "--no-strace", help="Do not strace the server."),
     no_kernel: bool = typer.Option(False, "--no-kernel", help="Do not record kernel TCP tracepoints."),
-    content_length: bool = CONTENT_LENGTH,
-    ctx_aware: bool = CTX_AWARE,
-    flush: bool = FLUSH,
-    write_size: Optional[int] = WRITE_SIZE,
-    sndbuf: int = SNDBUF,
+    options: ServerOptions = SERVER_OPTIONS,
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
@@ -116,14 +114,10 @@ def run(
         capture=capture.value,
         strace=not no_strace,
         kernel=not no_kernel,
-        content_length=content_length,
-        ctx_aware=ctx_aware,
-        flush=flush,
-        write_size=write_size,
-        sndbuf=sndbuf,
         port=port,
         capture_iface=capture_iface,
         snaplen=snaplen,
+        **vars(options),
     )
     try:
         with err.status(PHASE_TEXT[Phase.PREFLIGHT]) as status:

@@ -9,9 +9,10 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
+from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
+from capture.server_options import ServerOptions
 
 EXIT_INTERRUPTED = 130
 SINGLE_MAX = 16384
@@ -22,6 +23,7 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
+@with_server_options
 def sweep(
     out_dir: Path = typer.Option(..., "--out", help="Directory for the probes' bundles and sweep.csv/.md/.txt/.png."),
     server: str = typer.Option("go", help="Server: go, python, python-raw, node (single sweep)."),
@@ -38,17 +40,13 @@ def sweep(
     host: str = HOST,
     abort_after: float = typer.Option(0.05, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(0.2, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
-    content_length: bool = CONTENT_LENGTH,
-    ctx_aware: bool = CTX_AWARE,
-    flush: bool = FLUSH,
-    write_size: Optional[int] = WRITE_SIZE,
-    sndbuf: int = SNDBUF,
+    options: ServerOptions = SERVER_OPTIONS,
     kernel: bool = typer.Option(False, "--kernel/--no-kernel", help="Also record kernel tracepoints in each probe."),
     force: bool = FORCE,
 ) -> None:
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
     from capture.sweep.matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, parse_server, run_matrix, run_sweep, total_probes
-    from capture.sweep.matrix import matrix_rows
+    from capture.sweep.matrix import matrix_rows, required_tools
     from capture.sweep.outputs import explanation, markdown, open_sweep_dir, publish_outputs
     from capture.sweep.pool import ProbePool
     from capture.sweep.probe import ProbeSpec
@@ -62,8 +60,7 @@ def sweep(
     if hi < min_size:
         raise fail(f"--max {hi} is below --min {min_size}", code=2)
     base = ProbeSpec(server=server, client=client, host=host, abort_after_s=abort_after, handler_delay_s=handler_delay,
-                     content_length=content_length, ctx_aware=ctx_aware, flush=flush, write_size=write_size,
-                     sndbuf=sndbuf, kernel=kernel)  # fmt: skip
+                     kernel=kernel, **vars(options))
     try:
         server_rows = [parse_server(s) for s in _names(servers)] if servers else list(DEFAULT_SERVERS)
     except ValueError as exc:
@@ -74,7 +71,7 @@ def sweep(
         raise fail(unknown, code=2)
     try:
         require_root(sys.argv)
-        require_tools(_tools(matrix, server_rows, client_cols, base))
+        require_tools(required_tools(server_rows, client_cols, base, matrix))
         sweep_dir = open_sweep_dir(out_dir, invoking_user(), force)
     except (NeedsRootError, MissingToolError, AbortscopeError) as exc:
         raise fail(str(exc))
@@ -139,14 +136,3 @@ def _unknown(servers: list[str], clients: list[str]) -> str | None:
     return (f"unknown {', '.join(bad)}: servers are {', '.join(SERVERS)}; "
             f"clients are {', '.join([*CLIENTS, *(m for m in MODES if m not in CLIENTS)])}")
 
-
-def _tools(matrix: bool, servers, clients, base) -> list[str]:
-    from capture import launch
-
-    tools = ["tcpdump", "strace"]
-    pairs = [(s.server, c) for s in servers for c in clients] if matrix else [(base.server, base.client)]
-    for server_name, client_name in pairs:
-        tools += launch.SERVER_TOOLS.get(server_name, []) + launch.CLIENT_TOOLS.get(client_name, [])
-        if client_name.startswith("browser"):
-            tools.append("chromium")
-    return tools

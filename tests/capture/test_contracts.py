@@ -61,3 +61,36 @@ def test_every_phase_of_a_run_has_its_words_in_the_cli():
     from capture.phases import Phase
 
     assert list(PHASE_TEXT) == list(Phase)
+
+
+def test_one_options_value_gives_each_servers_argv_the_sweep_label_and_the_refusal():
+    from capture.scenario import ScenarioParams
+    from capture.server_options import ServerOptions, asked, parse_label
+    from capture.servers import SERVERS
+    from capture.sweep.probe import ProbeSpec
+
+    options = ServerOptions(content_length=True, sndbuf=4096)
+    assert options.server_argv("go") == ["-content-length", "-sndbuf", "4096"]
+    assert ServerOptions(write_size=1024, stop_on_error=True).server_argv("python-raw") == [
+        "--write-size", "1024", "--stop-on-error"]
+    assert ServerOptions(ctx_aware=True).server_argv("node") == ["--ctx-aware"]
+    assert options.problem("go") is None
+    assert options.problem("node") == "the node server does not support --sndbuf (go, python-raw only)"
+    assert ServerOptions(write_size=0).problem("python-raw") == "--write-size must be >= 1"
+    label = ProbeSpec(server="python-raw", write_size=65536, sndbuf=4096).label()
+    assert label == "python-raw -write-size 65536 -sndbuf 4096"
+    assert parse_label(label) == ("python-raw", {"write_size": 65536, "sndbuf": 4096})
+    assert asked(ScenarioParams(flush=True)) == ServerOptions(flush=True)
+    assert SERVERS["go"].options == {"content_length", "ctx_aware", "flush", "sndbuf"}
+
+
+def test_tools_are_declared_on_the_server_and_client_entries():
+    from capture.scenario import ScenarioParams
+    from capture.sweep.matrix import parse_server, required_tools
+    from capture.sweep.probe import ProbeSpec
+
+    assert ScenarioParams(server="node", client="browser").required_tools() == ["tcpdump", "strace", "node", "chromium"]
+    assert ScenarioParams(server="python", client="socket-fin", strace=False).required_tools() == ["tcpdump"]
+    rows = [parse_server("go"), parse_server("python-raw -write-size 1024")]
+    assert required_tools(rows, ["curl", "browser-close"], ProbeSpec(), matrix=True) == [
+        "tcpdump", "strace", "go", "curl", "chromium"]
