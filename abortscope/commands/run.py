@@ -11,7 +11,8 @@ import typer
 
 from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
 from abortscope.console import err, fail, out, warn
-from analysis.bundle import TIMELINE_CSV, is_bundle
+from analysis.bundle import is_bundle
+from analysis.bundle_outputs import write_outputs
 from analysis.errors import AbortscopeError, BundleError
 from capture.phases import Phase
 from capture.server_options import ServerOptions
@@ -60,22 +61,6 @@ PHASE_TEXT: dict[Phase, str] = {
 
 #: phases long enough to be said on their own line, terminal or not
 SAID_ALOUD = (Phase.BUILD,)
-
-
-def analyze_into_bundle(bundle_dir: Path) -> list[str]:
-    """Hook for the analyzer: write its timeline and plot into the finished bundle.
-
-    Called by run_scenario with the run's private staging directory (its files are
-    published into --out with the rest of the bundle); returns the file names it
-    wrote. A failure here is recorded in meta["analysis"] and never loses the run.
-    """
-    import analysis  # the analyzer and matplotlib load only when a run needs them
-    from analysis.export import export
-    from analysis.plots.bundle_figures import write_bundle_figures
-
-    timeline = analysis.load(bundle_dir)
-    export(timeline.events, "csv", bundle_dir / TIMELINE_CSV)
-    return [TIMELINE_CSV, *write_bundle_figures(timeline, bundle_dir)]
 
 
 @with_server_options
@@ -131,7 +116,7 @@ def run(
                 params,
                 on_phase=on_phase,
                 argv=sys.argv,
-                after_run=analyze_into_bundle,
+                after_run=write_outputs,  # the run's staging directory; a failure goes to meta["analysis"]
                 force=force,
             )
     except (NeedsRootError, MissingToolError, BundleError) as exc:
