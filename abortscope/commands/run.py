@@ -85,8 +85,7 @@ def run(
     if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     # the harness loads only for this command: `abortscope analyze` never pays for it
-    from capture.privileges import MissingToolError, NeedsRootError
-    from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
+    from capture.scenario import ScenarioParams
 
     params = ScenarioParams(
         out_dir=out_dir,
@@ -104,6 +103,19 @@ def run(
         snaplen=snaplen,
         **vars(options),
     )
+    result = _run(params, force)
+    try:
+        _report(result)
+    except KeyboardInterrupt:
+        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
+
+
+def _run(params, force: bool) -> "RunResult":
+    """The run, its phases said on the terminal; every way it can fail as one line and an exit code."""
+    from capture.privileges import MissingToolError, NeedsRootError
+    from capture.scenario import RunInterrupted, run_scenario
+
+    out_dir = params.out_dir
     try:
         with err.status(PHASE_TEXT[Phase.PREFLIGHT]) as status:
 
@@ -112,7 +124,7 @@ def run(
                 if phase in SAID_ALOUD:  # the spinner shows on a terminal only; a minute of silence would not do
                     err.print(PHASE_TEXT[phase])
 
-            result = run_scenario(
+            return run_scenario(
                 params,
                 on_phase=on_phase,
                 argv=sys.argv,
@@ -128,10 +140,6 @@ def run(
     except (AbortscopeError, OSError) as exc:
         kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
         raise fail(f"run failed: {exc}{kept}")
-    try:
-        _report(result)
-    except KeyboardInterrupt:
-        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
 
 
 def _report(result: "RunResult") -> None:

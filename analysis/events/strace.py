@@ -156,6 +156,16 @@ def _damaged(lines: pd.Series, head: pd.DataFrame) -> np.ndarray:
 
 
 def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    """One row per complete call of a syscall we read: its kind, length, errno, fd and socket ends."""
+    frame = _whole_calls(head, rest)
+    if frame.empty:
+        return frame
+    return _classified(frame)
+
+
+def _whole_calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    """The calls of SYSCALL_KINDS, each ``<unfinished ...>`` head joined to its ``<... resumed>`` tail (at the
+    entry time)."""
     start = rest.str.extract(_CALL)
     resumed = rest.str.extract(_RESUMED)
     is_resumed = resumed["name"].notna()
@@ -185,8 +195,12 @@ def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
     frame.loc[paired, "line"] = prev.loc[paired, "line"] + " ... " + frame.loc[paired, "line"]
     frame.loc[paired, "order"] = prev.loc[paired, "order"]
     complete = (~frame["unfinished"] & ~frame["resumed"]) | paired
-    frame = frame[complete].copy()
+    return frame[complete].copy()
 
+
+def _classified(frame: pd.DataFrame) -> pd.DataFrame:
+    """The whole calls with their result read: kind by outcome (SYSCALL_KINDS), length, errno, the socket's ends
+    (calls on fds that ``-yy`` shows are not TCP sockets are dropped)."""
     result = frame["body"].str.extract(_RESULT)
     frame = frame[result["ret"].notna()].copy()
     result = result[result["ret"].notna()]
