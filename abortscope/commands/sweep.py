@@ -43,7 +43,7 @@ def sweep(
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
     from capture.privileges import MissingToolError, NeedsRootError, require_root, require_tools
     from capture.scenario import RunInterrupted
-    from capture.sweep.outputs import explanation, markdown, open_sweep_dir, publish_outputs
+    from capture.sweep.outputs import open_sweep_dir
     from capture.sweep.plan import PlanError, sweep_plan
     from capture.sweep.pool import ProbePool
     from capture.sweep.probe import ProbeSpec
@@ -77,6 +77,13 @@ def sweep(
     except AbortscopeError as exc:
         _hand_over(sweep_dir)
         raise fail(f"sweep failed: {exc} (bundles so far in {out_dir})")
+    _publish(rows, sweep_dir, out_dir, matrix)
+
+
+def _publish(rows: list, sweep_dir, out_dir: Path, matrix: bool) -> None:
+    """The sweep's files written (and handed to the invoking user), its tables and explanation printed."""
+    from capture.sweep.outputs import explanation, markdown, publish_outputs
+
     try:
         paths = publish_outputs(rows, sweep_dir)
     except OSError as exc:
