@@ -16,11 +16,9 @@ from pathlib import Path
 from capture import clients, procs
 from capture.clients import ClientResult, ClientSpec
 from capture.proxies import PROXIES, ProxySpec, RunningProxy, start_proxy
+from capture.server_options import OPTION_OF, OPTIONS, asked
 from capture.servers import SERVERS, RunningServer, ServerError, ServerSpec, read_app_events, start_server
 
-#: server/client -> programs it needs on PATH (for the preflight's "what to install")
-SERVER_TOOLS = {"go": ["go"], "node": ["node"], "python": [], "python-raw": []}
-CLIENT_TOOLS = {"curl": ["curl"], "socket-fin": [], "socket-rst": [], "half-close": [], "browser": ["chromium"], "browser-close": ["chromium"], "refused": []}
 #: app.jsonl events after which a server's handler has nothing more to do
 HANDLER_DONE_EVENTS = {"response", "abort"}
 #: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)
@@ -31,14 +29,14 @@ is_alive = procs.is_running
 
 def servers_with(option: str) -> list[str]:
     """The servers that honour a ServerSpec option (content_length, ctx_aware, flush, write_size, sndbuf)."""
-    return [impl for impl, launcher in SERVERS.items() if option in launcher.options]
+    return list(OPTION_OF[option].servers)
 
 
 def markdown_tables() -> str:
     """The servers (with the options each takes) and the clients, as the README shows them."""
     lines = ["| server | what it is | takes |", "|---|---|---|"]
     for impl, launcher in SERVERS.items():
-        flags = ", ".join("`--" + option.replace("_", "-") + "`" for option in sorted(launcher.options) if option != "stop_on_error")
+        flags = ", ".join(f"`{o.flag}`" for o in sorted(OPTIONS, key=lambda o: o.name) if o.cli and impl in o.argv)
         lines.append(f"| `{impl}` | {launcher.doc} | {flags or '-'} |")
     lines += ["", "| client | how it gives up |", "|---|---|"]
     lines += [f"| `{impl}` | {client.doc} |" for impl, client in clients.CLIENTS.items()]
@@ -46,23 +44,23 @@ def markdown_tables() -> str:
 
 
 def tools_for(params) -> list[str]:
+    """The programs the server, the client and the proxy of ``params`` need on PATH (declared on their table entries)."""
+    server, client = SERVERS.get(params.server), clients.CLIENTS.get(params.client)
     proxy = PROXIES[params.proxy].tools if params.proxy in PROXIES else ()
-    return [*SERVER_TOOLS.get(params.server, []), *CLIENT_TOOLS.get(params.client, []), *proxy]
+    return [*(server.tools if server else ()), *(client.tools if client else ()), *proxy]
 
 
 def check(params) -> None:
     """Preflight: the server supports the options asked for, the proxy and client exist (before anything starts)."""
-    launcher = SERVERS.get(params.server)
-    if launcher is None:
+    if params.server not in SERVERS:
         raise ServerError(f"unknown server {params.server!r}: choose one of {', '.join(SERVERS)}")
     if params.proxy and params.proxy not in PROXIES:
         raise ServerError(f"unknown proxy {params.proxy!r}: choose one of {', '.join(PROXIES)}")
     if params.client in clients.IPV4_ONLY and ":" in params.host:
         raise ServerError(f"the {params.client} client needs an IPv4 loopback host (it uses a second one, 127.0.0.2)")
-    unsupported = server_spec(params, None, Path("/dev/null"), Path("/dev/null")).options_set() - launcher.options
-    if unsupported:
-        flags = ", ".join("--" + name.replace("_", "-") for name in sorted(unsupported))
-        raise ServerError(f"the {params.server} server does not support {flags}")
+    problem = asked(params).problem(params.server)
+    if problem:
+        raise ServerError(problem)
 
 
 def server_built(params) -> bool:
@@ -84,11 +82,7 @@ def server_spec(params, port: int | None, app_log: Path, server_log: Path) -> Se
         handler_delay_s=params.handler_delay_s,
         app_log=app_log,
         server_log=server_log,
-        content_length=params.content_length,
-        ctx_aware=params.ctx_aware,
-        flush=params.flush,
-        write_size=params.write_size or 4096,
-        sndbuf=params.sndbuf,
+        **vars(asked(params)),
     )
 
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from analysis.bundle import BundlePaths
 from analysis.events import ParseContext, strace
 from analysis.schema import EventKind
@@ -38,15 +40,21 @@ class RunSummary:
     packets: int
     #: layer ("wire", "syscall") -> why it was not recorded
     not_recorded: dict[str, str] = field(default_factory=dict)
+    failing_errno: str | None = None  #: the errno of ``failing_syscall`` (EPIPE)
+    truncated: bool = False  #: the snaplen cut packets
 
-    def lines(self) -> list[str]:
+    def said(self) -> dict[str, str]:
+        """Layer ("app", "wire", "syscall") -> what it shows, in words."""
         said = {
             "app": self.app_error or "no error reached the application",
             "wire": self.rst or f"no RST in {self.packets} packets",
             "syscall": self.failing_syscall or "no failing write",
         }
         said.update({layer: f"not recorded: {why}" for layer, why in self.not_recorded.items()})
-        return [f"{layer + ':':<8} {text}" for layer, text in said.items()]
+        return said
+
+    def lines(self) -> list[str]:
+        return [f"{layer + ':':<8} {text}" for layer, text in self.said().items()]
 
     def warnings(self, iface: str) -> list[str]:
         """What a user must not miss: a capture that ran and holds no packet."""
@@ -64,8 +72,9 @@ def summarize(bundle: BundlePaths, server_port: int | None, recorders: dict[str,
     not_recorded = {layer: str((recorders or {}).get(name, {}).get("why") or "it did not run")
                     for layer, name in LAYER_RECORDERS.items()
                     if recorders is not None and not recorders.get(name, {}).get("ran")}  # fmt: skip
-    packets, rst = _first_rst(bundle.capture, server_port)
-    return RunSummary(_first_app_error(bundle.app), rst, _first_failing_write(bundle.strace), packets, not_recorded)
+    packets, rst, truncated = _first_rst(bundle.capture, server_port)
+    failing, errno = _first_failing_write(bundle.strace)
+    return RunSummary(_first_app_error(bundle.app), rst, failing, packets, not_recorded, errno, truncated)
 
 
 def _first_app_error(path: Path) -> str | None:
@@ -75,30 +84,33 @@ def _first_app_error(path: Path) -> str | None:
     return None
 
 
-def _first_failing_write(path: Path) -> str | None:
-    """The first write-like syscall that failed, as strace printed it (the data elided)."""
+def _first_failing_write(path: Path) -> tuple[str | None, str | None]:
+    """(the first write-like syscall that failed, as strace printed it with the data elided; its errno)."""
     if not path.exists():
-        return None
+        return None, None
     rows = strace.parse(path.read_text(errors="replace"), ParseContext())
     failed = rows[rows["kind"] == EventKind.WRITE_ERROR.value]
     if failed.empty:
-        return None
-    return QUOTED_BUFFER.sub("...", str(failed["detail"].iloc[0]))
+        return None, None
+    errno = failed["errno"].iloc[0]
+    return QUOTED_BUFFER.sub("...", str(failed["detail"].iloc[0])), None if pd.isna(errno) else str(errno)
 
 
-def _first_rst(path: Path, server_port: int | None) -> tuple[int, str | None]:
-    """(TCP packets in the capture, description of the first RST), read with the analyzer's reader."""
+def _first_rst(path: Path, server_port: int | None) -> tuple[int, str | None, bool]:
+    """(TCP packets in the capture, description of the first RST, whether the snaplen cut any), read with the
+    analyzer's reader (it knows every link type, SLL2 included)."""
     if not path.exists():
-        return 0, None
+        return 0, None, False
     try:
         packets, _ = read_packets(path)
     except AbortscopeError:
-        return 0, None  # an unreadable capture: the analyzer's own run will say why
+        return 0, None, False  # an unreadable capture: the analyzer's own run will say why
+    truncated = bool(packets["truncated"].any())
     resets = packets.index[(packets["flags"] & RST).astype(bool)]
     if len(resets) == 0:
-        return len(packets), None
+        return len(packets), None, truncated
     first = packets.loc[resets[0]]
     who = "server" if first["sport"] == server_port else "client"
     t_rel = (first["ts_ns"] - packets["ts_ns"].iloc[0]) / 1e9
     number = packets.index.get_loc(resets[0]) + 1
-    return len(packets), f"{who} sent RST at +{t_rel:.3f} s (packet {number} of {len(packets)})"
+    return len(packets), f"{who} sent RST at +{t_rel:.3f} s (packet {number} of {len(packets)})", truncated

@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
+from analysis.bundle_outputs import write_outputs
 from analysis.errors import AbortscopeError
 from capture.out_dir import OutDir, make_staging
 from capture.privileges import MissingToolError, NeedsRootError
+from capture.run_summary import summarize
 from capture.scenario import RunResult, ScenarioParams, run_scenario
 from capture.users import invoking_user
 
 MAX_ATTEMPTS = 3
-TCP_RST = 0x04
 README = "README.md"
 
 
@@ -148,8 +149,9 @@ def mismatches(expect: Expect, result: RunResult) -> list[str]:
         return [f"no run summary ({'; '.join(result.meta.get('summary', []))})"]
     found = {
         "app_error": summary.app_error is not None,
-        "failing_write": _errno_of(summary.failing_syscall),
-        **_packet_facts(BundlePaths(Path(result.out_dir)).capture),
+        "failing_write": (summary.failing_errno or "?") if summary.failing_syscall else "",
+        "rst": summary.rst is not None,
+        "truncated": summary.truncated,
     }
     wrong = []
     for key, wanted in dataclasses.asdict(expect).items():
@@ -158,29 +160,9 @@ def mismatches(expect: Expect, result: RunResult) -> list[str]:
     return wrong
 
 
-def _packet_facts(capture: Path) -> dict[str, bool | str]:
-    from analysis.pcap import read_packets  # lazy: numpy/pandas only when a run is checked
-
-    try:
-        table, _ = read_packets(capture)
-    except (AbortscopeError, OSError) as exc:
-        return {"rst": f"unreadable capture: {exc}", "truncated": f"unreadable capture: {exc}"}
-    return {"rst": bool((table["flags"] & TCP_RST).any()), "truncated": bool(table["truncated"].any())}
-
-
-def _errno_of(syscall_line: str | None) -> str:
-    if not syscall_line:
-        return ""
-    after = syscall_line.split("= -1 ", 1)
-    return after[1].split()[0] if len(after) == 2 else "?"
-
-
 def write_figures(bundle_dir: Path) -> list[str]:
-    """After-run hook: the run's figures (timeline.png, ladder.svg) drawn by the analyzer into the bundle."""
-    from analysis import load
-    from analysis.plots import write_bundle_figures
-
-    return write_bundle_figures(load(bundle_dir), bundle_dir)
+    """After-run hook: the run's outputs without timeline.csv (the committed samples keep their size)."""
+    return write_outputs(bundle_dir, timeline_csv=False)
 
 
 def generate(name: str, out_dir: Path, attempts: int = MAX_ATTEMPTS, log=print) -> list[str]:
@@ -228,13 +210,13 @@ def readme_text(out_dir: Path) -> str:
 
 
 def _recorded(bundle_dir: Path) -> str:
-    """The app line and failing syscall from the run's summary, and the analyzer's verdict of each connection."""
+    """The app line and failing syscall of the run's summary, and the analyzer's verdict of each connection."""
     try:
         meta = json.loads((bundle_dir / "meta.json").read_text())
     except (OSError, json.JSONDecodeError):
         return "not generated yet"
-    summary = {line.split(":", 1)[0].strip(): line.split(":", 1)[-1].strip() for line in meta.get("summary", [])}
-    cells = [f"{key}: `{summary[key]}`" for key in ("app", "syscall") if key in summary]
+    said = summarize(BundlePaths(bundle_dir), (meta.get("server") or {}).get("port"), meta.get("recorders")).said()
+    cells = [f"{key}: `{said[key]}`" for key in ("app", "syscall")]
     try:
         from analysis import load
 

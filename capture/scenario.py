@@ -42,6 +42,7 @@ from capture import launch, procs
 from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
 from capture.interrupts import Received, deferred, signals_as_interrupts
 from capture.out_dir import OutDir, make_staging
+from capture.phases import Phase
 from capture.privileges import require_root, require_tools
 from capture.recorders.base import Recorder, RecorderError
 from capture.recorders.dumpcap import DumpcapCapture
@@ -50,6 +51,7 @@ from capture.recorders.scapy_sniffer import ScapyCapture
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
+from capture.server_options import ServerOptions
 from capture.run_summary import RunSummary, summarize
 from capture.users import invoking_user
 from capture.versions import VersionsInBackground
@@ -66,8 +68,9 @@ HANDLER_WAIT_MAX_S = 1.5
 
 
 @dataclass(frozen=True)
-class ScenarioParams:
-    """Everything that defines a run (it goes to meta["scenario"] as is). Defaults: the seed scenario."""
+class ScenarioParams(ServerOptions):
+    """Everything that defines a run (it goes to meta["scenario"] as is). Defaults: the seed scenario.
+    What the server is asked to do beyond size and delay: the inherited ServerOptions fields."""
 
     out_dir: Path = Path("runs/seed")
     server: str = "go"
@@ -79,11 +82,6 @@ class ScenarioParams:
     capture: str = "tcpdump"
     strace: bool = True
     kernel: bool = True
-    content_length: bool = False
-    ctx_aware: bool = False
-    flush: bool = False
-    write_size: int | None = None
-    sndbuf: int = 0  # SO_SNDBUF on the server's accepted connection (go, python-raw); 0 = kernel default
     port: int | None = None  # None: a free port
     capture_iface: str = "lo"  # "any" gives Linux cooked (SLL2) frames, as `tcpdump -i any` does
     snaplen: int = 0  # bytes kept per packet; 0 = whole packets
@@ -111,7 +109,7 @@ class RunInterrupted(AbortscopeError):
 
 def run_scenario(
     params: ScenarioParams,
-    on_phase: Callable[[str], None] = lambda phase: None,
+    on_phase: Callable[[Phase], None] = lambda phase: None,
     argv: list[str] | None = None,
     after_run: Callable[[Path], list[str]] | None = None,
     force: bool = False,
@@ -143,7 +141,7 @@ def run_scenario(
 class _Run:
     """The state of one run: its processes, recorders and meta, torn down in `finish`."""
 
-    def __init__(self, params: ScenarioParams, on_phase: Callable[[str], None], after_run) -> None:
+    def __init__(self, params: ScenarioParams, on_phase: Callable[[Phase], None], after_run) -> None:
         self.params = params
         self.after_run = after_run
         self.on_phase = on_phase
@@ -164,8 +162,8 @@ class _Run:
             "finished_ns": None,
             "interrupted": False,
             "reason": None,
-            "phase": "preflight",
-            "phase_started_ns": {"preflight": time.time_ns()},
+            "phase": Phase.PREFLIGHT,
+            "phase_started_ns": {Phase.PREFLIGHT: time.time_ns()},
             "run_as": {"uid": self.invoking.uid, "gid": self.invoking.gid, "name": self.invoking.name},
             "server": {"impl": params.server, "host": params.host, "port": None, "pid": None},
             "client": {"impl": params.client, "pid": None, "exit_code": None},  # + what run_client reports
@@ -175,7 +173,7 @@ class _Run:
             "warnings": [],
         }
 
-    def _phase(self, name: str) -> None:
+    def _phase(self, name: Phase) -> None:
         self.meta["phase"] = name
         self.meta["phase_started_ns"][name] = time.time_ns()
         self.on_phase(name)
@@ -204,9 +202,9 @@ class _Run:
         params = self.params
         with ExitStack() as stack:  # unwinds in reverse: strace, kernel, capture, then the server
             if not launch.server_built(params):
-                self._phase("build")
+                self._phase(Phase.BUILD)
             launch.build_server(params)
-            self._phase("server")
+            self._phase(Phase.SERVER)
             server_log = self.bundle.root / SERVER_LOG
             server = stack.enter_context(launch.server(params, params.port, self.bundle.app, server_log))
             self.port = server.port
@@ -216,7 +214,7 @@ class _Run:
             ports = tuple(dict.fromkeys((front, server.port)))  # the client's side first
             stack.push(self._stopping)  # runs after every recorder drained, before the server stops
 
-            self._phase("recorders")
+            self._phase(Phase.RECORDERS)
             capture = CAPTURE_BACKENDS[params.capture](
                 self.bundle.capture, ports, iface=params.capture_iface, snaplen=params.snaplen
             )
@@ -226,7 +224,7 @@ class _Run:
             if params.strace:
                 self._enter(stack, StraceRecorder(server.pid, self.bundle.strace), required=False)
 
-            self._phase("client")
+            self._phase(Phase.CLIENT)
             client_started = time.monotonic()
             client = launch.run_client(params, front, self.bundle.app)
             self._track("client", client.pid)
@@ -236,12 +234,12 @@ class _Run:
                 bytes_received=client.bytes_received,
             )  # fmt: skip
 
-            self._phase("handler")
+            self._phase(Phase.HANDLER)
             self._versions.start()  # `go version`, `curl --version`...: while the handler sleeps anyway
             deadline = client_started + params.handler_delay_s + HANDLER_WAIT_MAX_S
             self.meta["handler_wait"] = launch.wait_for_handler(self.bundle.app, server.pid, deadline)
 
-            self._phase("drain")
+            self._phase(Phase.DRAIN)
 
     def _proxy(self, stack: ExitStack, upstream_port: int) -> int:
         """Start the proxy in front of the server; its port (the one the client talks to)."""
@@ -254,7 +252,7 @@ class _Run:
 
     def _stopping(self, exc_type, exc, tb) -> None:
         if exc_type is None:  # after an interrupt, meta["phase"] keeps the phase it came in
-            self._phase("stop")
+            self._phase(Phase.STOP)
 
     def _track(self, role: str, pid: int) -> None:
         self.meta[role]["pid"] = pid
@@ -291,7 +289,7 @@ class _Run:
         with received.quiet():
             error = self._late_signal(received) or error
             if not self.meta["interrupted"]:
-                self._phase("done")
+                self._phase(Phase.DONE)
             self.meta["finished_ns"] = time.time_ns()
             failed = self.out.hand_over_created()
             if failed:
@@ -331,7 +329,7 @@ class _Run:
 
     def _analyze(self, received: Received) -> BaseException | None:
         """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
-        self._phase("analysis")
+        self._phase(Phase.ANALYSIS)
         try:
             self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
             return None
@@ -364,7 +362,7 @@ class _Run:
         if isinstance(error, KeyboardInterrupt):
             where = f"what was captured is in {self.kept_in}" if self.kept_in else "nothing was recorded"
             problem = f" ({self.publish_problem})" if self.publish_problem else ""
-            if self.meta["phase"] == "analysis":
+            if self.meta["phase"] == Phase.ANALYSIS:
                 where += f", without its timeline and figures (`abortscope analyze {self.kept_in}` makes them)"
             exc = RunInterrupted(f"{self.meta['reason'] or 'interrupted'}; {where}{problem}")
             exc.__cause__ = error

@@ -124,3 +124,30 @@ def test_importing_the_packages_changes_nothing():
             "assert threading.active_count() == n\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# -- small modules with one job: no module over ~400 lines, no function over ~60 -----------------------------------
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
+
+
+def oversized(text: str, name: str) -> list[str]:
+    """What in one module's source is too long: the module, and each function (its signature included)."""
+    found = [f"{name}: {len(text.splitlines())} lines"] if len(text.splitlines()) > MAX_MODULE_LINES else []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    return found
+
+
+def test_no_module_over_400_lines_and_no_function_over_60_in_analysis_and_the_cli():
+    found = [problem for package in ("analysis", "abortscope") for path in sorted((REPO / package).rglob("*.py"))
+             for problem in oversized(path.read_text(), path.relative_to(REPO).as_posix())]
+    assert found == []
+
+
+def test_the_size_check_sees_a_long_function():
+    long_one = "def f():\n" + "    x = 1\n" * 61
+    assert oversized(long_one, "m.py") == ["m.py:1 f: 62 lines"]
+    assert oversized("def g():\n    return 1\n", "m.py") == []

@@ -59,12 +59,7 @@ def analyze(
                                           "(default: stdout; required for parquet)."),
 ) -> None:
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
-    if flow is not None and port is not None:
-        raise fail("give --flow or --port, not both")
-    if format is Format.parquet and output is None:
-        raise fail("--format parquet needs -o FILE")
-    if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
-        raise fail(f"{output}: no directory {output.parent}")
+    _refuse_early(flow, port, format, output)
     chosen = parse_verdicts(verdict)
     logs = {"app": app, "strace": strace, "kernel": kernel, "applog": applog}  # analysis.events.SOURCES names
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
@@ -82,15 +77,7 @@ def analyze(
                 checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
             options = dict(read=api.Read(logs=logs, engine=engine.value, tz=tz), keep=api.Keep(flow=flow, port=port),
                            ahead=ahead, progress=progress)
-            if format is Format.text:
-                report = api.report(named, details, chosen, **options)
-                summary, rows = report.summary, report.tally.total
-            elif table is TableName.connections or chosen is not None:
-                summary = api.export_table(named, table.value, format.value, target, verdicts=chosen, **options)
-                rows = summary.rows
-            else:  # written as it is built: a big capture's timeline is never whole in memory
-                summary = api.export_timeline(named, format.value, target, **options)
-                rows = summary.rows
+            report, summary, rows = _read(api, named, format, table, chosen, details, target, options)
     except AbortscopeError as exc:
         raise fail(str(exc))
     except OSError as exc:  # what the library did not name itself (a bundle directory we may not list, say)
@@ -100,6 +87,28 @@ def analyze(
         warn(f"no connection has the verdict {', '.join(chosen)}")
     if format is Format.text:
         _report(report, details, chosen is not None, output)
+
+
+def _read(api, named, format: Format, table: TableName, chosen: list[str] | None, details: int, target, options: dict):
+    """(the text report or None, what was read, rows reported or written): the report, or the export asked for."""
+    if format is Format.text:
+        report = api.report(named, details, chosen, **options)
+        return report, report.summary, report.tally.total
+    if table is TableName.connections or chosen is not None:
+        summary = api.export_table(named, table.value, format.value, target, verdicts=chosen, **options)
+    else:  # written as it is built: a big capture's timeline is never whole in memory
+        summary = api.export_timeline(named, format.value, target, **options)
+    return None, summary, summary.rows
+
+
+def _refuse_early(flow: str | None, port: int | None, format: Format, output: Path | None) -> None:
+    """Options that cannot go together, said before anything is read."""
+    if flow is not None and port is not None:
+        raise fail("give --flow or --port, not both")
+    if format is Format.parquet and output is None:
+        raise fail("--format parquet needs -o FILE")
+    if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
+        raise fail(f"{output}: no directory {output.parent}")
 
 
 #: The text report written to a file (-o): plain text, lines this wide before they are cut.

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
+from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
 from abortscope.console import err, fail, out, warn
-from analysis.bundle import TIMELINE_CSV, is_bundle
+from analysis.bundle import is_bundle
+from analysis.bundle_outputs import write_outputs
 from analysis.errors import AbortscopeError, BundleError
+from capture.phases import Phase
+from capture.server_options import ServerOptions
 
 if TYPE_CHECKING:
     from capture.scenario import RunResult
@@ -49,39 +52,25 @@ class Backend(str, Enum):
     dumpcap = "dumpcap"
 
 
-PHASE_TEXT = {
-    "build": "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
-    "server": "starting the server",
-    "recorders": "starting the recorders (capture, kernel, strace)",
-    "client": "client connected, waiting for its abort",
-    "handler": "waiting for the server's handler",
-    "drain": "draining the recorders",
-    "stop": "stopping the server",
-    "analysis": "analyzing the run (Ctrl-C skips it; the bundle is kept)",
-    "done": "writing the bundle",
+PHASE_TEXT: dict[Phase, str] = {
+    Phase.PREFLIGHT: "preflight",
+    Phase.BUILD: "building the Go server (only on the first run, or after Go or its source changed: about a minute)",
+    Phase.SERVER: "starting the server",
+    Phase.RECORDERS: "starting the recorders (capture, kernel, strace)",
+    Phase.CLIENT: "client connected, waiting for its abort",
+    Phase.HANDLER: "waiting for the server's handler",
+    Phase.DRAIN: "draining the recorders",
+    Phase.STOP: "stopping the server",
+    Phase.ANALYSIS: "analyzing the run (Ctrl-C skips it; the bundle is kept)",
+    Phase.DONE: "writing the bundle",
 }
 
 
 #: phases long enough to be said on their own line, terminal or not
-SAID_ALOUD = ("build",)
+SAID_ALOUD = (Phase.BUILD,)
 
 
-def analyze_into_bundle(bundle_dir: Path) -> list[str]:
-    """Hook for the analyzer: write its timeline and plot into the finished bundle.
-
-    Called by run_scenario with the run's private staging directory (its files are
-    published into --out with the rest of the bundle); returns the file names it
-    wrote. A failure here is recorded in meta["analysis"] and never loses the run.
-    """
-    import analysis  # the analyzer and matplotlib load only when a run needs them
-    from analysis.export import export
-    from analysis.plots.bundle_figures import write_bundle_figures
-
-    timeline = analysis.load(bundle_dir)
-    export(timeline.events, "csv", bundle_dir / TIMELINE_CSV)
-    return [TIMELINE_CSV, *write_bundle_figures(timeline, bundle_dir)]
-
-
+@with_server_options
 def run(
     out_dir: Path = typer.Option(..., "--out", help="Bundle directory to write (created if missing)."),
     server: Server = typer.Option(Server.go, help="Server implementation."),
@@ -93,11 +82,7 @@ def run(
     capture: Backend = typer.Option(Backend.tcpdump, help="Packet capture backend."),
     no_strace: bool = typer.Option(False, "--no-strace", help="Do not strace the server."),
     no_kernel: bool = typer.Option(False, "--no-kernel", help="Do not record kernel TCP tracepoints."),
-    content_length: bool = CONTENT_LENGTH,
-    ctx_aware: bool = CTX_AWARE,
-    flush: bool = FLUSH,
-    write_size: Optional[int] = WRITE_SIZE,
-    sndbuf: int = SNDBUF,
+    options: ServerOptions = SERVER_OPTIONS,
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Server port (default: a free one)."),
     capture_iface: str = typer.Option("lo", "--capture-iface", help="Capture interface: lo, or any (Linux cooked SLL2 frames)."),
     snaplen: int = typer.Option(0, "--snaplen", min=0, help="Bytes kept per packet (0: whole packets)."),
@@ -109,8 +94,7 @@ def run(
     if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
     # the harness loads only for this command: `abortscope analyze` never pays for it
-    from capture.privileges import MissingToolError, NeedsRootError
-    from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
+    from capture.scenario import ScenarioParams
 
     params = ScenarioParams(
         out_dir=out_dir,
@@ -123,29 +107,38 @@ def run(
         capture=capture.value,
         strace=not no_strace,
         kernel=not no_kernel,
-        content_length=content_length,
-        ctx_aware=ctx_aware,
-        flush=flush,
-        write_size=write_size,
-        sndbuf=sndbuf,
         port=port,
         capture_iface=capture_iface,
         snaplen=snaplen,
         proxy=proxy.value,
+        **vars(options),
     )
+    result = _run(params, force)
     try:
-        with err.status("preflight") as status:
+        _report(result)
+    except KeyboardInterrupt:
+        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
 
-            def on_phase(phase: str) -> None:
-                status.update(PHASE_TEXT.get(phase, phase))
+
+def _run(params, force: bool) -> "RunResult":
+    """The run, its phases said on the terminal; every way it can fail as one line and an exit code."""
+    from capture.privileges import MissingToolError, NeedsRootError
+    from capture.scenario import RunInterrupted, run_scenario
+
+    out_dir = params.out_dir
+    try:
+        with err.status(PHASE_TEXT[Phase.PREFLIGHT]) as status:
+
+            def on_phase(phase: Phase) -> None:
+                status.update(PHASE_TEXT[phase])
                 if phase in SAID_ALOUD:  # the spinner shows on a terminal only; a minute of silence would not do
                     err.print(PHASE_TEXT[phase])
 
-            result = run_scenario(
+            return run_scenario(
                 params,
                 on_phase=on_phase,
                 argv=sys.argv,
-                after_run=analyze_into_bundle,
+                after_run=write_outputs,  # the run's staging directory; a failure goes to meta["analysis"]
                 force=force,
             )
     except (NeedsRootError, MissingToolError, BundleError) as exc:
@@ -157,10 +150,6 @@ def run(
     except (AbortscopeError, OSError) as exc:
         kept = f" (what was recorded is in {out_dir})" if is_bundle(out_dir) else ""
         raise fail(f"run failed: {exc}{kept}")
-    try:
-        _report(result)
-    except KeyboardInterrupt:
-        raise fail(f"interrupted while printing the summary; the run was complete: {out_dir}", code=EXIT_INTERRUPTED)
 
 
 def _report(result: "RunResult") -> None:

@@ -1,27 +1,57 @@
-"""The options `run` and `sweep` share: the server's behaviours, the loopback host, --force.
+"""The options `run` and `sweep` share: the server's options, the loopback host, --force.
 
-Each behaviour's help starts with the servers that honour it, as their
-launchers declare (capture.servers.launchers ``options``; a test keeps the
-two, and the README's servers table, equal). Static text here: the CLI must
-not import the harness to print its help (`abortscope analyze` starts fast).
+The server's options are derived from their one table
+(capture.server_options.OPTIONS): :func:`with_server_options` gives a
+command one typer option per entry, each help starting with the servers that
+honour it, and hands the command one frozen ``ServerOptions``. That module is
+stdlib-only: the CLI does not import the harness to print its help
+(`abortscope analyze` starts fast).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
 from typing import Optional
 
 import typer
 
+from capture.server_options import OPTIONS, Option, ServerOptions
+
 HOST = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1.")
-CONTENT_LENGTH = typer.Option(False, "--content-length", help="go, node: send Content-Length instead of chunked encoding.")
-CTX_AWARE = typer.Option(False, "--ctx-aware", help="go, node: skip the write when the client is gone (the fix).")
-FLUSH = typer.Option(False, "--flush", help="go: flush after the write.")
-WRITE_SIZE: Optional[int] = typer.Option(None, "--write-size", min=1, help="python-raw: bytes per send() (default 4096).")
-SNDBUF = typer.Option(0, "--sndbuf", min=0, help="go, python-raw: SO_SNDBUF on the accepted connection (0: kernel default).")
 FORCE = typer.Option(False, "--force", help="Write into a non-empty directory that holds no earlier output of ours "
                      "(only our own file names are replaced; other files are left alone).")
-
-#: CLI flag -> the ServerSpec option it sets (capture.servers.spec.OPTION_DEFAULTS)
-SERVER_FLAGS = {"--content-length": "content_length", "--ctx-aware": "ctx_aware", "--flush": "flush",
-                "--write-size": "write_size", "--sndbuf": "sndbuf"}  # fmt: skip
+#: the parameter a command declares where the server's options go (with_server_options expands it)
+SERVER_OPTIONS: ServerOptions = ServerOptions()
+CLI_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.cli)
+#: CLI flag -> the ServerOptions field it sets
+SERVER_FLAGS = {o.flag: o.name for o in CLI_OPTIONS}
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+
+def _parameter(option: Option) -> inspect.Parameter:
+    kind = bool if option.switch else (int if option.default is not None else Optional[int])
+    default = typer.Option(option.default, option.flag, min=option.min, help=f"{', '.join(option.servers)}: {option.help}")
+    return inspect.Parameter(option.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=kind)
+
+
+def with_server_options(command):
+    """The command with its ``options: ServerOptions = SERVER_OPTIONS`` parameter replaced, for typer, by one
+    option per entry of the table; the command is called with the ServerOptions they make."""
+    hints = typing.get_type_hints(command)
+    parameters = []
+    for parameter in inspect.signature(command).parameters.values():
+        if parameter.name == "options":
+            parameters += [_parameter(o) for o in CLI_OPTIONS]
+        else:
+            parameters.append(parameter.replace(annotation=hints.get(parameter.name, parameter.annotation)))
+
+    @functools.wraps(command)
+    def expanded(**kwargs):
+        options = ServerOptions(**{o.name: kwargs.pop(o.name) for o in CLI_OPTIONS})
+        return command(**kwargs, options=options)
+
+    expanded.__signature__ = inspect.Signature(parameters, return_annotation=None)
+    expanded.__annotations__ = {p.name: p.annotation for p in parameters}
+    return expanded

@@ -9,19 +9,17 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abortscope.commands.server_options import CONTENT_LENGTH, CTX_AWARE, FLUSH, FORCE, HOST, LOOPBACK_HOSTS, SNDBUF, WRITE_SIZE
+from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
+from capture.server_options import ServerOptions
 
 EXIT_INTERRUPTED = 130
 SINGLE_MAX = 16384
 MATRIX_MAX = 32768
 
 
-def _names(text: str | None) -> list[str] | None:
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-
-
+@with_server_options
 def sweep(
     out_dir: Path = typer.Option(..., "--out", help="Directory for the probes' bundles and sweep.csv/.md/.txt/.png."),
     server: str = typer.Option("go", help="Server: go, python, python-raw, node (single sweep)."),
@@ -38,68 +36,39 @@ def sweep(
     host: str = HOST,
     abort_after: float = typer.Option(0.05, "--abort-after", min=0.0, help="Seconds before the client aborts."),
     handler_delay: float = typer.Option(0.2, "--handler-delay", min=0.0, help="Seconds the handler sleeps before writing."),
-    content_length: bool = CONTENT_LENGTH,
-    ctx_aware: bool = CTX_AWARE,
-    flush: bool = FLUSH,
-    write_size: Optional[int] = WRITE_SIZE,
-    sndbuf: int = SNDBUF,
+    options: ServerOptions = SERVER_OPTIONS,
     kernel: bool = typer.Option(False, "--kernel/--no-kernel", help="Also record kernel tracepoints in each probe."),
     force: bool = FORCE,
 ) -> None:
     """Bisect the body size for the first app-visible write error (or run the server x client matrix)."""
-    from capture.sweep.matrix import DEFAULT_CLIENTS, DEFAULT_SERVERS, parse_server, run_matrix, run_sweep, total_probes
-    from capture.sweep.matrix import matrix_rows
-    from capture.sweep.outputs import explanation, markdown, open_sweep_dir, publish_outputs
-    from capture.sweep.pool import ProbePool
-    from capture.sweep.probe import ProbeSpec
     from capture.privileges import MissingToolError, NeedsRootError, require_root, require_tools
     from capture.scenario import RunInterrupted
+    from capture.sweep.outputs import open_sweep_dir
+    from capture.sweep.plan import PlanError, sweep_plan
+    from capture.sweep.pool import ProbePool
+    from capture.sweep.probe import ProbeSpec
     from capture.users import invoking_user
 
     if host not in LOOPBACK_HOSTS:
         raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
-    hi = max_size or (MATRIX_MAX if matrix else SINGLE_MAX)
-    if hi < min_size:
-        raise fail(f"--max {hi} is below --min {min_size}", code=2)
     base = ProbeSpec(server=server, client=client, host=host, abort_after_s=abort_after, handler_delay_s=handler_delay,
-                     content_length=content_length, ctx_aware=ctx_aware, flush=flush, write_size=write_size,
-                     sndbuf=sndbuf, kernel=kernel)  # fmt: skip
+                     kernel=kernel, **vars(options))
     try:
-        server_rows = [parse_server(s) for s in _names(servers)] if servers else list(DEFAULT_SERVERS)
-    except ValueError as exc:
+        plan = sweep_plan(base, servers, clients, matrix, min_size, max_size or (MATRIX_MAX if matrix else SINGLE_MAX),
+                          knobs)
+    except PlanError as exc:
         raise fail(str(exc), code=2)
-    client_cols = _names(clients) or list(DEFAULT_CLIENTS)
-    unknown = _unknown([s.server for s in server_rows] if matrix else [server], client_cols if matrix else [client])
-    if unknown:
-        raise fail(unknown, code=2)
     try:
         require_root(sys.argv)
-        require_tools(_tools(matrix, server_rows, client_cols, base))
+        require_tools(plan.tools())
         sweep_dir = open_sweep_dir(out_dir, invoking_user(), force)
     except (NeedsRootError, MissingToolError, AbortscopeError) as exc:
         raise fail(str(exc))
 
     pool_workers = ProbePool(workers).workers
-    jobs = len(matrix_rows(server_rows, client_cols, base, knobs)) if matrix else 1
-    fanout = 1 if matrix else pool_workers
-    what = f"{len(server_rows)} servers x {len(client_cols)} clients" if matrix else f"{base.label()} + {client}"
-    err.print(f"sweep {what}, sizes {min_size}..{hi}, {pool_workers} parallel probes -> {out_dir}")
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[last]}"), console=err, transient=False)  # fmt: skip
+    err.print(f"sweep {plan.what()}, sizes {plan.lo}..{plan.hi}, {pool_workers} parallel probes -> {out_dir}")
     try:
-        with progress:
-            task = progress.add_task("probes", total=total_probes(jobs, min_size, hi, fanout), last="")
-
-            def on_probe(job, facts) -> None:
-                mark = f"failed ({facts.failed})" if facts.failed else ("error" if facts.app_error else "ok")
-                progress.update(task, advance=1, last=f"{job.key} N={facts.size}: {mark}")
-
-            if matrix:
-                rows = run_matrix(server_rows, client_cols, lo=min_size, hi=hi, out_dir=out_dir, base=base,
-                                  knobs=knobs, workers=workers, on_probe=on_probe)  # fmt: skip
-            else:
-                rows = [run_sweep(base, min_size, hi, out_dir, workers=workers, on_probe=on_probe)]
-            progress.update(task, total=progress.tasks[0].completed)
+        rows = _run_with_progress(plan, out_dir, workers, plan.probes(pool_workers))
     except (RunInterrupted, KeyboardInterrupt) as exc:
         _hand_over(sweep_dir)
         raise fail(f"interrupted: {exc}; the probes' bundles so far are in {out_dir}", code=EXIT_INTERRUPTED)
@@ -108,6 +77,13 @@ def sweep(
     except AbortscopeError as exc:
         _hand_over(sweep_dir)
         raise fail(f"sweep failed: {exc} (bundles so far in {out_dir})")
+    _publish(rows, sweep_dir, out_dir, matrix)
+
+
+def _publish(rows: list, sweep_dir, out_dir: Path, matrix: bool) -> None:
+    """The sweep's files written (and handed to the invoking user), its tables and explanation printed."""
+    from capture.sweep.outputs import explanation, markdown, publish_outputs
+
     try:
         paths = publish_outputs(rows, sweep_dir)
     except OSError as exc:
@@ -120,33 +96,25 @@ def sweep(
     out.print("wrote " + ", ".join(str(p) for p in paths.values()), soft_wrap=True, markup=False)
 
 
+def _run_with_progress(plan, out_dir: Path, workers: int | None, probes: int) -> list:
+    """Run the plan with a progress bar of its probes (each says its pair, size and outcome)."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[last]}"), console=err, transient=False)  # fmt: skip
+    with progress:
+        task = progress.add_task("probes", total=probes, last="")
+
+        def on_probe(job, facts) -> None:
+            mark = f"failed ({facts.failed})" if facts.failed else ("error" if facts.app_error else "ok")
+            progress.update(task, advance=1, last=f"{job.key} N={facts.size}: {mark}")
+
+        rows = plan.run(out_dir, workers, on_probe)
+        progress.update(task, total=progress.tasks[0].completed)
+    return rows
+
+
 def _hand_over(sweep_dir) -> None:
     """The directories the sweep created go to the invoking user (each probe's bundle already did)."""
     sweep_dir.hand_over_created()
     sweep_dir.hand_over_new_subdirs()
     sweep_dir.close()
 
-
-def _unknown(servers: list[str], clients: list[str]) -> str | None:
-    from capture.clients import CLIENTS
-    from capture.clients.browser import MODES
-    from capture.servers import SERVERS
-
-    bad = [f"server {s!r}" for s in servers if s not in SERVERS]
-    bad += [f"client {c!r}" for c in clients if c not in CLIENTS and c not in MODES]
-    if not bad:
-        return None
-    return (f"unknown {', '.join(bad)}: servers are {', '.join(SERVERS)}; "
-            f"clients are {', '.join([*CLIENTS, *(m for m in MODES if m not in CLIENTS)])}")
-
-
-def _tools(matrix: bool, servers, clients, base) -> list[str]:
-    from capture import launch
-
-    tools = ["tcpdump", "strace"]
-    pairs = [(s.server, c) for s in servers for c in clients] if matrix else [(base.server, base.client)]
-    for server_name, client_name in pairs:
-        tools += launch.SERVER_TOOLS.get(server_name, []) + launch.CLIENT_TOOLS.get(client_name, [])
-        if client_name.startswith("browser"):
-            tools.append("chromium")
-    return tools

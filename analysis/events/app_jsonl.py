@@ -26,6 +26,14 @@ from analysis.schema import EventKind, Source, conform
 
 _KINDS = {k.value for k in EventKind}
 
+#: Every app.jsonl line carries exactly these keys (the unused ones null), with the type of a value: the one
+#: definition (capture/app_line.py, stdlib-only for the servers' scripts, holds a copy a test compares).
+KEYS: dict[str, type] = {
+    "ts_ns": int, "actor": str, "impl": str, "pid": int, "event": str, "asked": int, "written": int,
+    "error": str, "errno": str, "local": str, "remote": str, "detail": str,
+}
+_TEXT_KEYS = tuple(key for key, kind in KEYS.items() if kind is str)
+
 
 def read_objects(text: str, what: str) -> tuple[list[dict], list[int]]:
     """The JSON objects of the text and the index of each one's line; EventParseError when there are lines but
@@ -47,6 +55,16 @@ def read_objects(text: str, what: str) -> tuple[list[dict], list[int]]:
     if bad and not objects:
         raise EventParseError(f"{what}: none of the {bad} non-empty lines is a JSON object")
     return objects, at
+
+
+def events(text: str, *, pid: int | None = None, actor: str | None = None) -> list[dict]:
+    """The app.jsonl lines of the text as dicts, optionally one process's or side's; a line that is not a JSON
+    object (a torn last line while a run writes it) is skipped."""
+    try:
+        objects, _ = read_objects(text, "app events")
+    except EventParseError:
+        return []
+    return [o for o in objects if (pid is None or o.get("pid") == pid) and (actor is None or o.get("actor") == actor)]
 
 
 def damaged_lines(text: str, at: list[int], kept: np.ndarray) -> np.ndarray:
@@ -87,19 +105,19 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     if not objects:
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     raw = pd.DataFrame(objects)
-    for col in ("ts_ns", "actor", "event", "asked", "written", "error", "errno", "local", "remote", "detail"):
+    for col in KEYS:
         if col not in raw:
             raw[col] = None
     keep = ts_ns != clock.NO_TIME
     raw, ts_ns = raw[keep].copy(), ts_ns[keep]
-    as_text(raw, ("actor", "event", "error", "errno", "local", "remote", "detail", "impl"))
+    as_text(raw, _TEXT_KEYS)
     error_text = raw["error"]
     errno = raw["errno"].where(raw["errno"].notna(), error_text.map(errnos.from_message, na_action="ignore"))
     length = pd.Series(int_or_na(raw["written"]), index=raw.index)
     length = length.where(length.notna(), pd.Series(int_or_na(raw["asked"]), index=raw.index))
     kind = raw["event"].where(raw["event"].isin(_KINDS), EventKind.LOG.value)
     detail = error_text.where(error_text.notna(), raw["detail"])
-    impl = raw["impl"] if "impl" in raw else pd.Series(None, index=raw.index)
+    impl = raw["impl"]
     detail = np.where(impl.notna(), impl.astype(str) + ": " + detail.fillna(raw["event"].astype(str)).astype(str), detail)
     rows = pd.DataFrame({
         "ts_ns": ts_ns,
@@ -107,7 +125,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
         "len": length.to_numpy(),
         "errno": errno.to_numpy(),
         "detail": detail,
-        "pid": int_or_na(raw["pid"]) if "pid" in raw else None,
+        "pid": int_or_na(raw["pid"]),
     })
     flow, side = tie(ts_ns, raw["local"].reset_index(drop=True), raw["remote"].reset_index(drop=True), flows)
     given = raw["actor"].where(raw["actor"].isin(["client", "server"]), None).to_numpy()

@@ -36,8 +36,9 @@ from analysis.schema import EventKind, Source, conform
 
 @dataclass(frozen=True)
 class Tracepoint:
-    """How one tracepoint's fields map to the timeline."""
+    """How one tracepoint's fields map to the timeline (and, for the recorder, where tracefs keeps it)."""
 
+    system: str  # its tracefs event system: events/{system}/{name}
     kind: EventKind
     local: tuple[str, str] | str | None  # (addr field, port field), or one 'ip:port' field
     remote: tuple[str, str] | str | None
@@ -54,13 +55,13 @@ class Tracepoint:
 
 #: Tracepoint name -> field mapping (formats: /sys/kernel/tracing/events/{tcp,sock}/*/format).
 TRACEPOINTS: dict[str, Tracepoint] = {
-    "inet_sock_set_state": Tracepoint(EventKind.STATE, ("saddr", "sport"), ("daddr", "dport"), ("oldstate", "newstate"),
+    "inet_sock_set_state": Tracepoint("sock", EventKind.STATE, ("saddr", "sport"), ("daddr", "dport"), ("oldstate", "newstate"),
                                       needs=("oldstate", "newstate")),
-    "tcp_send_reset": Tracepoint(EventKind.RST_SENT, "src", "dest", ("reason", "state"), needs=("state",)),
-    "tcp_receive_reset": Tracepoint(EventKind.RST_RECEIVED, ("saddr", "sport"), ("daddr", "dport"), ("sock_cookie",)),
-    "inet_sk_error_report": Tracepoint(EventKind.SK_ERROR, ("saddr", "sport"), ("daddr", "dport"), ("error",), "error",
-                                       needs=("error",)),
-    "sock_send_length": Tracepoint(EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error",
+    "tcp_send_reset": Tracepoint("tcp", EventKind.RST_SENT, "src", "dest", ("reason", "state"), needs=("state",)),
+    "tcp_receive_reset": Tracepoint("tcp", EventKind.RST_RECEIVED, ("saddr", "sport"), ("daddr", "dport"), ("sock_cookie",)),
+    "inet_sk_error_report": Tracepoint("sock", EventKind.SK_ERROR, ("saddr", "sport"), ("daddr", "dport"), ("error",),
+                                       "error", needs=("error",)),
+    "sock_send_length": Tracepoint("sock", EventKind.SEND_LENGTH, None, None, ("sk address", "flags"), "error",
                                    needs=("length", "error")),
 }
 

@@ -30,7 +30,7 @@ before its result) are skipped and counted in ``lines`` (events._lines).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -48,19 +48,34 @@ class SyscallKind:
     ok: EventKind
     error: EventKind
     zero: EventKind | None = None  # kind when the call returns 0 (EOF for reads)
+    #: the recorder asks strace for it (capture.recorders.strace); the others are read from a user's own strace
+    traced: bool = True
 
 
 _WRITE = SyscallKind(EventKind.WRITE, EventKind.WRITE_ERROR)
 _READ = SyscallKind(EventKind.READ, EventKind.READ_ERROR, EventKind.READ_EOF)
+_ACCEPT = SyscallKind(EventKind.ACCEPT, EventKind.ACCEPT)
+
+
+def _each(kind: SyscallKind, names: tuple[str, ...], traced: bool = True) -> dict[str, SyscallKind]:
+    return {name: replace(kind, traced=traced) for name in names}
+
+
+#: Syscall name -> its timeline kinds: the one list of syscalls, for the parser and the recorder alike.
+#: sendfile(out_fd, in_fd, ...) is a write on its first fd, the socket.
 SYSCALL_KINDS: dict[str, SyscallKind] = {
-    **{name: _WRITE for name in ("write", "writev", "pwrite64", "pwritev", "pwritev2", "send", "sendto", "sendmsg", "sendmmsg")},
-    **{name: _READ for name in ("read", "readv", "pread64", "preadv", "preadv2", "recv", "recvfrom", "recvmsg", "recvmmsg")},
+    **_each(_WRITE, ("write", "writev", "sendto", "sendmsg", "sendfile")),
+    **_each(_WRITE, ("pwrite64", "pwritev", "pwritev2", "send", "sendmmsg"), traced=False),
+    **_each(_READ, ("read", "readv", "recvfrom", "recvmsg")),
+    **_each(_READ, ("pread64", "preadv", "preadv2", "recv", "recvmmsg"), traced=False),
+    **_each(_ACCEPT, ("accept", "accept4")),
     "close": SyscallKind(EventKind.CLOSE, EventKind.CLOSE),
     "shutdown": SyscallKind(EventKind.SHUTDOWN, EventKind.SHUTDOWN),
-    "accept": SyscallKind(EventKind.ACCEPT, EventKind.ACCEPT),
-    "accept4": SyscallKind(EventKind.ACCEPT, EventKind.ACCEPT),
-    "connect": SyscallKind(EventKind.CONNECT, EventKind.CONNECT),
+    "connect": SyscallKind(EventKind.CONNECT, EventKind.CONNECT, traced=False),
 }
+#: What the recorder traces (the server's side: it accepts, it never connects).
+TRACED_SYSCALLS: tuple[str, ...] = tuple(name for name, kind in SYSCALL_KINDS.items() if kind.traced)
+_ACCEPTS = [name for name, kind in SYSCALL_KINDS.items() if kind.ok is EventKind.ACCEPT]
 
 _LINE = (
     r"^\s*(?:\[pid\s+(?P<pid_a>\d+)\]\s+|(?P<pid_b>\d+)\s+)?(?P<ts>\d+\.\d+)\s+(?P<rest>.*?)\s*$"
@@ -141,6 +156,16 @@ def _damaged(lines: pd.Series, head: pd.DataFrame) -> np.ndarray:
 
 
 def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    """One row per complete call of a syscall we read: its kind, length, errno, fd and socket ends."""
+    frame = _whole_calls(head, rest)
+    if frame.empty:
+        return frame
+    return _classified(frame)
+
+
+def _whole_calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
+    """The calls of SYSCALL_KINDS, each ``<unfinished ...>`` head joined to its ``<... resumed>`` tail (at the
+    entry time)."""
     start = rest.str.extract(_CALL)
     resumed = rest.str.extract(_RESUMED)
     is_resumed = resumed["name"].notna()
@@ -170,8 +195,12 @@ def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
     frame.loc[paired, "line"] = prev.loc[paired, "line"] + " ... " + frame.loc[paired, "line"]
     frame.loc[paired, "order"] = prev.loc[paired, "order"]
     complete = (~frame["unfinished"] & ~frame["resumed"]) | paired
-    frame = frame[complete].copy()
+    return frame[complete].copy()
 
+
+def _classified(frame: pd.DataFrame) -> pd.DataFrame:
+    """The whole calls with their result read: kind by outcome (SYSCALL_KINDS), length, errno, the socket's ends
+    (calls on fds that ``-yy`` shows are not TCP sockets are dropped)."""
     result = frame["body"].str.extract(_RESULT)
     frame = frame[result["ret"].notna()].copy()
     result = result[result["ret"].notna()]
@@ -179,7 +208,7 @@ def _calls(head: pd.DataFrame, rest: pd.Series) -> pd.DataFrame:
     deco = fd["deco"].fillna("")
     sock = deco.str.extract(_SOCKET_DECO)
     retsock = result["retdeco"].fillna("").str.strip("<>").str.extract(_SOCKET_DECO)
-    is_accept = frame["name"].isin(["accept", "accept4"])
+    is_accept = frame["name"].isin(_ACCEPTS)
     sock = sock.where(~is_accept | retsock["proto"].isna(), retsock)
     not_tcp = (deco != "") & sock["proto"].isna() & ~is_accept
     keep = ~not_tcp.to_numpy()

@@ -57,13 +57,7 @@ def _lane_key(row: pd.Series) -> tuple[str, str | None]:
 def plot_lanes(timeline: pd.DataFrame, flows: Sequence[str | int] | str | int | None = None, highlights: Any = None,
                title: str | None = None) -> Figure:
     """Lane timeline of ``flows`` (default: every connection, up to :data:`MAX_FLOWS`) as a Figure."""
-    if flows is None:
-        flow_ids = select.flows_in_order(timeline)[:MAX_FLOWS]
-        if not flow_ids:
-            raise select.PlotInputError("the timeline has no rows tied to a connection (empty 'flow' everywhere)")
-    else:
-        wanted = [flows] if isinstance(flows, str | int) else list(flows)
-        flow_ids = list(dict.fromkeys(select.resolve_flow(timeline, f) for f in wanted))
+    flow_ids = _flows_shown(timeline, flows)
     rows = pd.concat([select.flow_rows(timeline, f) for f in flow_ids]).sort_values("ts_ns", kind="stable")
     rows = rows.reset_index(drop=True)
     chain = match(highlights_from(highlights), rows)
@@ -76,14 +70,7 @@ def plot_lanes(timeline: pd.DataFrame, flows: Sequence[str | int] | str | int | 
     in_per_unit = axes_w_in / (x_max - x_min)
     labels = _place_labels(rows, axis, chain, x_min, x_max, in_per_unit)
 
-    blocks = []  # (flow, [(lane, label rows)]), heights
-    for f in flow_ids:
-        in_flow = rows["flow"].astype("string") == f
-        lane_rows = []
-        for lane in lanes:
-            members = [i for i in rows.index[in_flow] if _lane_key(rows.loc[i]) == lane[:2]]
-            lane_rows.append((lane, members, 1 + max((labels[i][2] for i in members), default=-1)))
-        blocks.append((f, lane_rows))
+    blocks = _blocks(rows, flow_ids, lanes, labels)
     lanes_h = sum(FLOW_HEADER_IN + sum(MARKER_ROW_IN + n * LABEL_ROW_IN + LANE_PAD_IN for _, _, n in lr)
                   for _, lr in blocks)
 
@@ -118,6 +105,30 @@ def plot_lanes(timeline: pd.DataFrame, flows: Sequence[str | int] | str | int | 
     figs.draw_title(fig, title, subtitle)
     figs.draw_legend(fig, handles)
     return fig
+
+
+def _flows_shown(timeline: pd.DataFrame, flows: Sequence[str | int] | str | int | None) -> list[str]:
+    """The connections to draw: those named (each once), else every one up to :data:`MAX_FLOWS`."""
+    if flows is None:
+        flow_ids = select.flows_in_order(timeline)[:MAX_FLOWS]
+        if not flow_ids:
+            raise select.PlotInputError("the timeline has no rows tied to a connection (empty 'flow' everywhere)")
+        return flow_ids
+    wanted = [flows] if isinstance(flows, str | int) else list(flows)
+    return list(dict.fromkeys(select.resolve_flow(timeline, f) for f in wanted))
+
+
+def _blocks(rows: pd.DataFrame, flow_ids: list[str], lanes: list, labels: dict) -> list:
+    """Per connection: (flow, [(lane, its row indexes, label rows it needs)])."""
+    blocks = []
+    for f in flow_ids:
+        in_flow = rows["flow"].astype("string") == f
+        lane_rows = []
+        for lane in lanes:
+            members = [i for i in rows.index[in_flow] if _lane_key(rows.loc[i]) == lane[:2]]
+            lane_rows.append((lane, members, 1 + max((labels[i][2] for i in members), default=-1)))
+        blocks.append((f, lane_rows))
+    return blocks
 
 
 def _label_text(row: pd.Series, steps: list) -> str:

@@ -39,18 +39,21 @@ class Client:
     impl: str
     doc: str
     run: Callable[[ClientSpec, User], ClientResult]
+    tools: tuple[str, ...] = ()  #: programs it needs on PATH (the preflight says what to install)
 
 
 CLIENTS: dict[str, Client] = {
     client.impl: client
     for client in (
-        Client("curl", "the real curl, interrupted with SIGINT (Ctrl-C): its socket closes with FIN", run_curl),
+        Client("curl", "the real curl, interrupted with SIGINT (Ctrl-C): its socket closes with FIN", run_curl, ("curl",)),
         Client("socket-fin", "Python socket: GET, then close() -> FIN", run_socket_client),
         Client("socket-rst", "Python socket: GET, then SO_LINGER 0 close() -> RST", run_socket_client),
         Client("half-close", "Python socket: GET, shutdown(SHUT_WR) -> FIN, then read the whole response", run_socket_client),
-        Client("browser", "headless Chromium: fetch() aborted with an AbortController", run_browser_client),
+        Client("browser", "headless Chromium: fetch() aborted with an AbortController", run_browser_client,
+               ("chromium",)),
         Client("browser-close", "headless Chromium: the user closes the tab while the fetch is pending (closed through "
-                                "DevTools, on a pipe): the socket closes with FIN, as an aborted fetch", run_browser_client),
+                                "DevTools, on a pipe): the socket closes with FIN, as an aborted fetch", run_browser_client,
+               ("chromium",)),
         Client("refused", "Python socket: connect() to the server's port on 127.0.0.2 (IPv4 only), where nothing "
                           "listens: the SYN is answered by RST", run_socket_client),
     )

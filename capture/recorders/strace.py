@@ -17,14 +17,9 @@ import signal
 import time
 from pathlib import Path
 
+from analysis.events.strace import TRACED_SYSCALLS
 from capture.interrupts import deferred
 from capture.recorders.base import HelperProcess, Recorder, RecorderError
-
-TRACED_SYSCALLS = (
-    "write", "writev", "sendto", "sendmsg", "sendfile",
-    "read", "readv", "recvfrom", "recvmsg",
-    "accept", "accept4", "close", "shutdown",
-)  # fmt: skip
 
 
 def strace_argv(pid: int, out_path: Path) -> list[str]:

@@ -41,7 +41,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.events.kernel import TRACEPOINTS
+from analysis.events.kernel import TRACEPOINTS, Tracepoint
 from capture.interrupts import deferred
 from capture.recorders.base import Recorder, RecorderError, ports_of
 from capture.recorders.tracefs_mount import INSTANCE_PREFIX, remove_instance, remove_stale_instances, tracefs_root, write
@@ -61,14 +61,17 @@ class Keep:
     by_printed_port: bool = False  #: drop lines whose printed ports are not the run's
 
 
-EVENTS: dict[str, Keep] = {
-    "inet_sock_set_state": Keep("sock", PORT_FILTER),
-    "tcp_receive_reset": Keep("tcp", PORT_FILTER),
-    "inet_sk_error_report": Keep("sock", PORT_FILTER),
-    "tcp_send_reset": Keep("tcp", None, by_printed_port=True),
-    "sock_send_length": Keep("sock", "protocol == 6", instance=SERVER_THREADS),
-}
-assert set(EVENTS) == set(TRACEPOINTS), "every tracepoint the analyzer reads is recorded, and only those"
+def _keep(tp: Tracepoint) -> Keep:
+    """How a tracepoint is kept to this run, from how it names its connection (module docstring)."""
+    if tp.local is None:  # no address at all: the server's threads only
+        return Keep(tp.system, "protocol == 6", instance=SERVER_THREADS)
+    if isinstance(tp.local, str):  # printed sockaddr bytes, which a kernel filter cannot read
+        return Keep(tp.system, None, by_printed_port=True)
+    return Keep(tp.system, PORT_FILTER)
+
+
+#: Every tracepoint the analyzer reads is recorded, and only those.
+EVENTS: dict[str, Keep] = {name: _keep(tp) for name, tp in TRACEPOINTS.items()}
 
 
 def _printed_port_pattern() -> re.Pattern:

@@ -83,11 +83,11 @@ def _check(spec: ServerSpec) -> Launcher:
     launcher = SERVERS.get(spec.impl)
     if launcher is None:
         raise ServerError(f"unknown server {spec.impl!r}: choose one of {', '.join(SERVERS)}")
-    unsupported = spec.options_set() - launcher.options
-    if unsupported:
-        raise ServerError(f"the {spec.impl} server does not support {', '.join(sorted(unsupported))}")
-    if spec.size < 0 or spec.handler_delay_s < 0 or spec.write_size <= 0:
-        raise ServerError("size and handler delay must be >= 0, write_size > 0")
+    problem = spec.problem(spec.impl)
+    if problem:
+        raise ServerError(problem)
+    if spec.size < 0 or spec.handler_delay_s < 0:
+        raise ServerError("size and handler delay must be >= 0")
     return launcher
 
 

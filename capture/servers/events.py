@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-#: every app.jsonl line carries exactly these keys
-APP_EVENT_KEYS = ("ts_ns", "actor", "impl", "pid", "event", "asked", "written", "error", "errno", "local", "remote", "detail")
+from analysis.events import app_jsonl
 
 
 def read_app_events(path: Path | None, *, pid: int | None = None, actor: str | None = None) -> list[dict]:
     """The complete lines of ``path`` (a torn last line is skipped), optionally one process's or side's."""
     if path is None or not Path(path).exists():
         return []
-    events = []
-    for line in Path(path).read_text(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if (pid is None or event.get("pid") == pid) and (actor is None or event.get("actor") == actor):
-            events.append(event)
-    return events
+    return app_jsonl.events(Path(path).read_text(errors="replace"), pid=pid, actor=actor)
 
 
 def wait_for_event(path: Path, event: str, *, pid: int | None = None, timeout_s: float = 10.0) -> dict | None:

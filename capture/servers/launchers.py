@@ -3,7 +3,7 @@
 One :class:`Launcher` per implementation, in the :data:`LAUNCHERS` table.
 A launcher names the program files it needs (built first for Go) and turns
 a :class:`~capture.servers.spec.ServerSpec` into an argv; which of the spec's
-optional behaviours it supports is data (``options``), checked before start.
+options it honours (and the flags it takes for them) are capture.server_options.OPTIONS.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capture import app_line
+from capture.server_options import OPTIONS
 from capture.servers.errors import ServerError
 from capture.servers.gobuild import ensure_go_server, is_built
 from capture.servers.spec import ServerSpec
@@ -27,14 +28,18 @@ APP_LINE = Path(app_line.FILE)
 class Launcher:
     impl: str
     doc: str
-    #: ServerSpec fields beyond host/port/size/delay that this server honours
-    options: frozenset[str]
     #: the program files to run (staged for a dropped user); may build them
     files: Callable[[], list[Path]]
     #: argv from the spec, the port, the (staged) files and the user it runs as
     argv: Callable[[ServerSpec, int, Sequence[Path], User], list[str]]
     #: False when ``files()`` has to build first (the run says so: a first Go build takes about a minute)
     built: Callable[[], bool] = lambda: True
+    tools: tuple[str, ...] = ()  #: programs it needs on PATH (the preflight says what to install)
+
+    @property
+    def options(self) -> frozenset[str]:
+        """The ServerOptions this server honours (capture.server_options.OPTIONS)."""
+        return frozenset(o.name for o in OPTIONS if self.impl in o.argv)
 
 
 def _host_port(host: str, port: int) -> str:
@@ -43,8 +48,7 @@ def _host_port(host: str, port: int) -> str:
 
 def _go_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
     argv = [str(files[0]), "-addr", _host_port(spec.host, port), "-size", str(spec.size), "-delay", f"{spec.handler_delay_s}s"]
-    argv += [flag for flag, on in (("-content-length", spec.content_length), ("-ctx-aware", spec.ctx_aware), ("-flush", spec.flush)) if on]
-    return argv + (["-sndbuf", str(spec.sndbuf)] if spec.sndbuf else [])
+    return argv + spec.server_argv(spec.impl)
 
 
 def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
@@ -52,10 +56,7 @@ def _python_script_argv(spec: ServerSpec, port: int, files: Sequence[Path], user
     # (not -I: the script imports app_line from its own directory)
     argv = [python_for(user), "-E", "-s", "-S", str(files[0]), "--host", spec.host, "--port", str(port)]
     argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
-    if spec.impl == "python-raw":
-        argv += ["--write-size", str(spec.write_size)] + (["--stop-on-error"] if spec.stop_on_error else [])
-        argv += ["--sndbuf", str(spec.sndbuf)] if spec.sndbuf else []
-    return argv
+    return argv + spec.server_argv(spec.impl)
 
 
 def _node_binary() -> str:
@@ -68,21 +69,19 @@ def _node_binary() -> str:
 def _node_argv(spec: ServerSpec, port: int, files: Sequence[Path], user: User) -> list[str]:
     argv = [_node_binary(), str(files[0]), "--host", spec.host, "--port", str(port)]
     argv += ["--size", str(spec.size), "--delay", str(spec.handler_delay_s)]
-    argv += [flag for flag, on in (("--content-length", spec.content_length), ("--ctx-aware", spec.ctx_aware)) if on]
-    return argv
+    return argv + spec.server_argv(spec.impl)
 
 
 LAUNCHERS: dict[str, Launcher] = {
     launcher.impl: launcher
     for launcher in (
         Launcher("go", "the user's net/http program (handler sleeps, then one w.Write)",
-                 frozenset({"content_length", "ctx_aware", "flush", "sndbuf"}), lambda: [ensure_go_server()], _go_argv,
-                 built=is_built),
+                 lambda: [ensure_go_server()], _go_argv, built=is_built, tools=("go",)),
         Launcher("python", "stdlib http.server: headers in one write, then the body in one write",
-                 frozenset(), lambda: [HERE / "python_http.py", APP_LINE], _python_script_argv),
+                 lambda: [HERE / "python_http.py", APP_LINE], _python_script_argv),
         Launcher("python-raw", "plain socket server sending the response in --write-size send() calls",
-                 frozenset({"write_size", "stop_on_error", "sndbuf"}), lambda: [HERE / "python_raw.py", APP_LINE], _python_script_argv),
+                 lambda: [HERE / "python_raw.py", APP_LINE], _python_script_argv),
         Launcher("node", "Node's http module: setTimeout, then res.write and res.end",
-                 frozenset({"content_length", "ctx_aware"}), lambda: [HERE / "node_http.js"], _node_argv),
+                 lambda: [HERE / "node_http.js"], _node_argv, tools=("node",)),
     )
 }  # fmt: skip

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from capture.server_options import parse_label
 from capture.sweep.bisect import Outcome, Threshold, search
 from capture.sweep.facts import ProbeFacts
 from capture.sweep.pool import Job, ProbeCallback, ProbePool, drive
@@ -90,20 +91,14 @@ def parse_server(text: str) -> ServerVariant:
     """`go`, `go -content-length`, `python-raw -write-size 1024` (the labels of the table) -> a variant."""
     if text in SERVERS_BY_LABEL:
         return SERVERS_BY_LABEL[text]
-    parts = text.split()
-    if not parts:
-        raise ValueError("empty server")
-    options: dict[str, object] = {}
-    rest = parts[1:]
-    while rest:
-        flag = rest.pop(0).lstrip("-").replace("-", "_")
-        if flag in ("write_size", "sndbuf") and rest:
-            options[flag] = int(rest.pop(0))
-        elif flag in ("content_length", "ctx_aware", "flush"):
-            options[flag] = True
-        else:
-            raise ValueError(f"unknown server option {flag!r} in {text!r}")
-    return variant(text, parts[0], **options)
+    server, options = parse_label(text)
+    return variant(text, server, **options)
+
+
+def required_tools(servers: Sequence[ServerVariant], clients: Sequence[str], base: ProbeSpec, matrix: bool) -> list[str]:
+    """The programs a sweep runs: each probe's (its capture, strace, its server's and client's)."""
+    specs = [s.spec(base, c) for s in servers for c in clients] if matrix else [base]
+    return list(dict.fromkeys(tool for spec in specs for tool in spec.required_tools()))
 
 def estimated_probes(lo: int, hi: int, fanout: int = 1) -> int:
     """Probes a search usually takes (for a progress bar): ends, rounds, confirmation."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from analysis.errors import AbortscopeError
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
+from capture.server_options import ServerOptions
 from capture.sweep.facts import ProbeFacts, read_facts
 
 #: sweep defaults: a short handler sleep keeps probes ~1 s; the abort lands well before the write
@@ -29,19 +30,15 @@ SWEEP_ABORT_AFTER_S = 0.05
 
 
 @dataclass(frozen=True)
-class ProbeSpec:
-    """A scenario without its size and bundle: what one row/cell of a sweep varies."""
+class ProbeSpec(ServerOptions):
+    """A scenario without its size and bundle: what one row/cell of a sweep varies (the server's options: the
+    inherited ServerOptions fields)."""
 
     server: str = "go"
     client: str = "curl"
     host: str = "127.0.0.1"
     abort_after_s: float = SWEEP_ABORT_AFTER_S
     handler_delay_s: float = SWEEP_HANDLER_DELAY_S
-    content_length: bool = False
-    ctx_aware: bool = False
-    flush: bool = False
-    write_size: int | None = None
-    sndbuf: int = 0  #: SO_SNDBUF on the server's accepted connection; 0 = kernel default
     capture: str = "tcpdump"
     strace: bool = True  #: the syscall facts need it
     kernel: bool = False  #: tracepoints add ~0.2 s per probe and no fact the sweep uses
@@ -51,12 +48,11 @@ class ProbeSpec:
 
     def label(self) -> str:
         """The server as a user would type it: `go -content-length`, `python-raw -write-size 1024`."""
-        flags = [f"-{name.replace('_', '-')}" for name in ("content_length", "ctx_aware", "flush") if getattr(self, name)]
-        if self.write_size is not None:
-            flags.append(f"-write-size {self.write_size}")
-        if self.sndbuf:
-            flags.append(f"-sndbuf {self.sndbuf}")
-        return " ".join([self.server, *flags])
+        return " ".join([self.server, *self.label_words()])
+
+    def required_tools(self) -> list[str]:
+        """The programs a probe of this spec runs (its scenario's)."""
+        return self.params(0, Path(".")).required_tools()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -65,3 +65,20 @@ def test_accept4_is_tied_to_its_connection_by_the_4_tuple_in_its_return_value():
     assert rows["kind"].astype(str).tolist() == ["accept", "accept", "accept"]
     assert rows["flow"].tolist() == [SEED_FLOW, "", V6_FLOW]  # the EAGAIN accepted nothing
     assert rows["actor"].astype(str).tolist() == ["server"] * 3
+
+
+def test_sendfile_is_a_write_on_its_socket_and_an_epipe_from_it_a_write_error():
+    """nginx serves files with sendfile(2): the recorder traces it, so the parser reads it (it once dropped it)."""
+    text = (
+        '7201  1795472646.650393 sendfile(4<TCP:[127.0.0.1:3917->127.0.0.1:51850]>, 5</srv/www/big.bin>, '
+        '[0] => [65536], 65536) = 65536 <0.000173>\n'
+        '7201  1795472646.650645 sendfile(4<TCP:[127.0.0.1:3917->127.0.0.1:51850]>, 5</srv/www/big.bin>, '
+        '[65536], 65536) = -1 EPIPE (Broken pipe) <0.000036>\n'
+    )
+    rows = strace.parse(text, ParseContext(flows=flows_table(SEED)))
+    validate(rows)
+    assert list(rows["kind"].astype(str)) == ["write", "write_error"]
+    assert rows["len"].fillna(-1).tolist() == [65536, -1]
+    assert list(rows["errno"].fillna("")) == ["", "EPIPE"]
+    assert (rows["flow"] == SEED_FLOW).all()
+

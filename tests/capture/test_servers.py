@@ -192,7 +192,7 @@ def test_a_taken_port_says_eaddrinuse_and_leaves_nothing(tmp_path, impl):
 
 
 def test_an_option_the_server_lacks_is_refused():
-    with pytest.raises(ServerError, match="python server does not support flush"):
+    with pytest.raises(ServerError, match="python server does not support --flush \\(go only\\)"):
         with start_server(ServerSpec(impl="python", flush=True)):
             pass
 
