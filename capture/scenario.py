@@ -38,7 +38,7 @@ from typing import Callable
 from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError, BundleError
 from capture import launch, procs
-from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
+from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_or_keep, write_meta
 from capture.interrupts import Received, deferred, signals_as_interrupts
 from capture.out_dir import OutDir, make_staging
 from capture.privileges import require_root, require_tools
@@ -337,16 +337,9 @@ class _Run:
                     (self.bundle.root / name).unlink(missing_ok=True)
 
     def _publish(self) -> None:
-        try:
-            publish_bundle(self.out, self.stage)
-        except OSError as exc:
+        self.publish_problem = publish_or_keep(self.out, self.stage)
+        if self.publish_problem:
             self.kept_in = self.stage
-            self.publish_problem = (f"cannot write the bundle into {self.out.path}: {exc.strerror or exc}; "
-                                    f"what was recorded is kept in {self.stage}")  # fmt: skip
-            return
-        finally:
-            self.out.close()
-        shutil.rmtree(self.stage, ignore_errors=True)
 
     def as_raised(self, error: BaseException) -> BaseException:
         """The exception run_scenario raises for ``error``: where the recording is, and a publishing problem too."""

@@ -119,10 +119,11 @@ def keep_lines(text: str, port: int) -> tuple[list[tuple[float, str]], int]:
 class TracefsRecorder(Recorder):
     name = "kernel"
 
-    def __init__(self, port: int, out_path: Path, server_pid: int | None = None) -> None:
+    def __init__(self, port: int, out_path: Path, server_pid: int | None = None, also_pids: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.port = port
         self.server_pid = server_pid
+        self.server_pids = ([server_pid] if server_pid else []) + [p for p in also_pids if p != server_pid]
         self.out_path = Path(out_path)
         self.name_base = f"{INSTANCE_PREFIX}{os.getpid()}-{port}"
         self.instances: dict[str, Path] = {}
@@ -183,7 +184,7 @@ class TracefsRecorder(Recorder):
         return kept
 
     def _trace_only_the_server(self, instance: Path) -> None:
-        threads = [t.name for t in Path(f"/proc/{self.server_pid}/task").iterdir()]
+        threads = [t.name for pid in self.server_pids for t in Path(f"/proc/{pid}/task").iterdir()]
         write(instance / "options" / "event-fork", "1")  # threads the server starts later are traced too
         write(instance / "set_event_pid", " ".join(threads))
 
