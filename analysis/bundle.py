@@ -110,6 +110,35 @@ class BundlePaths:
         return self.root / META
 
 
+@dataclass(frozen=True)
+class FollowedLog:
+    """A log `abortscope record` copied into the bundle, and how to read it (meta["applogs"])."""
+
+    path: Path
+    format: str | None  # a source name of analysis.events.SOURCES; None: detected from the text
+    options: dict
+    tz: str | None
+
+    @property
+    def arrival(self) -> Path:
+        return self.path.with_name(self.path.name + ARRIVAL_SUFFIX)
+
+
+def followed_logs(root: Path, meta: dict) -> list[FollowedLog]:
+    """The logs of meta["applogs"] that are in the bundle (only the bundle's own file names are read)."""
+    found = []
+    for entry in meta.get("applogs") or []:
+        if not isinstance(entry, dict) or entry.get("file") not in FOLLOWED_LOGS:
+            continue
+        path = Path(root) / entry["file"]
+        if path.is_file() and path.stat().st_size:
+            fmt = entry.get("format")
+            found.append(FollowedLog(path, fmt if isinstance(fmt, str) and fmt != "auto" else None,
+                                     entry.get("options") if isinstance(entry.get("options"), dict) else {},
+                                     entry.get("tz") if isinstance(entry.get("tz"), str) else None))
+    return found
+
+
 def is_bundle(path: Path) -> bool:
     return path.is_dir() and (path / META).is_file()
 
