@@ -76,8 +76,13 @@ def record(
         raise fail(str(exc), code=2)
     try:
         with err.status("preflight") as status:
-            result = record_session(params, on_phase=lambda phase: status.update(PHASE_TEXT.get(phase, phase)),
-                                    argv=sys.argv, after_run=analyze_into_bundle, force=force)
+
+            def on_phase(phase: str) -> None:
+                status.update(PHASE_TEXT.get(phase, phase))
+                if phase == "recording":  # said on its own line, terminal or not: the user may start the traffic now
+                    err.print(PHASE_TEXT[phase], soft_wrap=True)
+
+            result = record_session(params, on_phase=on_phase, argv=sys.argv, after_run=analyze_into_bundle, force=force)
     except (NeedsRootError, MissingToolError, BundleError, TargetError) as exc:
         raise fail(str(exc))
     except RecordInterrupted as exc:

@@ -12,7 +12,8 @@ nginx writes ``client: 127.0.0.1`` but not the client's port, so the exact tie
    "client prematurely closed" (read_eof) and a 499 (abort) fit one the
    client closed (its FIN or its RST); a connection that fits comes first;
 3. **nearest**: then the one whose packets lie nearest to the line's time
-   (0 when the time falls within them), then the later one;
+   (0 when the time falls within them), then the later one (a coarse time is
+   the start of its second: the later connection is the one still open);
 4. **one each**: lines of one group (nginx's connection number ``*N``) go to one
    connection; groups are tied in time order and a connection takes one group.
 
@@ -70,7 +71,7 @@ def by_address(ts_ns: np.ndarray, res_ns: pd.Series, address: pd.Series, group: 
             continue
         letters = FITS.get(kind.iloc[i], ())
         fits = c["history"].map(lambda h: any(x in h for x in letters)) if letters else pd.Series(True, index=c.index)
-        distance = np.maximum(0, np.maximum(c["first"] - end, t - c["last"]))
+        distance = np.maximum(0, np.maximum(c["first"] - t, t - c["last"]))
         best = c.assign(fits=fits, distance=distance).sort_values(["fits", "distance", "first"],
                                                                   ascending=[False, True, False]).iloc[0]
         chosen[groups[i]] = out[i] = best["flow"]

@@ -112,7 +112,8 @@ def rows(events: pd.DataFrame, ctx: ParseContext, damaged_lines: np.ndarray | No
     if events.empty:
         return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
     events = events.reset_index(drop=True)
-    ts_ns = _placed(events, ctx.arrival_ns)
+    ts_ns, precise = _placed(events, ctx.arrival_ns)
+    events["ts_res_ns"] = events["ts_res_ns"].where(~precise, 0)
     placed = ts_ns != clock.NO_TIME
     count_bad(ctx.lines, ~placed, events["line"].to_numpy(np.int64))
     events, ts_ns = events[placed].reset_index(drop=True), ts_ns[placed]
@@ -140,10 +141,11 @@ def rows(events: pd.DataFrame, ctx: ParseContext, damaged_lines: np.ndarray | No
     return conform(out)
 
 
-def _placed(events: pd.DataFrame, arrival_ns) -> np.ndarray:
+def _placed(events: pd.DataFrame, arrival_ns) -> tuple[np.ndarray, np.ndarray]:
+    """(each event's time, whether it is its arrival)."""
     own = pd.to_numeric(events["ts_ns"], errors="coerce").fillna(clock.NO_TIME).to_numpy(np.int64)
     if arrival_ns is None or not len(arrival_ns):
-        return own
+        return own, np.zeros(len(own), bool)
     arrival = np.asarray(arrival_ns, dtype=np.int64)
     line = events["line"].to_numpy(np.int64)
     known = line < len(arrival)
@@ -151,4 +153,5 @@ def _placed(events: pd.DataFrame, arrival_ns) -> np.ndarray:
     res = pd.to_numeric(events["ts_res_ns"], errors="coerce").fillna(0).to_numpy(np.int64)
     has_own = own != clock.NO_TIME
     within = has_own & known & (came >= own) & (came <= own + res + MAX_LATE_ARRIVAL_NS)
-    return np.where(~has_own & known, came, np.where(within, came, own))
+    by_arrival = (~has_own & known) | within
+    return np.where(by_arrival, came, own), by_arrival

@@ -51,9 +51,9 @@ def parse(text: str, ctx: ParseContext):
             continue
         msg = match.group("msg")
         client = CLIENT.search(msg)
-        upstream = bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
-        call = FAILED_CALL.search(msg)
         kind = next((k for phrase, k in PHRASES.items() if phrase in msg), None)
+        upstream = kind is None and bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
+        call = FAILED_CALL.search(msg)
         records.append({
             "line": number, "ts_text": match.group("ts"), "ts_res_ns": SECOND_NS,
             "kind": kind if not upstream else EventKind.LOG.value,
