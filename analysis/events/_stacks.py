@@ -11,8 +11,9 @@ source line above the exception, Java the frames below it).
   :data:`STAMP_REACH` lines above it (a traceback follows its log line), else
   its arrival (events._loglines); zone-less times are in ``ctx.tz``;
 - connection: the first endpoint (``ip:port``, Python's ``('ip', port)``)
-  named on the error line or within :data:`ENDPOINT_REACH` lines above it
-  (socketserver's "request from ('127.0.0.1', 59004)"); it is the remote end;
+  named on the error line or within :data:`ENDPOINT_REACH` lines above it, back
+  to the previous error line (socketserver's "request from ('127.0.0.1', 59004)"
+  heads its traceback); it is the remote end;
 - damaged: a line whose stamp is no time (skipped and counted); every other
   line is free text and kept as context.
 """
@@ -30,7 +31,7 @@ from analysis.events._loglines import endpoint_in, errno_in, events_frame, rows,
 from analysis.events.context import ParseContext
 
 STAMP_REACH = 40
-ENDPOINT_REACH = 6
+ENDPOINT_REACH = 40
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def parse_with(fmt: StackFormat, text: str, ctx: ParseContext) -> pd.DataFrame:
     own = _stamps_ns(stamp_text, stamp_format, ctx.tz)
     stamped = np.array([t is not None for t in stamp_text], bool)
     damaged = np.flatnonzero(stamped & (own == clock.NO_TIME))
-    records, last_stamp, last_stamp_line = [], clock.NO_TIME, -STAMP_REACH - 1
+    records, last_stamp, last_stamp_line, last_error = [], clock.NO_TIME, -STAMP_REACH - 1, -1
     for number, line in enumerate(lines):
         if stamped[number] and own[number] != clock.NO_TIME:
             last_stamp, last_stamp_line = own[number], number
@@ -70,7 +71,8 @@ def parse_with(fmt: StackFormat, text: str, ctx: ParseContext) -> pd.DataFrame:
         around = lines[max(0, number - fmt.op_before):number + fmt.op_after + 1]
         op = groups.get("op") or next((m.group("op") for m in map(fmt.op.search, reversed(around)) if m), None)
         errno = groups.get("errno") or errno_in(line) or next((e for text, e in fmt.aliases if text in line), None)
-        above = lines[max(0, number - ENDPOINT_REACH):number + 1]
+        above = lines[max(0, number - ENDPOINT_REACH, last_error + 1):number + 1]
+        last_error = number
         remote = next((e for e in map(endpoint_in, reversed(above)) if e), None)
         records.append({
             "line": number, "ts_ns": last_stamp if number - last_stamp_line <= STAMP_REACH else clock.NO_TIME,

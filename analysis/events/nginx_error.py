@@ -24,7 +24,7 @@ import re
 
 import pandas as pd
 
-from analysis.events._loglines import errno_in, events_frame, rows, wall_to_ns
+from analysis.events._loglines import KIND_OF_OP, errno_in, events_frame, rows, wall_to_ns
 from analysis.events.context import ParseContext
 from analysis.schema import EventKind
 
@@ -38,6 +38,7 @@ ABOUT_UPSTREAM = re.compile(r"\bupstream\b.*\b(?:failed|timed out|prematurely|re
 #: message text -> kind, for lines that name no failing call
 PHRASES = {"client prematurely closed connection": EventKind.READ_EOF.value,
            "client closed connection": EventKind.READ_EOF.value}
+CLIENT_CLOSED = re.compile(r"\bclient (?:\S+ )?(?:prematurely )?closed\b")
 
 
 def parse(text: str, ctx: ParseContext):
@@ -52,8 +53,11 @@ def parse(text: str, ctx: ParseContext):
         msg = match.group("msg")
         client = CLIENT.search(msg)
         kind = next((k for phrase, k in PHRASES.items() if phrase in msg), None)
-        upstream = kind is None and bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
         call = FAILED_CALL.search(msg)
+        # an errno counts when a socket call to the client failed, or the client closed; not open(), not upstream's
+        on_socket = (call is not None and call.group("op") in KIND_OF_OP) or CLIENT_CLOSED.search(msg) is not None
+        upstream = kind is None and bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
+        upstream = upstream or not on_socket
         records.append({
             "line": number, "ts_text": match.group("ts"), "ts_res_ns": SECOND_NS,
             "kind": kind if not upstream else EventKind.LOG.value,
