@@ -186,7 +186,7 @@ class _Session:
             pids = self.target.pids
             if self.params.kernel or self.params.syscalls == "kernel":
                 tracefs = TracefsRecorder(self.target.port, self.bundle.kernel, server_pid=self.target.pid,
-                                          also_pids=pids)
+                                          also_pids=pids, socket_addresses=self.params.syscalls == "kernel")
                 self._enter(stack, tracefs, required=self.params.syscalls == "kernel")
             if self.params.syscalls == "strace":
                 self._enter(stack, StraceRecorder(self.target.pid, self.bundle.strace, also=pids), required=False)

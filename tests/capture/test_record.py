@@ -8,6 +8,7 @@ to the right connections, and the target still serving afterwards.
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -200,3 +201,36 @@ def test_a_pid_with_several_ports_needs_port_and_names_them(tmp_path, go_program
                                 str(second), "--duration", "0.2"], capture_output=True, text=True, env=run_env())
         assert wrong.returncode == 0, wrong.stderr  # a port it does not listen on is the user's choice: recorded
         assert read_meta(tmp_path / "y")["record"]["port_found"] is False
+
+
+def record_one_abort(tmp_path: Path, program: Path, name: str, syscalls: str):
+    """One curl-like FIN abort on the user's Go server, recorded with ``--syscalls``; (timeline, flow, bundle)."""
+    port = procs.free_port()
+    with servers.started([str(program), f"127.0.0.1:{port}"], port, tmp_path / f"{name}.log") as server:
+        rec = Recording(tmp_path / name, "--pid", str(server.pid), "--syscalls", syscalls, "--until-rst",
+                        "--duration", "30")
+        rec.ready()
+        traced_by = tracer_of(server.pid)
+        client = servers.abort_request(port, "/", "fin", 0.3)
+        code, _, meta = rec.finish()
+        assert code == 0, rec.stderr
+    timeline = analysis.load(tmp_path / name)
+    return timeline, f"{client}>127.0.0.1:{port}", meta, traced_by
+
+
+def test_kernel_syscalls_give_the_failing_sends_errno_without_strace_as_strace_does(tmp_path, go_program):
+    conftest.require_tools("tcpdump", "strace")
+    kernel, kernel_flow, meta, traced_by = record_one_abort(tmp_path, go_program, "kernel", "kernel")
+    assert traced_by == 0, "no ptrace: nothing traces the server"
+    assert not (tmp_path / "kernel" / "strace.txt").exists() and meta["recorders"]["strace"]["ran"] is False
+    sends = kernel.events[(kernel.events["kind"] == "send_length") & (kernel.events["flow"] == kernel_flow)]
+    failed = sends[sends["errno"].notna()]
+    assert list(failed["errno"]) == ["EPIPE"], "the failing send, tied by its socket address"
+    assert (sends["len"].dropna() > 0).any(), "and the write before it, which succeeded"
+    text = (tmp_path / "kernel" / "kernel.txt").read_text()
+    assert not re.search(r"\b(?:0x)?ffff[0-9a-f]{12}\b", text), "no kernel address reaches the bundle"
+
+    traced, traced_flow, _, traced_by = record_one_abort(tmp_path, go_program, "strace", "strace")
+    assert traced_by != 0
+    writes = traced.events[(traced.events["source"] == "syscall") & (traced.events["flow"] == traced_flow)]
+    assert list(writes["errno"][writes["kind"] == "write_error"]) == list(failed["errno"]), "the same errno as strace's"
