@@ -46,6 +46,8 @@ def compiled(pattern: str | None) -> re.Pattern:
 
 def parse(text: str, ctx: ParseContext):
     """Timeline rows from the lines ``ctx.options["pattern"]`` matches (module docstring)."""
+    if not text.strip():  # nothing to match: no expression needed
+        return rows(events_frame([]), ctx)
     regex = compiled(ctx.options.get("pattern"))
     records, stamps = [], []
     for number, line in enumerate(text.splitlines()):

@@ -12,9 +12,13 @@ import (
 
 func main() {
 	addr := os.Args[1]
+	delay := 1 * time.Second
+	if len(os.Args) > 2 { // the overhead benchmark answers at once
+		delay, _ = time.ParseDuration(os.Args[2])
+	}
 	body := []byte(strings.Repeat("x", 8061))
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(1 * time.Second)
+		time.Sleep(delay)
 		if _, err := w.Write(body); err != nil {
 			log.Println(err)
 		}
