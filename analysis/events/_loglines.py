@@ -94,6 +94,26 @@ def wall_to_ns(texts: pd.Series, fmt: str | None, tz: str | None) -> np.ndarray:
     return out
 
 
+def matching_lines(text: str, line: re.Pattern) -> tuple[list[tuple[int, re.Match]], list[int]]:
+    """(line number and match of every line ``line`` matches, numbers of the other non-blank lines: damaged)."""
+    found, damaged = [], []
+    for number, text_line in enumerate(text.splitlines()):
+        match = line.match(text_line)
+        if match is not None:
+            found.append((number, match))
+        elif text_line.strip():
+            damaged.append(number)
+    return found, damaged
+
+
+def timed_rows(records: list[dict], time_format: str, ctx: ParseContext, damaged: list[int]) -> pd.DataFrame:
+    """rows() of events whose times are the ``ts_text`` of each record, in ``time_format`` (zone-less: ``ctx.tz``)."""
+    events = events_frame(records)
+    if records:
+        events["ts_ns"] = wall_to_ns(pd.Series([r["ts_text"] for r in records]), time_format, ctx.tz)
+    return rows(events, ctx, damaged)
+
+
 def empty_events() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=object) for name in EVENT_COLUMNS})
 

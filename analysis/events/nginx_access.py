@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
-from analysis.events._loglines import events_frame, rows, wall_to_ns
+from analysis.events._loglines import matching_lines, timed_rows
 from analysis.events.context import ParseContext
 from analysis.schema import EventKind
 
@@ -31,13 +29,9 @@ CLIENT_CLOSED = "499"
 
 def parse(text: str, ctx: ParseContext):
     """Timeline rows from access.log text: its 499 lines (module docstring)."""
-    records, damaged = [], []
-    for number, line in enumerate(text.splitlines()):
-        match = LINE.match(line)
-        if match is None:
-            if line.strip():
-                damaged.append(number)
-            continue
+    found, damaged = matching_lines(text, LINE)
+    records = []
+    for number, match in found:
         if match.group("status") != CLIENT_CLOSED:
             continue
         records.append({
@@ -45,7 +39,4 @@ def parse(text: str, ctx: ParseContext):
             "address": match.group("client"),
             "detail": f'nginx 499 (client closed request) "{match.group("request")}", {match.group("bytes")} bytes sent',
         })
-    events = events_frame(records)
-    if records:
-        events["ts_ns"] = wall_to_ns(pd.Series([r["ts_text"] for r in records]), TIME_FORMAT, ctx.tz)
-    return rows(events, ctx, damaged)
+    return timed_rows(records, TIME_FORMAT, ctx, damaged)

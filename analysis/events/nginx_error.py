@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
-
-from analysis.events._loglines import KIND_OF_OP, errno_in, events_frame, rows, wall_to_ns
+from analysis.events._loglines import KIND_OF_OP, errno_in, matching_lines, timed_rows
 from analysis.events.context import ParseContext
 from analysis.schema import EventKind
 
@@ -43,13 +41,9 @@ CLIENT_CLOSED = re.compile(r"\bclient (?:\S+ )?(?:prematurely )?closed\b")
 
 def parse(text: str, ctx: ParseContext):
     """Timeline rows from nginx error.log text (module docstring)."""
-    records, damaged = [], []
-    for number, line in enumerate(text.splitlines()):
-        match = LINE.match(line)
-        if match is None:
-            if line.strip():
-                damaged.append(number)
-            continue
+    found, damaged = matching_lines(text, LINE)
+    records = []
+    for number, match in found:
         msg = match.group("msg")
         client = CLIENT.search(msg)
         kind = next((k for phrase, k in PHRASES.items() if phrase in msg), None)
@@ -57,17 +51,14 @@ def parse(text: str, ctx: ParseContext):
         # an errno counts when a socket call to the client failed, or the client closed; not open(), not upstream's
         on_socket = (call is not None and call.group("op") in KIND_OF_OP) or CLIENT_CLOSED.search(msg) is not None
         upstream = kind is None and bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
-        upstream = upstream or not on_socket
+        not_the_clients = upstream or not on_socket
         records.append({
             "line": number, "ts_text": match.group("ts"), "ts_res_ns": SECOND_NS,
-            "kind": kind if not upstream else EventKind.LOG.value,
-            "errno": None if upstream else errno_in(msg),
-            "op": call.group("op") if call and not upstream else None,
+            "kind": EventKind.LOG.value if not_the_clients else kind,
+            "errno": None if not_the_clients else errno_in(msg),
+            "op": None if not_the_clients or call is None else call.group("op"),
             "address": client.group("client") if client else None,
             "group": f"{match.group('pid')}*{match.group('conn')}" if match.group("conn") else None,
             "detail": f"nginx [{match.group('level')}] {msg}",
         })
-    events = events_frame(records)
-    if records:
-        events["ts_ns"] = wall_to_ns(pd.Series([r["ts_text"] for r in records]), TIME_FORMAT, ctx.tz)
-    return rows(events, ctx, damaged)
+    return timed_rows(records, TIME_FORMAT, ctx, damaged)

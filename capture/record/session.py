@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,14 +33,15 @@ from analysis import bundle as names
 from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError, BundleError
 from capture import procs
-from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_or_keep, write_meta
+from capture.bundle_session import BundleSession
+from capture.bundle_writer import open_bundle_dir
 from capture.interrupts import Received, deferred, signals_as_interrupts
 from capture.out_dir import OutDir, make_staging
 from capture.privileges import require_root, require_tools
 from capture.record import target as targets
 from capture.record.follow import Copier, FollowError, LogFollower
 from capture.record.stop import REASONS, StopWhen
-from capture.recorders.base import Recorder, RecorderError
+from capture.recorders.base import Recorder
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
@@ -119,7 +120,9 @@ def record(params: RecordParams, on_phase: Callable[[str], None] = lambda phase:
     return RecordResult(Path(params.out_dir), session.meta)
 
 
-class _Session:
+class _Session(BundleSession):
+    """The state of one recording (capture.bundle_session ends it)."""
+
     def __init__(self, params: RecordParams, on_phase, after_run) -> None:
         self.params = params
         self.on_phase = on_phase
@@ -133,6 +136,7 @@ class _Session:
         self.target: targets.Target | None = None
         self.publish_problem: str | None = None
         self._children_before = procs.children()
+        self._signals_seen = 0
         self.meta: dict = {
             "record": {"mode": "pid" if params.pid is not None else "command", "pid": params.pid,
                        "command": list(params.command), "syscalls": params.syscalls, "stopped_by": None,
@@ -145,11 +149,6 @@ class _Session:
             "server": {"impl": "recorded", "host": None, "port": None, "pid": params.pid},
             "recorders": {}, "clocks": {}, "pids": {}, "applogs": [], "warnings": [],
         }
-
-    def _phase(self, name: str) -> None:
-        self.meta["phase"] = name
-        self.meta["phase_started_ns"][name] = time.time_ns()
-        self.on_phase(name)
 
     def preflight(self, argv: list[str] | None, force: bool) -> None:
         self.params.check()
@@ -201,6 +200,7 @@ class _Session:
             except KeyboardInterrupt:  # Ctrl-C is how a recording ends
                 why = "signal"  # received.names keeps it: a second Ctrl-C during the drain is only noted
             self._stopped(why, capture)
+            self._signals_seen = len(received.names)  # the Ctrl-C that ended the recording is no interruption
             self._phase("drain")
 
     def _start_command(self, stack: ExitStack) -> None:
@@ -244,17 +244,6 @@ class _Session:
         self.meta["applogs"].append({"file": file_name, "format": log.format, "options": dict(log.options),
                                      "tz": log.tz, **status})
 
-    def _enter(self, stack: ExitStack, recorder: Recorder, required: bool) -> None:
-        self.recorders.append(recorder)
-        try:
-            stack.enter_context(recorder)
-        except RecorderError:
-            if required:
-                raise
-        finally:
-            for pid in recorder.pids:
-                self.meta["pids"][recorder.name] = pid
-
     def _stopped(self, why: str, capture: TcpdumpCapture) -> None:
         self.meta["record"]["stopped_by"] = why
         self.meta["record"]["stopped_because"] = REASONS[why]
@@ -263,33 +252,13 @@ class _Session:
             limit = self.params.max_packets if why == "max-packets" else self.params.max_bytes
             self.meta["record"]["cut"] = f"{why} {limit}: the recording stopped there; later traffic was not recorded"
 
-    def interrupted(self, exc: BaseException, received: Received) -> None:
-        self.meta["interrupted"] = True
-        if isinstance(exc, KeyboardInterrupt):
-            self.meta["reason"] = f"{received.names[0] if received.names else 'SIGINT'} during phase {self.meta['phase']}"
-        else:
-            self.meta["reason"] = f"{type(exc).__name__} during phase {self.meta['phase']}: {exc}"
-
-    # --- the end of every recording ------------------------------------------------------------
-
-    def finish(self, received: Received, error: BaseException | None) -> BaseException | None:
-        if self.out is None:
-            return error
-        with received.quiet():
-            self._settle()
-            write_meta(self.bundle.root, self.meta)
-        if self.after_run is not None and not self.meta["interrupted"]:
-            error = self._analyze(received) or error
-        with received.quiet():
-            if not self.meta["interrupted"]:
-                self._phase("done")
-            self.meta["finished_ns"] = time.time_ns()
-            failed = self.out.hand_over_created()
-            if failed:
-                self.meta["chown_failed"] = failed
-            write_meta(self.bundle.root, self.meta)
-            self.publish_problem = publish_or_keep(self.out, self.stage)
-        return error if error is not None or self.publish_problem is None else BundleError(self.publish_problem)
+    def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
+        """A signal after the one that ended the recording (if any), while finishing: an interruption."""
+        if len(received.names) <= self._signals_seen or self.meta["interrupted"]:
+            return None
+        late = KeyboardInterrupt(received.names[-1])
+        self.interrupted(late, received)
+        return late
 
     def _settle(self) -> None:
         for recorder in self.recorders:
@@ -310,25 +279,8 @@ class _Session:
         if self.params.pid is not None:
             self.meta["record"]["target_running_after"] = procs.is_running(self.params.pid)
 
-    def _analyze(self, received: Received) -> BaseException | None:
-        self._phase("analysis")
-        try:
-            self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
-            return None
-        except KeyboardInterrupt as exc:
-            self.meta["analysis"] = {"written": [], "error": "interrupted"}
-            self.interrupted(exc, received)
-            return exc
-        except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
-            self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
-            return None
-        finally:
-            if self.meta["analysis"]["error"]:
-                for name in ANALYSIS_FILES:
-                    (self.bundle.root / name).unlink(missing_ok=True)
-
     def as_raised(self, error: BaseException) -> BaseException:
-        where = self.stage if self.publish_problem else self.params.out_dir
+        where = self.kept_in or self.params.out_dir
         if isinstance(error, KeyboardInterrupt):
             return RecordInterrupted(f"{self.meta['reason']}; what was recorded is in {where}")
         return error
