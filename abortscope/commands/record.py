@@ -38,7 +38,8 @@ def record(
     out_dir: Path = typer.Option(..., "--out", help="Bundle directory to write (created if missing)."),
     pid: Optional[int] = typer.Option(None, "--pid", min=1, help="Attach to this running process (and its children)."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535,
-                                       help="The server's TCP port (default: its only listening port)."),
+                                       help="The server's TCP port (default: its only listening port); alone: "
+                                            "record whoever listens there."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.0, help="Stop after this many seconds."),
     until_rst: bool = typer.Option(False, "--until-rst", help="Stop a short moment after the first RST on the port."),
     max_packets: Optional[int] = typer.Option(None, "--max-packets", min=1, help="Stop after this many packets."),
@@ -51,8 +52,8 @@ def record(
     applog: Optional[List[Path]] = typer.Option(None, "--applog", help="Follow this log from its current end "
                                                 "(repeatable)."),
     applog_format: Optional[List[str]] = typer.Option(None, "--applog-format", help="Format of --applog (one for "
-                                                      "all, or one per --applog): auto or a name of `abortscope "
-                                                      "analyze --help`'s log formats."),
+                                                      "all, or one per --applog): auto, applog (Go), nginx, "
+                                                      "nginx_access, python, node, java, jsonl, pattern."),
     applog_pattern: Optional[str] = typer.Option(None, "--applog-pattern", help="A regex with named groups ts, local, "
                                                  "remote, errno, message for --applog-format pattern."),
     tz: Optional[str] = typer.Option(None, "--tz", help="Zone of the logs' times when they carry none (default: "

@@ -79,8 +79,10 @@ class RecordParams:
     listen_timeout_s: float = 30.0
 
     def check(self) -> None:
-        if (self.pid is None) == (not self.command):
-            raise AbortscopeError("name the server: --pid PID, or -- CMD ARGS... (one of them)")
+        if self.pid is not None and self.command:
+            raise AbortscopeError("name the server one way: --pid PID, -- CMD ARGS..., or --port P alone")
+        if self.pid is None and not self.command and self.port is None:
+            raise AbortscopeError("name the server: --pid PID, -- CMD ARGS..., or --port P (whoever listens there)")
         if self.syscalls not in SYSCALL_RECORDERS:
             raise AbortscopeError(f"--syscalls must be one of {', '.join(SYSCALL_RECORDERS)}")
         if len(self.applogs) > names.MAX_APPLOGS:
@@ -138,7 +140,8 @@ class _Session(BundleSession):
         self._children_before = procs.children()
         self._signals_seen = 0
         self.meta: dict = {
-            "record": {"mode": "pid" if params.pid is not None else "command", "pid": params.pid,
+            "record": {"mode": "command" if params.command else "pid" if params.pid is not None else "port",
+                       "pid": params.pid,
                        "command": list(params.command), "syscalls": params.syscalls, "stopped_by": None,
                        "limits": {"duration_s": params.duration_s, "until_rst": params.until_rst,
                                   "max_packets": params.max_packets, "max_bytes": params.max_bytes},
@@ -154,8 +157,9 @@ class _Session(BundleSession):
         self.params.check()
         require_root(argv)
         require_tools(self.params.tools())
-        if self.params.pid is not None:  # refused before anything is written: no such pid, no single port
-            self._found(targets.find(self.params.pid, self.params.port))
+        if not self.params.command:  # refused before anything is written: no such pid, no single port
+            pid = self.params.pid if self.params.pid is not None else targets.owner_of_port(self.params.port)
+            self._found(targets.find(pid, self.params.port))
         with deferred():
             stage = make_staging("abortscope-record-")
             try:
@@ -172,6 +176,7 @@ class _Session(BundleSession):
         self.meta["record"].update(target=target.describe(), pids=list(target.pids), port=target.port,
                                    port_found=target.port_found, listeners=list(target.listeners), iface=iface)
         self.meta["server"].update(host=host, port=target.port, pid=target.pid)
+        self.meta["record"]["pid"] = target.pid
 
     def execute(self, received: Received) -> None:
         with ExitStack() as stack:  # unwinds in reverse: logs, syscalls, kernel, capture, the command
@@ -276,8 +281,8 @@ class _Session(BundleSession):
         self.meta["stray_children_killed"] = strays
         ours = {role: pid for role, pid in self.meta["pids"].items()}
         self.meta["pids_alive_after_run"] = [pid for pid in ours.values() if procs.is_running(pid)]
-        if self.params.pid is not None:
-            self.meta["record"]["target_running_after"] = procs.is_running(self.params.pid)
+        if not self.params.command and self.target is not None:
+            self.meta["record"]["target_running_after"] = procs.is_running(self.target.pid)
 
     def as_raised(self, error: BaseException) -> BaseException:
         where = self.kept_in or self.params.out_dir

@@ -1,5 +1,6 @@
 """Which process is recorded, on which port, through which interface.
 
+``--port P`` alone: the process listening on P (:func:`owner_of_port`) is the target.
 ``--pid PID``: the process and every process below it (nginx's master and its
 workers) are the target; their listening TCP sockets are found through
 /proc/PID/fd (socket inodes) and /proc/net/tcp{,6}, never by connecting.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 from analysis.errors import AbortscopeError
@@ -83,6 +85,27 @@ def find(pid: int, port: int | None) -> Target:
         port = ports[0]
     listeners = tuple(sorted({s.local for s in sockets if _port(s.local) == port}))
     return Target(pid=pid, port=port, listeners=listeners, pids=tuple(pids), port_found=found)
+
+
+def owner_of_port(port: int) -> int:
+    """The process listening on ``port``: of those holding its listening socket, the one whose parent does not
+    (nginx's master, not its workers). TargetError when none, or several unrelated ones, do."""
+    inodes = {s.inode for s in procs.tcp_sockets() if s.state == procs.TCP_LISTEN and _port(s.local) == port}
+    if not inodes:
+        raise TargetError(f"nothing listens on TCP port {port}")
+    holders = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and procs.socket_inodes(int(entry.name)) & inodes:
+            holders.add(int(entry.name))
+    tops = sorted(pid for pid in holders if _parent(pid) not in holders)
+    if len(tops) != 1:
+        raise TargetError(f"TCP port {port} is held by {len(tops)} unrelated processes ({tops or 'none visible'}): "
+                          "name one with --pid")
+    return tops[0]
+
+
+def _parent(pid: int) -> int:
+    return int(procs.proc_status(pid).get("PPid", "0"))
 
 
 def wait_listening(pid: int, port: int | None, timeout_s: float) -> Target:

@@ -189,7 +189,7 @@ def test_ctrl_c_during_a_pid_recording_keeps_the_target_and_the_bundle_and_leave
         assert servers.full_request(port) == b"x" * servers.GO_BODY, "the target keeps serving"
 
 
-def test_a_pid_with_several_ports_needs_port_and_names_them(tmp_path, go_program):
+def test_the_target_by_pid_or_by_port_alone_and_the_clear_refusals(tmp_path, go_program):
     first, second = procs.free_port(), procs.free_port()
     with servers.started([str(go_program), f"127.0.0.1:{first}"], first, tmp_path / "a.log") as a, \
             servers.started([str(go_program), f"127.0.0.1:{second}"], second, tmp_path / "b.log"):
@@ -201,6 +201,15 @@ def test_a_pid_with_several_ports_needs_port_and_names_them(tmp_path, go_program
                                 str(second), "--duration", "0.2"], capture_output=True, text=True, env=run_env())
         assert wrong.returncode == 0, wrong.stderr  # a port it does not listen on is the user's choice: recorded
         assert read_meta(tmp_path / "y")["record"]["port_found"] is False
+        alone = subprocess.run([str(ABORTSCOPE), "record", "--out", str(tmp_path / "z"), "--port", str(first),
+                                "--duration", "0.2"], capture_output=True, text=True, env=run_env())
+        assert alone.returncode == 0, alone.stderr
+        meta = read_meta(tmp_path / "z")["record"]
+        assert (meta["mode"], meta["pid"], meta["port"]) == ("port", a.pid, first), "whoever listens on the port"
+        assert meta["target_running_after"] is True
+        nobody = subprocess.run([str(ABORTSCOPE), "record", "--out", str(tmp_path / "w"), "--port",
+                                 str(procs.free_port())], capture_output=True, text=True, env=run_env())
+        assert nobody.returncode == 1 and "nothing listens on TCP port" in nobody.stderr
 
 
 def record_one_abort(tmp_path: Path, program: Path, name: str, syscalls: str):
