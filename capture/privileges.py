@@ -25,6 +25,8 @@ DEBIAN_PACKAGE_OF: dict[str, str] = {
     "node": "nodejs",
     "chromium": "chromium",
     "mount": "mount",
+    "nginx": "nginx",
+    "tail": "coreutils",
 }
 
 #: what needs root, for the message

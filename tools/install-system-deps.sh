@@ -12,10 +12,11 @@ declare -A PACKAGE_OF=(
   [strace]=strace
   [node]=nodejs
   [chromium]=chromium
+  [nginx]=nginx  # `abortscope record`'s tests record Debian's nginx (started by the test, on loopback)
 )
 missing=()
 for cmd in "${!PACKAGE_OF[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$cmd]}")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${PACKAGE_OF[$cmd]}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 # a C compiler, libc headers and Python's headers build analysis/pcap/csrc/ (setup.py); without them the
@@ -37,4 +38,13 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer for it (no stdin in CI).
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# nginx's package starts the system's nginx on port 80 of every address: not here. For the install only, a
+# policy-rc.d (if there is none) tells invoke-rc.d to start no service; it is removed afterwards.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && guard=yes
+fi
+status=0
+apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+[ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+exit $status
