@@ -11,6 +11,14 @@ Layout (file names are the contract; see README "Run bundle"):
     meta.json      scenario, ports, pids, versions, clock offsets, recorder status
     timeline.csv, timeline.png, ladder.svg   written by the analyzer after the run
 
+`abortscope record` (capture.record) writes the same files (app.jsonl and server.log aside) plus
+the logs it followed, each with its lines' arrival times:
+
+    command.log      the stdout and stderr of `record -- CMD`
+    applogN.log      the lines `--applog FILE` (N = 1, 2, ...) gained during the recording
+    NAME.arrival     one epoch-ns integer per line of NAME: when the line reached the recorder
+    meta["applogs"]  [{"file", "followed", "format", "options", "tz", "lines", "bytes"}]: how to read each
+
 app.jsonl lines (all servers and clients write the same keys):
     {"ts_ns": int, "actor": "server"|"client", "impl": "go"|"python"|..., "pid": int,
      "event": "write"|"write_error"|"request"|"response"|"abort"|"accept"|"read_eof"|"log"|...,
@@ -58,6 +66,12 @@ META = "meta.json"
 TIMELINE_CSV = "timeline.csv"
 TIMELINE_PNG = "timeline.png"
 LADDER_SVG = "ladder.svg"
+COMMAND_LOG = "command.log"
+#: at most this many --applog files per recording (their bundle names are fixed: only our names are replaced)
+MAX_APPLOGS = 8
+APPLOG_FILES = tuple(f"applog{i}.log" for i in range(1, MAX_APPLOGS + 1))
+ARRIVAL_SUFFIX = ".arrival"
+FOLLOWED_LOGS = (COMMAND_LOG, *APPLOG_FILES)
 #: The zone of server.log's times: the harness's Go server logs with log.LUTC (capture/servers/go/main.go).
 SERVER_LOG_ZONE = "UTC"
 #: meta.json keys the analyzer reads, and what each must be; load_meta drops one of another type (with a
@@ -97,6 +111,35 @@ class BundlePaths:
     @property
     def meta(self) -> Path:
         return self.root / META
+
+
+@dataclass(frozen=True)
+class FollowedLog:
+    """A log `abortscope record` copied into the bundle, and how to read it (meta["applogs"])."""
+
+    path: Path
+    format: str | None  # a source name of analysis.events.SOURCES; None: detected from the text
+    options: dict
+    tz: str | None
+
+    @property
+    def arrival(self) -> Path:
+        return self.path.with_name(self.path.name + ARRIVAL_SUFFIX)
+
+
+def followed_logs(root: Path, meta: dict) -> list[FollowedLog]:
+    """The logs of meta["applogs"] that are in the bundle (only the bundle's own file names are read)."""
+    found = []
+    for entry in meta.get("applogs") or []:
+        if not isinstance(entry, dict) or entry.get("file") not in FOLLOWED_LOGS:
+            continue
+        path = Path(root) / entry["file"]
+        if path.is_file() and path.stat().st_size:
+            fmt = entry.get("format")
+            found.append(FollowedLog(path, fmt if isinstance(fmt, str) and fmt != "auto" else None,
+                                     entry.get("options") if isinstance(entry.get("options"), dict) else {},
+                                     entry.get("tz") if isinstance(entry.get("tz"), str) else None))
+    return found
 
 
 def is_bundle(path: Path) -> bool:

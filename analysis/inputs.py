@@ -22,7 +22,7 @@ import pandas as pd
 from analysis import bundle
 from analysis.errors import AbortscopeError, BundleError
 from analysis.events import PACKETS, SOURCES
-from analysis.side_files import SideRows, read_side_files
+from analysis.side_files import SideRows, read_followed_logs, read_side_files
 from analysis.stream.files import CaptureSet, expand
 from analysis.stream.files import capture_set as ordered
 
@@ -79,10 +79,11 @@ class Inputs:
     files: Mapping[str, list[Path]] = field(default_factory=dict)  # source name -> its files
     bundle_dir: Path | None = None
     warnings: tuple[str, ...] = ()  # about the bundle (a damaged meta.json)
+    followed: tuple[bundle.FollowedLog, ...] = ()  # the logs `abortscope record` copied into the bundle
 
     @property
     def packets_only(self) -> bool:
-        return not self.files
+        return not self.files and not self.followed
 
 
 def resolve(path: PathLike | Sequence[PathLike], read: Read = Read(), known: CaptureSet | None = None) -> Inputs:
@@ -101,7 +102,8 @@ def resolve(path: PathLike | Sequence[PathLike], read: Read = Read(), known: Cap
         if not capture.exists():
             raise BundleError(f"{root}: the bundle has no {bundle.CAPTURE}")
         meta, warnings = bundle.load_meta(root)
-        return Inputs(capture_set([capture]), meta, read.files(root), root, tuple(warnings))
+        followed = tuple(bundle.followed_logs(root, meta)) if read.logs.get("applog") is None else ()
+        return Inputs(capture_set([capture]), meta, read.files(root), root, tuple(warnings), followed)
     if any(Path(p).is_dir() and bundle.is_bundle(Path(p)) for p in paths):
         raise BundleError("a run bundle is analyzed on its own, not with other captures")
     return Inputs(capture_set(paths), {}, read.files(None))
@@ -112,6 +114,7 @@ def event_rows(inputs: Inputs, flows: pd.DataFrame, read: Read) -> SideRows:
     the sources read and what went wrong in words (analysis.side_files)."""
     side = read_side_files(inputs.files, flows, inputs.meta, tz=read.tz, trace_to_realtime_ns=read.trace_to_realtime_ns,
                            bundle_root=inputs.bundle_dir)
+    read_followed_logs(side, inputs.followed, flows, inputs.meta, read.tz)
     side.warnings[:0] = inputs.warnings
     side.warnings.extend(untied_warnings(side.frames, side.sources))
     return side

@@ -26,6 +26,7 @@ from analysis import bundle, clock
 from analysis.errors import ClockError, EventParseError
 from analysis.events import SOURCES, EventSource, ParseContext
 from analysis.events._lines import LineReport
+from analysis.events.detect import detect
 from analysis.schema import COLUMN_NAMES
 
 
@@ -67,7 +68,17 @@ def read_side_files(files: Mapping[str, Sequence[Path]], flows: pd.DataFrame, me
 def _read(source: EventSource, path: Path, ctx: ParseContext, side: SideRows) -> pd.DataFrame | None:
     """Read and parse one file into ``side``; its rows (None when it was left out)."""
     try:
-        rows = source.parse(read_text(path, source.what), ctx)
+        text = read_text(path, source.what)
+    except EventParseError as exc:
+        side.warnings.append(f"{path}: {exc}; left out of the timeline (the other sources are kept)")
+        return None
+    return _read_text(source, path, text, ctx, side)
+
+
+def _read_text(source: EventSource, path: Path, text: str, ctx: ParseContext, side: SideRows) -> pd.DataFrame | None:
+    """Parse one file's text into ``side``; its rows (None when it was left out)."""
+    try:
+        rows = source.parse(text, ctx)
     except (EventParseError, ClockError) as exc:
         side.warnings.append(f"{path}: {exc}; left out of the timeline (the other sources are kept)")
         return None
@@ -75,6 +86,37 @@ def _read(source: EventSource, path: Path, ctx: ParseContext, side: SideRows) ->
     side.sources.append(source.name)
     side.frames.append(rows[list(COLUMN_NAMES)])  # the schema's columns (strace's come with its pid)
     return rows
+
+
+def read_followed_logs(side: SideRows, logs: Sequence[bundle.FollowedLog], flows: pd.DataFrame, meta: dict,
+                       tz: str | None = None) -> None:
+    """The logs `abortscope record` copied into a bundle, into ``side``: each in its format (detected when the
+    recording did not name it), zone (``tz`` over the recording's) and options, placed with its arrival times."""
+    for log in logs:
+        try:
+            text = read_text(log.path, "followed log")
+        except EventParseError as exc:
+            side.warnings.append(f"{exc}; left out of the timeline")
+            continue
+        name = log.format or detect(text)
+        if name not in SOURCES:
+            side.warnings.append(f"{log.path}: {'no such log format ' + repr(name) if name else 'its format was not recognised'}; "
+                                 "left out of the timeline (record it with --applog-format)")
+            continue
+        zone = clock.checked_zone(tz or log.tz or "UTC")
+        if not (tz or log.tz) and SOURCES[name].wall_clock:
+            side.warnings.append(f"{log.path}: its times carry no zone and the recording named none; read as UTC")
+        context = ParseContext(flows=flows, meta=meta, tz=zone, lines=LineReport(), options=log.options,
+                               arrival_ns=_arrival(log.arrival))
+        _read_text(SOURCES[name], log.path, text, context, side)
+
+
+def _arrival(path: Path) -> list[int] | None:
+    """The arrival times beside a followed log (None when there are none, or they are damaged)."""
+    try:
+        return [int(line) for line in path.read_text().split()]
+    except (OSError, ValueError):
+        return None
 
 
 def applog_zone(path: Path, tz: str | None, bundle_root: Path | None, warnings: list[str]) -> str:

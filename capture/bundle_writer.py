@@ -46,10 +46,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
-from analysis.bundle import (APP_EVENTS, CAPTURE, KERNEL, LADDER_SVG, META, PROXY_LOG, SERVER_LOG, STRACE, TIMELINE_CSV,
-                             TIMELINE_PNG)
+from analysis.bundle import (APP_EVENTS, ARRIVAL_SUFFIX, CAPTURE, FOLLOWED_LOGS, KERNEL, LADDER_SVG, META, PROXY_LOG,
+                             SERVER_LOG, STRACE, TIMELINE_CSV, TIMELINE_PNG)
 from capture.out_dir import OutDir, is_regular
 from capture.users import User
 
@@ -57,7 +58,8 @@ META_FORMAT_VERSION = 1
 #: what the analyzer writes after the run (dropped when the analysis failed or was interrupted: no half file)
 ANALYSIS_FILES = (TIMELINE_CSV, TIMELINE_PNG, LADDER_SVG)
 #: every file a run writes; the only names ever replaced or removed in --out
-BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, PROXY_LOG, *ANALYSIS_FILES, META)
+BUNDLE_FILES = (CAPTURE, APP_EVENTS, STRACE, KERNEL, SERVER_LOG, PROXY_LOG, *ANALYSIS_FILES,
+                *(name + end for name in FOLLOWED_LOGS for end in ("", ARRIVAL_SUFFIX)), META)
 
 
 def write_meta(out_dir: Path, meta: dict) -> Path:
@@ -77,6 +79,20 @@ def holds_a_bundle(dir_fd: int, entries: list[str]) -> bool:
 def open_bundle_dir(path: Path, owner: User, force: bool = False) -> OutDir:
     """``--out``, checked and held open (BundleError when it cannot be used: capture.out_dir says which)."""
     return OutDir.open(path, owner, claims=holds_a_bundle, names=BUNDLE_FILES, what="bundle", force=force)
+
+
+def publish_or_keep(out: OutDir, stage: Path) -> str | None:
+    """publish_bundle, then the stage removed and ``out`` closed; when ``out`` refuses, the stage is kept and
+    the problem returned in words."""
+    try:
+        publish_bundle(out, stage)
+    except OSError as exc:
+        return (f"cannot write the bundle into {out.path}: {exc.strerror or exc}; "
+                f"what was recorded is kept in {stage}")  # fmt: skip
+    finally:
+        out.close()
+    shutil.rmtree(stage, ignore_errors=True)
+    return None
 
 
 def publish_bundle(out: OutDir, stage: Path) -> None:

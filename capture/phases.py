@@ -16,3 +16,16 @@ class Phase(StrEnum):
     STOP = "stop"
     ANALYSIS = "analysis"
     DONE = "done"
+
+
+class RecordPhase(StrEnum):
+    """The phases of `abortscope record` (capture.record.session); those it shares with a run have the same values
+    (the session's end, capture.bundle_session, names them through :class:`Phase`)."""
+
+    TARGET = "target"
+    RECORDERS = Phase.RECORDERS.value
+    RECORDING = "recording"
+    DRAIN = Phase.DRAIN.value
+    STOP = Phase.STOP.value
+    ANALYSIS = Phase.ANALYSIS.value
+    DONE = Phase.DONE.value

@@ -26,6 +26,8 @@ DEBIAN_PACKAGE_OF: dict[str, str] = {
     "chromium": "chromium",
     "nginx": "nginx",
     "mount": "mount",
+    "nginx": "nginx",
+    "tail": "coreutils",
 }
 
 #: what needs root, for the message

@@ -240,9 +240,10 @@ def descendants(pid: int) -> list[int]:
 
 def _child_pids(pid: int) -> list[int]:
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            found.extend(int(c) for c in task.read_text().split())
+    with contextlib.suppress(OSError):  # the process (or a thread) may go while it is listed: ESRCH from the glob
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                found.extend(int(c) for c in task.read_text().split())
     return found
 
 

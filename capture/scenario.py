@@ -39,12 +39,13 @@ from typing import Callable
 from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
 from analysis.errors import AbortscopeError, BundleError
 from capture import launch, procs
-from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_bundle, write_meta
-from capture.interrupts import Received, deferred, signals_as_interrupts
+from capture.bundle_session import BundleSession
+from capture.bundle_writer import open_bundle_dir
+from capture.interrupts import deferred, signals_as_interrupts
 from capture.out_dir import OutDir, make_staging
 from capture.phases import Phase
 from capture.privileges import require_root, require_tools
-from capture.recorders.base import Recorder, RecorderError
+from capture.recorders.base import Recorder
 from capture.recorders.dumpcap import DumpcapCapture
 from capture.recorders.packets import LOOPBACK_IFACES, PacketCapture
 from capture.recorders.scapy_sniffer import ScapyCapture
@@ -138,7 +139,7 @@ def run_scenario(
     return result
 
 
-class _Run:
+class _Run(BundleSession):
     """The state of one run: its processes, recorders and meta, torn down in `finish`."""
 
     def __init__(self, params: ScenarioParams, on_phase: Callable[[Phase], None], after_run) -> None:
@@ -172,11 +173,6 @@ class _Run:
             "pids": {},
             "warnings": [],
         }
-
-    def _phase(self, name: Phase) -> None:
-        self.meta["phase"] = name
-        self.meta["phase_started_ns"][name] = time.time_ns()
-        self.on_phase(name)
 
     def preflight(self, argv: list[str] | None, force: bool) -> None:
         """Everything that can be refused, refused before anything starts or is written."""
@@ -258,45 +254,7 @@ class _Run:
         self.meta[role]["pid"] = pid
         self.meta["pids"][role] = pid
 
-    def _enter(self, stack: ExitStack, recorder: Recorder, required: bool) -> None:
-        self.recorders.append(recorder)
-        try:
-            stack.enter_context(recorder)
-        except RecorderError:
-            if required:
-                raise
-            # an optional layer that cannot run is said in meta, the run goes on without it
-        finally:
-            for pid in recorder.pids:  # also when its start failed: it was stopped, the pid proves it
-                self.meta["pids"][recorder.name] = pid
-
-    def interrupted(self, exc: BaseException, received: Received) -> None:
-        self.meta["interrupted"] = True
-        self.meta["reason"] = _reason(exc, received.names, self.meta["phase"])
-
     # --- the end of every run ------------------------------------------------------------------
-
-    def finish(self, received: Received, error: BaseException | None) -> BaseException | None:
-        """Always runs, never raises: status, meta.json, the analysis, the published bundle. Returns the error to raise."""
-        if self.out is None:  # refused (or interrupted) before --out was opened: nothing to write
-            return error
-        with received.quiet():
-            self._settle()
-            error = self._late_signal(received) or error
-            write_meta(self.bundle.root, self.meta)
-        if self.after_run is not None and not self.meta["interrupted"]:
-            error = self._analyze(received) or error
-        with received.quiet():
-            error = self._late_signal(received) or error
-            if not self.meta["interrupted"]:
-                self._phase(Phase.DONE)
-            self.meta["finished_ns"] = time.time_ns()
-            failed = self.out.hand_over_created()
-            if failed:
-                self.meta["chown_failed"] = failed
-            write_meta(self.bundle.root, self.meta)
-            self._publish()
-        return error if error is not None or self.publish_problem is None else BundleError(self.publish_problem)
 
     def _settle(self) -> None:
         """What the run left: recorder status, processes still alive (there should be none), versions, summary."""
@@ -319,44 +277,6 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - a summary must never hide the run's outcome
             self.meta["summary"] = [f"no summary: {exc}"]
 
-    def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
-        """A signal that came while finishing (only noted then): the run is interrupted all the same."""
-        if not received.names or self.meta["interrupted"]:
-            return None
-        late = KeyboardInterrupt(received.names[0])
-        self.interrupted(late, received)
-        return late
-
-    def _analyze(self, received: Received) -> BaseException | None:
-        """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
-        self._phase(Phase.ANALYSIS)
-        try:
-            self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
-            return None
-        except KeyboardInterrupt as exc:
-            self.meta["analysis"] = {"written": [], "error": f"interrupted by {received.names[0] if received.names else 'SIGINT'}"}
-            self.interrupted(exc, received)
-            return exc
-        except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
-            self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
-            return None
-        finally:
-            if self.meta["analysis"]["error"]:  # whatever it had half written is not published
-                for name in ANALYSIS_FILES:
-                    (self.bundle.root / name).unlink(missing_ok=True)
-
-    def _publish(self) -> None:
-        try:
-            publish_bundle(self.out, self.stage)
-        except OSError as exc:
-            self.kept_in = self.stage
-            self.publish_problem = (f"cannot write the bundle into {self.out.path}: {exc.strerror or exc}; "
-                                    f"what was recorded is kept in {self.stage}")  # fmt: skip
-            return
-        finally:
-            self.out.close()
-        shutil.rmtree(self.stage, ignore_errors=True)
-
     def as_raised(self, error: BaseException) -> BaseException:
         """The exception run_scenario raises for ``error``: where the recording is, and a publishing problem too."""
         if isinstance(error, KeyboardInterrupt):
@@ -378,9 +298,3 @@ class _Run:
         if disabled.get(name):
             return f"disabled (--no-{name})"
         return f"the run stopped before this recorder started (phase {self.meta['phase']})"
-
-
-def _reason(exc: BaseException, received: list[str], phase: str) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return f"{received[0] if received else 'SIGINT'} during phase {phase}"
-    return f"{type(exc).__name__} during phase {phase}: {exc}"

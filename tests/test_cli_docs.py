@@ -73,3 +73,13 @@ def test_every_run_option_is_in_the_readme_line():
         for opt in getattr(param, "opts", ()):
             if opt.startswith("--") and opt != "--help":
                 assert opt in run_line, f"`abortscope run {opt}` is missing from the README"
+
+
+def test_every_record_option_is_in_the_readme_line():
+    block = readme_cli_block()
+    record_line = next(part for part in block.split("\n\n") if "abortscope record" in part)
+    for param in command("record").params:
+        for opt in getattr(param, "opts", ()):
+            if opt.startswith("--") and opt != "--help":
+                assert opt in record_line, f"`abortscope record {opt}` is missing from the README"
+    assert "## Record your own server" in README

@@ -11,6 +11,7 @@ _MODULES = {
     "plot": "abortscope.commands.plot",
     "annotate": "abortscope.commands.annotate",
     "sweep": "abortscope.commands.sweep",
+    "record": "abortscope.commands.record",
 }
 
 

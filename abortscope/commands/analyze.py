@@ -40,7 +40,10 @@ def analyze(
     app: Optional[Path] = typer.Option(None, "--app", help="app.jsonl events (default: the bundle's)."),
     strace: Optional[Path] = typer.Option(None, "--strace", help="strace -f -ttt -T -yy output (default: the bundle's)."),
     kernel: Optional[Path] = typer.Option(None, "--kernel", help="tracefs text (default: the bundle's; needs its meta.json clock offset)."),
-    applog: Optional[Path] = typer.Option(None, "--applog", help="Application log lines in Go's log format."),
+    applog: Optional[Path] = typer.Option(None, "--applog", help="An application's log (Go's log format unless "
+                                          "--applog-format names another)."),
+    applog_format: str = typer.Option("applog", "--applog-format", help="Format of --applog: applog (Go), nginx, "
+                                      "nginx_access, python, node, java, jsonl."),
     tz: Optional[str] = typer.Option(None, "--tz", help="Time zone of --applog timestamps, an IANA name such as "
                                      "Europe/Paris (default: UTC, as a run bundle's server.log is written)."),
     flow: Optional[str] = typer.Option(None, "--flow", help="Keep one connection: client_ip:port>server_ip:port."),
@@ -61,7 +64,9 @@ def analyze(
     """Explain every TCP connection in a capture: who closed, who reset, which write failed and why."""
     _refuse_early(flow, port, format, output)
     chosen = parse_verdicts(verdict)
-    logs = {"app": app, "strace": strace, "kernel": kernel, "applog": applog}  # analysis.events.SOURCES names
+    logs = {"app": app, "strace": strace, "kernel": kernel, "applog": None}  # analysis.events.SOURCES names
+    if applog is not None:
+        logs[applog_format] = applog  # an unknown name is refused by the reader, naming the known ones
     target = output if output is not None else out.file  # the real stdout, not the progress bar's redirect
     named = paths[0] if len(paths) == 1 else paths
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import bundle
-from analysis.events import app_jsonl, applog, jsonl, kernel, strace
+from analysis.events import app_jsonl, applog, javalog, jsonl, kernel, nginx_access, nginx_error, nodelog, pattern, pylog, strace
 from analysis.events.context import ParseContext
 from analysis.schema import Source
 
@@ -44,6 +44,16 @@ SOURCES: dict[str, EventSource] = {s.name: s for s in (
     EventSource("applog", Source.APP, applog.parse, "Go `log` lines (date time message)", "application log",
                 wall_clock=True),
     EventSource("jsonl", Source.APP, jsonl.parse, "generic JSON lines with a timestamp field", "JSON lines"),
+    EventSource("nginx", Source.APP, nginx_error.parse, "nginx error.log (level info)", "nginx error log", wall_clock=True),
+    EventSource("nginx_access", Source.APP, nginx_access.parse, "nginx access.log (combined): its 499 lines",
+                "nginx access log"),
+    EventSource("python", Source.APP, pylog.parse, "Python tracebacks and log lines", "Python log", wall_clock=True),
+    EventSource("node", Source.APP, nodelog.parse, "Node.js errors (write EPIPE, ERR_STREAM_DESTROYED)", "Node log",
+                wall_clock=True),
+    EventSource("java", Source.APP, javalog.parse, "Java stack traces (java.io.IOException: Broken pipe)", "Java log",
+                wall_clock=True),
+    EventSource("pattern", Source.APP, pattern.parse, "any log, through --applog-pattern REGEX", "application log",
+                wall_clock=True),
 )}
 
 __all__ = ["PACKETS", "SOURCES", "EventSource", "ParseContext"]

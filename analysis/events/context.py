@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,7 +22,10 @@ class ParseContext:
       ``sock_send_length`` through strace's writes);
     - ``lines``: where damaged lines are counted (events._lines); None: not counted;
     - ``actor``: the side that was traced or logged, where no connection says (the harness traces the server);
-    - ``options``: settings of one source (e.g. ``ts_field`` of generic JSON lines).
+    - ``options``: settings of one source (e.g. ``ts_field`` of generic JSON lines);
+    - ``arrival_ns``: per line of the text, when it reached `abortscope record` (epoch ns; the bundle's
+      ``NAME.arrival``), or None. A line with no time of its own (a traceback) is placed at its arrival;
+      one whose own time is coarser (nginx: whole seconds) takes its arrival when that falls within it.
     """
 
     flows: pd.DataFrame | None = None
@@ -33,3 +36,4 @@ class ParseContext:
     lines: LineReport | None = None
     actor: str = "server"
     options: Mapping[str, str] = field(default_factory=dict)
+    arrival_ns: Sequence[int] | None = None

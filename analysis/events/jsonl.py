@@ -5,7 +5,8 @@ The timestamp field is ``ts_field`` or the first present of
 (clock.epoch_any_to_ns). ``kind`` comes from ``event``/``kind`` when it is a
 timeline kind, else ``log``; ``detail`` is ``msg``/``message``/``error`` or
 the whole object; ``flow``/``local``/``remote``/``actor``/``errno`` are used
-when present (per line: lines need not share their keys). Lines that are no JSON object, or whose object has no usable
+when present (per line: lines need not share their keys); ``ctx.options`` may name other keys for the time
+(``ts_field``) and the endpoints (``local_field``, ``remote_field``, e.g. ``client`` holding ``ip:port``). Lines that are no JSON object, or whose object has no usable
 time, are damaged: skipped and counted in ``lines`` (events._lines).
 """
 
@@ -44,7 +45,8 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     keep = ts_ns != clock.NO_TIME
     count_bad(lines, damaged_lines(text, at, keep))
     raw, ts_ns = raw[keep].reset_index(drop=True), ts_ns[keep]
-    as_text(raw, ("event", "kind", "msg", "message", "error", "detail", "flow", "local", "remote", "actor", "errno"))
+    as_text(raw, ("event", "kind", "msg", "message", "error", "detail", "flow", "local", "remote", "actor", "errno",
+                  ctx.options.get("local_field", "local"), ctx.options.get("remote_field", "remote")))
 
     def column(*names):
         """Per row, the first of these keys the row has (lines need not share their keys)."""
@@ -62,7 +64,8 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     errno = column("errno").where(column("errno").notna(), column("error").map(errnos.from_message, na_action="ignore"))
     rows = pd.DataFrame({"ts_ns": ts_ns, "kind": kind.to_numpy(), "detail": detail.astype(object).to_numpy(),
                          "errno": errno.to_numpy(), "len": int_or_na(column("len", "bytes", "written"))})
-    flow, side = tie(ts_ns, column("local"), column("remote"), flows)
+    flow, side = tie(ts_ns, column(ctx.options.get("local_field", "local")), column(ctx.options.get("remote_field", "remote")),
+                     flows)
     given_flow = column("flow")
     rows["flow"] = np.where(given_flow.notna(), given_flow.astype(object), flow)
     given = column("actor")

@@ -12,7 +12,9 @@ The actor is the side whose *socket* the event is about (the local endpoint
 of the event), not the task that happened to run: on loopback the client's
 RST is traced in the server's softirq context. ``sock_send_length`` has no
 addresses: it is tied through the latest strace write of the same thread
-(within 5 ms) and then by its ``sk address`` (see _tie_send_length).
+(within 5 ms) and then by its ``sk address`` (see _tie_send_length); without
+strace, by the ``# abortscope: socket TOKEN local=.. remote=..`` lines that
+`abortscope record --syscalls kernel` writes (capture.recorders.socket_map).
 
 Damaged lines (not a trace line, not a ``#`` comment; a tracepoint line
 cut before a field it needs) are skipped and counted in ``lines``
@@ -21,6 +23,7 @@ cut before a field it needs) are skipped and counted in ``lines``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +130,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     })
     rows["flow"], rows["actor"] = tie(ts_ns, local.reset_index(drop=True), remote.reset_index(drop=True), flows)
     _tie_send_length(rows, flows, syscalls)
+    _tie_by_socket_lines(rows, text, flows)
     rows["source"] = Source.KERNEL.value
     return conform(rows)
 
@@ -218,6 +222,23 @@ def _details(head: pd.DataFrame, spec: pd.Series) -> pd.Series:
             text = text + " " + p
         out[mask] = (event + " " + text).str.replace("state=TCP_", "state=", regex=False)
     return out
+
+
+#: `abortscope record --syscalls kernel` names each socket of the port (capture.recorders.socket_map)
+_SOCKET_LINE = re.compile(r"^# abortscope: socket (\S+) local=(\S+) remote=(\S+)$", re.M)
+
+
+def _tie_by_socket_lines(rows: pd.DataFrame, text: str, flows: pd.DataFrame | None) -> None:
+    """sock_send_length rows still untied, whose socket a ``# abortscope: socket`` line names: tied by its endpoints."""
+    named = {token: (local, remote) for token, local, remote in _SOCKET_LINE.findall(text)}
+    mask = ((rows["kind"] == EventKind.SEND_LENGTH.value) & (rows["flow"] == "") & rows["socket"].isin(list(named))).to_numpy()
+    if not mask.any():
+        return
+    ends = rows.loc[mask, "socket"].map(named)
+    flow, actor = tie(rows.loc[mask, "ts_ns"].to_numpy(np.int64), ends.str[0].reset_index(drop=True),
+                      ends.str[1].reset_index(drop=True), flows)
+    rows.loc[mask, "flow"] = flow
+    rows.loc[mask, "actor"] = actor
 
 
 def _tie_send_length(rows: pd.DataFrame, flows: pd.DataFrame | None, syscalls: pd.DataFrame | None) -> None:

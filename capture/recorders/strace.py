@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.events.strace import TRACED_SYSCALLS
@@ -22,13 +23,14 @@ from capture.interrupts import deferred
 from capture.recorders.base import HelperProcess, Recorder, RecorderError
 
 
-def strace_argv(pid: int, out_path: Path) -> list[str]:
+def strace_argv(pid: int | Sequence[int], out_path: Path) -> list[str]:
+    pids = [pid] if isinstance(pid, int) else list(pid)
     return [
         "strace", "-f", "-ttt", "-T", "-yy",
         "-e", "trace=" + ",".join(TRACED_SYSCALLS),
         "-e", "signal=all",
         "-o", str(out_path),
-        "-p", str(pid),
+        *(arg for p in pids for arg in ("-p", str(p))),
     ]  # fmt: skip
 
 
@@ -52,12 +54,16 @@ def _tracer_of(tid: int) -> int:
 class StraceRecorder(Recorder):
     name = "strace"
 
-    def __init__(self, pid: int, out_path: Path) -> None:
+    def __init__(self, pid: int, out_path: Path, also: Sequence[int] = ()) -> None:
+        """Trace ``pid`` and the processes ``also`` (e.g. the workers it forked before we attached)."""
         super().__init__()
         self.traced_pid = pid
+        self.traced_pids = [pid, *(p for p in also if p != pid)]
         self.out_path = Path(out_path)
         self._helper: HelperProcess | None = None
         self.status.update(file=self.out_path.name, traced_pid=pid, syscalls=list(TRACED_SYSCALLS))
+        if len(self.traced_pids) > 1:
+            self.status["traced_pids"] = self.traced_pids
 
     @property
     def pids(self) -> list[int]:
@@ -65,18 +71,19 @@ class StraceRecorder(Recorder):
 
     def _start(self) -> None:
         with deferred():  # started and stored together: stop() always finds it
-            self._helper = HelperProcess(strace_argv(self.traced_pid, self.out_path))
+            self._helper = HelperProcess(strace_argv(self.traced_pids, self.out_path))
         self.status["pid"] = self._helper.pid
-        self._helper.wait_for_line(rf"Process {self.traced_pid} attached", timeout_s=10)
+        for pid in self.traced_pids:
+            self._helper.wait_for_line(rf"Process {pid} attached", timeout_s=10)
         deadline = time.monotonic() + 5
         while True:
-            threads = _threads(self.traced_pid)
+            threads = [t for pid in self.traced_pids for t in _threads(pid)]
             untraced = [t for t in threads if _tracer_of(t) != self._helper.pid]
             if threads and not untraced:
                 self.status["threads_attached"] = len(threads)
                 return
             if time.monotonic() > deadline:
-                raise RecorderError(f"strace did not attach to threads {untraced} of pid {self.traced_pid}")
+                raise RecorderError(f"strace did not attach to threads {untraced} of pids {self.traced_pids}")
             time.sleep(0.01)
 
     def _stop(self) -> None:

@@ -29,6 +29,18 @@ class TcpdumpCapture(ToolCapture):
     }
     to_stdout = True
 
+    def __init__(self, *args, max_packets: int | None = None, **kwargs) -> None:
+        """``max_packets``: tcpdump stops by itself after that many (``-c``); None: no limit."""
+        super().__init__(*args, **kwargs)
+        self.max_packets = max_packets
+        if max_packets:
+            self.status["max_packets"] = max_packets
+
+    @property
+    def exited(self) -> bool:
+        """tcpdump ended by itself (``-c`` reached, or it failed)."""
+        return self._helper is not None and self._helper.proc.poll() is not None
+
     def argv(self) -> list[str]:
         user = unprivileged_user()
         self.status["runs_as"] = user.name
@@ -41,6 +53,7 @@ class TcpdumpCapture(ToolCapture):
             "-i", self.iface,
             "-s", str(self.snaplen),
             "-Z", user.name,
+            *(["-c", str(self.max_packets)] if self.max_packets else []),
             "-w", "-",
             self.filter,
         ]  # fmt: skip

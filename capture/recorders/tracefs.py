@@ -44,11 +44,12 @@ from pathlib import Path
 from analysis.events.kernel import TRACEPOINTS, Tracepoint
 from capture.interrupts import deferred
 from capture.recorders.base import Recorder, RecorderError, ports_of
+from capture.recorders.socket_map import SocketMap
 from capture.recorders.tracefs_mount import INSTANCE_PREFIX, remove_instance, remove_stale_instances, tracefs_root, write
 
 TRACE_CLOCK = "boot"
 PORT_FILTER = "sport == {port} || dport == {port}"
-CONNECTIONS, SERVER_THREADS = "connections", "sends"
+CONNECTIONS, SERVER_THREADS, SOCKETS = "connections", "sends", "sockets"
 
 
 @dataclass(frozen=True)
@@ -127,10 +128,15 @@ def keep_lines(text: str, port: int | tuple[int, ...]) -> tuple[list[tuple[float
 class TracefsRecorder(Recorder):
     name = "kernel"
 
-    def __init__(self, port: int | tuple[int, ...], out_path: Path, server_pid: int | None = None) -> None:
+    def __init__(self, port: int | tuple[int, ...], out_path: Path, server_pid: int | None = None,
+                 also_pids: tuple[int, ...] = (), socket_addresses: bool = False) -> None:
+        """``port``: the server's, and a proxy's in front of it; ``socket_addresses``: tie the server's sends to their
+        sockets without strace (capture.recorders.socket_map)."""
         super().__init__()
-        self.ports = ports_of(port)  # the server's, and a proxy's in front of it
+        self.ports = ports_of(port)
+        self.socket_map = SocketMap(self.ports[0]) if socket_addresses and server_pid else None
         self.server_pid = server_pid
+        self.server_pids = ([server_pid] if server_pid else []) + [p for p in also_pids if p != server_pid]
         self.out_path = Path(out_path)
         self.name_base = f"{INSTANCE_PREFIX}{os.getpid()}-{self.ports[0]}"
         self.instances: dict[str, Path] = {}
@@ -148,8 +154,10 @@ class TracefsRecorder(Recorder):
         self.status["tracefs"] = how
         self.status["stale_instances_removed"] = remove_stale_instances(root)
         try:
-            for role in [CONNECTIONS] + ([SERVER_THREADS] if self.server_pid else []):
+            for role in [CONNECTIONS] + ([SERVER_THREADS] if self.server_pid else []) + ([SOCKETS] if self.socket_map else []):
                 self._create(root, role)
+            if self.socket_map:
+                self._map_sockets()
             for event, rule in EVENTS.items():
                 self.status["events"][f"{rule.system}/{event}"] = self._enable(event, rule)
             if self.server_pid:
@@ -190,8 +198,18 @@ class TracefsRecorder(Recorder):
             kept += f", threads of pid {self.server_pid} only"
         return kept
 
+    def _map_sockets(self) -> None:
+        write(self.instances[SERVER_THREADS] / "options" / "hash-ptr", "0")  # matched with skaddr, then hidden
+        sockets = self.instances[SOCKETS]
+        write(sockets / "options" / "fields", "1")
+        write(sockets / "options" / "hash-ptr", "0")
+        state = sockets / "events" / "sock" / "inet_sock_set_state"
+        write(state / "filter", PORT_FILTER.format(port=self.ports[0]))
+        write(state / "enable", "1")
+        self.status["socket_addresses"] = "sock_send_length tied by socket address (tracefs instance -sockets)"
+
     def _trace_only_the_server(self, instance: Path) -> None:
-        threads = [t.name for t in Path(f"/proc/{self.server_pid}/task").iterdir()]
+        threads = [t.name for pid in self.server_pids for t in Path(f"/proc/{pid}/task").iterdir()]
         write(instance / "options" / "event-fork", "1")  # threads the server starts later are traced too
         write(instance / "set_event_pid", " ".join(threads))
 
@@ -206,9 +224,15 @@ class TracefsRecorder(Recorder):
         lines: list[tuple[float, str]] = []
         dropped, overrun = 0, 0
         try:
-            for instance in self.instances.values():
+            for role, instance in self.instances.items():
                 write(instance / "tracing_on", "0")
-                kept, gone = keep_lines((instance / "trace").read_text(errors="replace"), self.ports)
+                text = (instance / "trace").read_text(errors="replace")
+                if role == SOCKETS:
+                    self.socket_map.learn(text)
+                    continue
+                if self.socket_map is not None:
+                    text = "\n".join(map(self.socket_map.hide, text.splitlines()))
+                kept, gone = keep_lines(text, self.ports)
                 lines += kept
                 dropped += gone
                 overrun += _overrun(instance) or 0
@@ -217,6 +241,8 @@ class TracefsRecorder(Recorder):
             return
         lines.sort(key=lambda item: item[0])
         header = f"# tracer: nop\n# abortscope: events of port {' '.join(map(str, self.ports))} from {', '.join(i.name for i in self.instances.values())}\n"
+        if self.socket_map is not None:
+            header += "".join(line + "\n" for line in self.socket_map.lines())
         self.out_path.write_text(header + "".join(line + "\n" for _, line in lines))
         self.status.update(events_recorded=len(lines), dropped_lines=dropped, overrun=overrun)
 

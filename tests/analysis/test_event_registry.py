@@ -53,5 +53,5 @@ def test_an_unknown_source_name_is_one_line(tmp_path):
 
     from analysis.errors import EventParseError
 
-    with pytest.raises(EventParseError, match="no event source named nginx"):
-        analysis.load(bundle("go-curl-8061"), analysis.Read(logs={"nginx": tmp_path / "x"}))
+    with pytest.raises(EventParseError, match="no event source named caddy"):
+        analysis.load(bundle("go-curl-8061"), analysis.Read(logs={"caddy": tmp_path / "x"}))

@@ -63,6 +63,13 @@ def test_every_phase_of_a_run_has_its_words_in_the_cli():
     assert list(PHASE_TEXT) == list(Phase)
 
 
+def test_every_phase_of_a_recording_has_its_words_in_the_cli():
+    from abortscope.commands.record import PHASE_TEXT
+    from capture.phases import RecordPhase
+
+    assert list(PHASE_TEXT) == list(RecordPhase)
+
+
 def test_one_options_value_gives_each_servers_argv_the_sweep_label_and_the_refusal():
     from capture.scenario import ScenarioParams
     from capture.server_options import ServerOptions, asked, parse_label

@@ -1,0 +1,111 @@
+"""What `abortscope run` and `abortscope record` share: phases, recorders entered, the end of every session.
+
+A session records into a private staging directory (capture.out_dir) and, in
+``finish`` (which always runs and never raises), settles what it left, writes
+meta.json, runs the after-run hook (the analyzer) unless it was interrupted,
+hands the new directories to the invoking user and publishes the bundle.
+Subclasses set ``meta``, ``bundle``, ``out``, ``stage``, ``after_run``,
+``on_phase`` and ``recorders``, and define ``_settle``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+
+from analysis.errors import BundleError
+from capture.bundle_writer import ANALYSIS_FILES, publish_or_keep, write_meta
+from capture.interrupts import Received
+from capture.phases import Phase
+from capture.recorders.base import Recorder, RecorderError
+
+
+class BundleSession:
+    publish_problem: str | None = None
+    kept_in = None
+
+    def _phase(self, name: Phase) -> None:
+        self.meta["phase"] = name
+        self.meta["phase_started_ns"][name] = time.time_ns()
+        self.on_phase(name)
+
+    def _enter(self, stack: ExitStack, recorder: Recorder, required: bool) -> None:
+        self.recorders.append(recorder)
+        try:
+            stack.enter_context(recorder)
+        except RecorderError:
+            if required:
+                raise
+            # an optional layer that cannot run is said in meta, the run goes on without it
+        finally:
+            for pid in recorder.pids:  # also when its start failed: it was stopped, the pid proves it
+                self.meta["pids"][recorder.name] = pid
+
+    def interrupted(self, exc: BaseException, received: Received) -> None:
+        self.meta["interrupted"] = True
+        self.meta["reason"] = _reason(exc, received.names, self.meta["phase"])
+
+    # --- the end of every session ---------------------------------------------------------------
+
+    def finish(self, received: Received, error: BaseException | None) -> BaseException | None:
+        """Always runs, never raises: status, meta.json, the analysis, the published bundle. Returns the error to raise."""
+        if self.out is None:  # refused (or interrupted) before --out was opened: nothing to write
+            return error
+        with received.quiet():
+            self._settle()
+            error = self._late_signal(received) or error
+            write_meta(self.bundle.root, self.meta)
+        if self.after_run is not None and not self.meta["interrupted"]:
+            error = self._analyze(received) or error
+        with received.quiet():
+            error = self._late_signal(received) or error
+            if not self.meta["interrupted"]:
+                self._phase(Phase.DONE)
+            self.meta["finished_ns"] = time.time_ns()
+            failed = self.out.hand_over_created()
+            if failed:
+                self.meta["chown_failed"] = failed
+            write_meta(self.bundle.root, self.meta)
+            self._publish()
+        return error if error is not None or self.publish_problem is None else BundleError(self.publish_problem)
+
+    def _settle(self) -> None:
+        raise NotImplementedError
+
+    def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
+        """A signal that came while finishing (only noted then): the run is interrupted all the same."""
+        if not received.names or self.meta["interrupted"]:
+            return None
+        late = KeyboardInterrupt(received.names[0])
+        self.interrupted(late, received)
+        return late
+
+    def _analyze(self, received: Received) -> BaseException | None:
+        """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
+        self._phase(Phase.ANALYSIS)
+        try:
+            self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
+            return None
+        except KeyboardInterrupt as exc:
+            self.meta["analysis"] = {"written": [], "error": f"interrupted by {received.names[0] if received.names else 'SIGINT'}"}
+            self.interrupted(exc, received)
+            return exc
+        except Exception as exc:  # noqa: BLE001 - the raw bundle stands without the analysis
+            self.meta["analysis"] = {"written": [], "error": f"{type(exc).__name__}: {exc}"}
+            return None
+        finally:
+            if self.meta["analysis"]["error"]:  # whatever it had half written is not published
+                for name in ANALYSIS_FILES:
+                    (self.bundle.root / name).unlink(missing_ok=True)
+
+    def _publish(self) -> None:
+        self.publish_problem = publish_or_keep(self.out, self.stage)
+        if self.publish_problem:
+            self.kept_in = self.stage
+
+
+
+def _reason(exc: BaseException, received: list[str], phase: str) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{received[0] if received else 'SIGINT'} during phase {phase}"
+    return f"{type(exc).__name__} during phase {phase}: {exc}"

@@ -1,0 +1,8 @@
+"""`abortscope record`: every recorder of `run`, attached to the user's own server (by pid or by command).
+
+capture.record.session orchestrates one recording; the small modules beside it
+each do one job: target (which process, which port, which interface),
+follow (copy a growing log into the bundle, each line stamped on arrival),
+stop (when to stop: duration, first RST, limits), sockets (the kernel's
+socket addresses for ``--syscalls kernel``).
+"""
