@@ -60,6 +60,7 @@ def main() -> int:
     # started in the background of a non-interactive shell (CI's runner) inherits it ignored, and Python keeps
     # an ignored SIGINT ignored: until the run installs its own handling, the "Ctrl-C" would be lost.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # and not blocked, which exec would keep too
     command = subprocess.Popen(argv, start_new_session=True)
     print(command.pid, flush=True)
     code = command.wait()
