@@ -21,13 +21,13 @@ import threading
 import time
 from pathlib import Path
 
+from analysis.bundle import ARRIVAL_SUFFIX
 from capture import procs
 from capture.interrupts import deferred
 from capture.users import User
 
 #: after the recording, how long tail gets to copy what the server wrote last
 SETTLE_S = 0.3
-ARRIVAL_SUFFIX = ".arrival"
 
 
 class FollowError(Exception):
