@@ -5,7 +5,9 @@ A session records into a private staging directory (capture.out_dir) and, in
 meta.json, runs the after-run hook (the analyzer) unless it was interrupted,
 hands the new directories to the invoking user and publishes the bundle.
 Subclasses set ``meta``, ``bundle``, ``out``, ``stage``, ``after_run``,
-``on_phase`` and ``recorders``, and define ``_settle``.
+``on_phase`` and ``recorders``, and define ``_settle``; ``_after_analysis``
+(nothing by default) makes what else the run says from the Timeline the
+hook loaded (``analyzed``; None when the hook did not run or failed).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from capture.recorders.base import Recorder, RecorderError
 class BundleSession:
     publish_problem: str | None = None
     kept_in = None
+    analyzed = None  #: the Timeline the after-run hook loaded (analysis.bundle_outputs.AfterRun)
 
     def _phase(self, name: Phase) -> None:
         self.meta["phase"] = name
@@ -58,6 +61,8 @@ class BundleSession:
         if self.after_run is not None and not self.meta["interrupted"]:
             error = self._analyze(received) or error
         with received.quiet():
+            self._after_analysis()
+            self.analyzed = None  # a recording's Timeline is not kept past its views
             error = self._late_signal(received) or error
             if not self.meta["interrupted"]:
                 self._phase(Phase.DONE)
@@ -72,6 +77,9 @@ class BundleSession:
     def _settle(self) -> None:
         raise NotImplementedError
 
+    def _after_analysis(self) -> None:
+        """What the session says from the analysis (``analyzed``), before meta.json is written the last time."""
+
     def _late_signal(self, received: Received) -> KeyboardInterrupt | None:
         """A signal that came while finishing (only noted then): the run is interrupted all the same."""
         if not received.names or self.meta["interrupted"]:
@@ -84,7 +92,9 @@ class BundleSession:
         """The after-run hook on the staged bundle; Ctrl-C stops it (and marks the run interrupted)."""
         self._phase(Phase.ANALYSIS)
         try:
-            self.meta["analysis"] = {"written": self.after_run(self.bundle.root), "error": None}
+            done = self.after_run(self.bundle.root)
+            self.analyzed = done.timeline
+            self.meta["analysis"] = {"written": list(done.written), "error": None}
             return None
         except KeyboardInterrupt as exc:
             self.meta["analysis"] = {"written": [], "error": f"interrupted by {received.names[0] if received.names else 'SIGINT'}"}
@@ -95,6 +105,7 @@ class BundleSession:
             return None
         finally:
             if self.meta["analysis"]["error"]:  # whatever it had half written is not published
+                self.analyzed = None
                 for name in ANALYSIS_FILES:
                     (self.bundle.root / name).unlink(missing_ok=True)
 

@@ -37,7 +37,11 @@ meta.json (what capture.scenario writes; times are epoch ns):
     handler_wait          "handler done" | "server exited" | "deadline" (the handler had not logged its end by then)
     warnings              what the user should know (a capture interface that cannot see loopback, no packets)
     versions              kernel, python, scapy, go, curl, tcpdump, libpcap, tshark, dumpcap, strace, node
-    summary               the lines `abortscope run` printed
+    summary               the run summary's facts per layer (capture.run_summary.RunSummary.as_data: app {error},
+                          wire {packets, truncated, first_rst {by, frame, t_rel_s}}, syscall {failing, errno}; a layer
+                          not recorded: {not_recorded: why}) and how they were read (read); {error} when none could be
+                          made; `abortscope run` prints the lines rendered from them (capture.run_summary.lines_of reads both
+                          this and the list of lines that bundles written before hold: sample_pcaps/*/meta.json)
     analysis              {"written": [...], "error": str|None} from the after-run hook (analyzer)
     chown_failed          directories that could not be handed to the invoking user (absent when none)
 """

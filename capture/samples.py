@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.bundle import BundlePaths
-from analysis.bundle_outputs import write_outputs
+from analysis.bundle_outputs import AfterRun, write_outputs
 from analysis.errors import AbortscopeError
 from capture.out_dir import OutDir, make_staging
 from capture.privileges import MissingToolError, NeedsRootError
-from capture.run_summary import summarize
+from capture.run_summary import lines_of, summarize
 from capture.scenario import RunResult, ScenarioParams, run_scenario
 from capture.users import invoking_user
 
@@ -146,7 +146,7 @@ def mismatches(expect: Expect, result: RunResult) -> list[str]:
     """How a run's outcome differs from what its sample needs ([] when it shows the story)."""
     summary = result.summary
     if summary is None:
-        return [f"no run summary ({'; '.join(result.meta.get('summary', []))})"]
+        return [f"no run summary ({'; '.join(lines_of(result.meta))})"]
     found = {
         "app_error": summary.app_error is not None,
         "failing_write": (summary.failing_errno or "?") if summary.failing_syscall else "",
@@ -160,7 +160,7 @@ def mismatches(expect: Expect, result: RunResult) -> list[str]:
     return wrong
 
 
-def write_figures(bundle_dir: Path) -> list[str]:
+def write_figures(bundle_dir: Path) -> AfterRun:
     """After-run hook: the run's outputs without timeline.csv (the committed samples keep their size)."""
     return write_outputs(bundle_dir, timeline_csv=False)
 
@@ -171,7 +171,7 @@ def generate(name: str, out_dir: Path, attempts: int = MAX_ATTEMPTS, log=print) 
     wrong: list[str] = []
     for attempt in range(1, attempts + 1):
         result = run_scenario(params_for(name, out_dir), argv=sys.argv, after_run=write_figures)
-        lines = result.meta.get("summary", [])
+        lines = lines_of(result.meta)
         wrong = mismatches(sample.expect, result)
         analysis_error = (result.meta.get("analysis") or {}).get("error")
         log(f"{name} (run {attempt}): " + " | ".join(" ".join(line.split()) for line in lines))
@@ -210,20 +210,23 @@ def readme_text(out_dir: Path) -> str:
 
 
 def _recorded(bundle_dir: Path) -> str:
-    """The app line and failing syscall of the run's summary, and the analyzer's verdict of each connection."""
+    """The app line and failing syscall of the run's summary, and the analyzer's verdict of each connection: views
+    of one load of the bundle."""
     try:
         meta = json.loads((bundle_dir / "meta.json").read_text())
     except (OSError, json.JSONDecodeError):
         return "not generated yet"
-    said = summarize(BundlePaths(bundle_dir), (meta.get("server") or {}).get("port"), meta.get("recorders")).said()
-    cells = [f"{key}: `{said[key]}`" for key in ("app", "syscall")]
     try:
         from analysis import load
 
-        verdicts = dict.fromkeys(load(bundle_dir).connections["verdict"].astype(str))
-        cells.append(f"verdict: `{', '.join(verdicts) or 'no connection'}`")
+        timeline = load(bundle_dir)
     except Exception as exc:  # noqa: BLE001 - the README still lists the bundle
-        cells.append(f"verdict: not analysed ({type(exc).__name__})")
+        return f"not analysed ({type(exc).__name__})"
+    port, recorders = (meta.get("server") or {}).get("port"), meta.get("recorders")
+    said = summarize(timeline, BundlePaths(bundle_dir).app, port, recorders).said()
+    cells = [f"{key}: `{said[key]}`" for key in ("app", "syscall")]
+    verdicts = dict.fromkeys(timeline.connections["verdict"].astype(str))
+    cells.append(f"verdict: `{', '.join(verdicts) or 'no connection'}`")
     return "<br>".join(c.replace("|", "\\|") for c in cells)
 
 
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only or list(SAMPLES):
             if (args.out_dir / name / "meta.json").is_file():
                 try:
-                    print(f"{name}: {', '.join(write_figures(args.out_dir / name))}")
+                    print(f"{name}: {', '.join(write_figures(args.out_dir / name).written)}")
                 except Exception as exc:  # noqa: BLE001 - one bad bundle must not stop the others
                     problems[name] = f"figures not drawn: {type(exc).__name__}: {exc}"
     elif not args.readme:

@@ -16,7 +16,9 @@ Phases, in order (meta["phase"] says where a run stopped):
 
 The run records into a private staging directory (only root can enter it)
 and publishes the bundle into ``--out`` at the end, meta.json last; the
-summary and the analysis read the staged files, never ``--out``.
+analysis reads the staged files, never ``--out``, and the summary is a
+view of the Timeline it loaded (of a load of its own when the analysis did
+not run or failed: meta["summary"]["read"] says which).
 
 Ctrl-C, SIGTERM or a failure in any phase: every process we started is
 stopped by pid (ExitStack, reverse order; each one registered before a
@@ -36,8 +38,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from analysis.bundle_outputs import AfterRun
 from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
 from analysis.errors import AbortscopeError, BundleError
+from analysis.inputs import Read
 from capture import launch, procs
 from capture.bundle_session import BundleSession
 from capture.bundle_writer import open_bundle_dir
@@ -66,6 +70,8 @@ CAPTURE_BACKENDS: dict[str, type[PacketCapture]] = {
 BACKEND_TOOLS = {"tcpdump": ["tcpdump"], "dumpcap": ["dumpcap", "editcap"], "scapy": []}
 #: the handler is waited for until it logs its end, at most this long past its sleep
 HANDLER_WAIT_MAX_S = 1.5
+#: what the summary reads when the analysis left no Timeline: its layers only (the kernel's trace is no summary's)
+SUMMARY_READ = Read(skip=frozenset({"kernel"}))
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ def run_scenario(
     params: ScenarioParams,
     on_phase: Callable[[Phase], None] = lambda phase: None,
     argv: list[str] | None = None,
-    after_run: Callable[[Path], list[str]] | None = None,
+    after_run: Callable[[Path], AfterRun] | None = None,
     force: bool = False,
 ) -> RunResult:
     """Run the scenario once. Never leaves a process behind; raises only after the bundle is published.
@@ -257,7 +263,7 @@ class _Run(BundleSession):
     # --- the end of every run ------------------------------------------------------------------
 
     def _settle(self) -> None:
-        """What the run left: recorder status, processes still alive (there should be none), versions, summary."""
+        """What the run left: recorder status, processes still alive (there should be none), versions."""
         for recorder in self.recorders:
             self.meta["recorders"][recorder.name] = recorder.status
             if isinstance(recorder, TracefsRecorder) and recorder.clocks:
@@ -270,12 +276,29 @@ class _Run(BundleSession):
             procs.kill_stray(pid)
         self.meta["stray_children_killed"] = strays
         self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if launch.is_alive(pid)]
+
+    def _after_analysis(self) -> None:
+        """The summary: a view of the Timeline the analysis loaded, else of a load of its own (saying why)."""
         try:
-            self.summary = summarize(self.bundle, self.port, self.meta["recorders"])
-            self.meta["summary"] = self.summary.lines()
+            timeline, read = self.analyzed, "the after-run analysis's Timeline"
+            if timeline is None:
+                from analysis.api import load
+
+                timeline, read = load(self.bundle.root, read=SUMMARY_READ), f"a read of its own: {self._not_analyzed()}"
+            self.summary = summarize(timeline, self.bundle.app, self.port, self.meta["recorders"], read)
+            self.meta["summary"] = self.summary.as_data()
             self.meta["warnings"] += self.summary.warnings(self.params.capture_iface)
         except Exception as exc:  # noqa: BLE001 - a summary must never hide the run's outcome
-            self.meta["summary"] = [f"no summary: {exc}"]
+            self.meta["summary"] = {"error": f"no summary: {exc}"}
+
+    def _not_analyzed(self) -> str:
+        """Why the after-run analysis left no Timeline, in words."""
+        if self.after_run is None:
+            return "no after-run analysis"
+        error = (self.meta.get("analysis") or {}).get("error")
+        if error:
+            return f"the analysis failed ({error})"
+        return "the run was interrupted, the analysis skipped" if self.meta["interrupted"] else "the analysis loaded none"
 
     def as_raised(self, error: BaseException) -> BaseException:
         """The exception run_scenario raises for ``error``: where the recording is, and a publishing problem too."""

@@ -153,6 +153,8 @@ def _run(params, force: bool) -> "RunResult":
 
 
 def _report(result: "RunResult") -> None:
+    from capture.run_summary import lines_of
+
     meta = result.meta
     scenario = meta["scenario"]
     out.print(
@@ -161,7 +163,7 @@ def _report(result: "RunResult") -> None:
         f"port {meta['server']['port']} -> {result.out_dir}",
         soft_wrap=True,
     )
-    for line in result.summary.lines() if result.summary else meta.get("summary", []):
+    for line in lines_of(meta):
         out.print(f"  {line}", soft_wrap=True)
     for name, status in meta["recorders"].items():
         if not status.get("ran") and not str(status.get("why")).startswith("disabled"):

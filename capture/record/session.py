@@ -31,6 +31,7 @@ from typing import Callable
 
 from analysis import bundle as names
 from analysis.bundle import BundlePaths
+from analysis.bundle_outputs import AfterRun
 from analysis.errors import AbortscopeError, BundleError
 from capture import procs
 from capture.bundle_session import BundleSession
@@ -105,7 +106,7 @@ class RecordInterrupted(AbortscopeError):
 
 
 def record(params: RecordParams, on_phase: Callable[[str], None] = lambda phase: None, argv: list[str] | None = None,
-           after_run: Callable[[Path], list[str]] | None = None, force: bool = False) -> RecordResult:
+           after_run: Callable[[Path], AfterRun] | None = None, force: bool = False) -> RecordResult:
     """Record once; never leaves a process of ours behind, never stops a --pid target. Raises only after
     the bundle is published (NeedsRootError/MissingToolError/BundleError/TargetError before anything starts)."""
     with signals_as_interrupts() as received:

@@ -1,16 +1,19 @@
-"""The facts one probe's bundle holds, read with the analyzer's own parsers.
+"""The facts one probe's bundle holds: a view of one `analysis.load` of it.
 
-    facts = read_facts(bundle_dir)     # -> ProbeFacts
+    facts = read_facts(bundle_dir)                    # -> ProbeFacts (loads the bundle)
+    facts = facts_of(load(bundle_dir, read=PROBE_READ), bundle_dir)   # of a Timeline loaded already
 
-Sources, each through the analyzer (no second parser here):
+From the Timeline (PROBE_READ: the packets, strace and app.jsonl; not the
+kernel's trace, which no fact needs, so a probe stays cheap):
 
-    app.jsonl    capture.servers.events.read_app_events: did the *application* see a write error?
-    strace.txt   analysis.events.strace.parse: the server's write syscalls, their errno, their time
-    capture.pcap analysis.pcap.read_packets + analysis.tcp.flags.BIT: the peer's FIN/RST and the
-                 server's payload bytes on the wire
+    strace rows  the server's write syscalls, their errno, their time
+    packets      the peer's FIN/RST and the server's payload bytes on the wire
 
-The full `analysis.load` timeline is not needed for these few facts; the
-per-source parsers are the same code it uses, and they keep a probe cheap.
+Besides it, two small reads the Timeline cannot serve: app.jsonl's lines
+(did the *application* see a write error, its own text: a timeline row's
+detail is the error text or the line's detail, prefixed with the server's
+name), and the response head's bytes (capture.sweep.wire: the packet table
+keeps no payload).
 
 A probe that cannot say whether the application saw an error is *failed*
 (``failed`` says why): no request reached the server, no packet was
@@ -31,9 +34,9 @@ import pandas as pd
 
 from analysis.bundle import SERVER_LOG, BundlePaths, is_bundle, read_meta
 from analysis.errors import BundleError
-from analysis.events import ParseContext, strace
-from analysis.pcap import read_packets
-from analysis.schema import EventKind
+from analysis.inputs import Read
+from analysis.schema import EventKind, Source
+from analysis.timeline import Timeline
 from analysis.tcp.flags import BIT
 from capture.servers.events import read_app_events
 from capture.sweep.wire import measure_head
@@ -47,6 +50,8 @@ ERROR_KINDS = (EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value)
 CRASH_MARKERS = ("Traceback (most recent call last)", "Exception in thread", "panic: ")
 #: the server's accept event says the send buffer it read back: "SO_SNDBUF=8192 (asked 4096)"
 _SNDBUF = re.compile(r"SO_SNDBUF=(\d+)")
+#: what a probe loads: every source a fact comes from, not the kernel's trace
+PROBE_READ = Read(skip=frozenset({"kernel"}))
 
 
 @dataclass(frozen=True)
@@ -104,18 +109,26 @@ class ProbeFacts:
 
 def read_facts(bundle_dir: Path, size: int | None = None) -> ProbeFacts:
     """The facts of one bundle (``size`` defaults to meta's scenario size); BundleError if it is none."""
+    from analysis.api import load
+
+    if not is_bundle(Path(bundle_dir)):
+        raise BundleError(f"{bundle_dir}: not a run bundle (no meta.json)")
+    return facts_of(load(bundle_dir, read=PROBE_READ), bundle_dir, size)
+
+
+def facts_of(timeline: Timeline, bundle_dir: Path, size: int | None = None) -> ProbeFacts:
+    """The facts of a bundle's loaded Timeline (read with PROBE_READ, or more)."""
     paths = BundlePaths(Path(bundle_dir))
-    if not is_bundle(paths.root):
-        raise BundleError(f"{paths.root}: not a run bundle (no meta.json)")
     meta = read_meta(paths.root)
     size = int(meta.get("scenario", {}).get("size", 0) if size is None else size)
     port = meta.get("server", {}).get("port")
     events = read_app_events(paths.app, actor="server")
     app = _app_facts(events)
-    syscalls = _syscalls(paths.strace)
+    syscalls = _syscalls(timeline.other_events)
     writes = _server_writes(syscalls)
-    wire = _wire_facts(paths.capture, port)
+    wire = _wire_facts(timeline.packets, port)
     packets = wire.pop("packets")
+    # the head's bytes are payload, which the Timeline does not keep: the one read of the capture beside it
     head = measure_head(paths.capture, port) if port is not None and wire["server_wire_bytes"] else None
     failed = next((w for w in writes if w.errno), None)
     close_ns = wire.pop("peer_close_ns")
@@ -180,10 +193,9 @@ def _app_facts(events: list[dict]) -> dict:
     }
 
 
-def _syscalls(path: Path) -> pd.DataFrame:
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=["ts_ns", "kind", "len", "errno", "detail"])
-    return strace.parse(path.read_text(errors="replace"), ParseContext(actor="server"))
+def _syscalls(events: pd.DataFrame) -> pd.DataFrame:
+    """The strace rows of the timeline (the traced process is the server's)."""
+    return events[events["source"] == Source.SYSCALL.value]
 
 
 def _server_writes(rows: pd.DataFrame) -> list[WriteCall]:
@@ -209,12 +221,9 @@ def _errnos(rows: pd.DataFrame, kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(e) for e in failed["errno"]))
 
 
-def _wire_facts(path: Path, port: int | None) -> dict:
+def _wire_facts(packets: pd.DataFrame, port: int | None) -> dict:
     empty = {"peer_close": None, "peer_close_ns": None, "client_rst": False, "server_wire_bytes": 0, "packets": 0}
-    if port is None or not path.exists():
-        return empty
-    packets, _ = read_packets(path)
-    if packets.empty:
+    if port is None or packets.empty:
         return empty
     from_client = packets[packets["dport"] == port]
     from_server = packets[packets["sport"] == port]

@@ -18,11 +18,14 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from analysis.api import load
+from analysis.bundle_outputs import AfterRun
 from analysis.errors import AbortscopeError
+from analysis.timeline import Timeline
 from capture.privileges import MissingToolError, NeedsRootError
 from capture.scenario import RunInterrupted, ScenarioParams, run_scenario
 from capture.server_options import ServerOptions
-from capture.sweep.facts import ProbeFacts, read_facts
+from capture.sweep.facts import PROBE_READ, ProbeFacts, facts_of
 
 #: sweep defaults: a short handler sleep keeps probes ~1 s; the abort lands well before the write
 SWEEP_HANDLER_DELAY_S = 0.2
@@ -76,9 +79,10 @@ def run_probe(spec: ProbeSpec, size: int, out_dir: Path) -> ProbeFacts:
     started = time.monotonic()
     read: list[ProbeFacts] = []
 
-    def facts_of(stage: Path) -> list[str]:
-        read.append(_facts_or_failure(stage, size))
-        return []
+    def facts_of(stage: Path) -> AfterRun:
+        facts, timeline = _facts_or_failure(stage, size)
+        read.append(facts)
+        return AfterRun([], timeline)  # the run's summary is a view of the same Timeline
 
     try:
         run_scenario(spec.params(size, out_dir), after_run=facts_of)
@@ -93,11 +97,15 @@ def run_probe(spec: ProbeSpec, size: int, out_dir: Path) -> ProbeFacts:
     return replace(facts, bundle=str(out_dir), elapsed_s=time.monotonic() - started)
 
 
-def _facts_or_failure(stage: Path, size: int) -> ProbeFacts:
+def _facts_or_failure(stage: Path, size: int) -> tuple[ProbeFacts, Timeline | None]:
+    """The facts of the staged bundle and the Timeline they are a view of (None: it could not be loaded)."""
+    timeline = None
     try:
-        return read_facts(stage, size)
+        timeline = load(stage, read=PROBE_READ)
+        return facts_of(timeline, stage, size), timeline
     except (AbortscopeError, OSError, ValueError) as exc:
-        return ProbeFacts(size=size, app_error=False, failed=f"unreadable bundle: {exc}", note=f"unreadable bundle: {exc}")
+        failed = f"unreadable bundle: {exc}"
+        return ProbeFacts(size=size, app_error=False, failed=failed, note=failed), timeline
 
 
 def main(argv: list[str] | None = None) -> int:
