@@ -189,20 +189,20 @@ class Bundle:
         return parse_strace(path.read_text(errors="replace")) if self.root.is_dir() and path.is_file() else []
 
     @cached_property
-    def kernel(self) -> list[KernelEvent]:
+    def _kernel_text(self) -> tuple[str, int]:
+        """kernel.txt and its clock offset ("" when the bundle has none)."""
         path = self.root / "kernel.txt"
         if not (self.root.is_dir() and path.is_file()):
-            return []
-        offset = int((self.meta.get("clocks") or {}).get("trace_to_realtime_ns") or 0)
-        return parse_kernel(path.read_text(errors="replace"), offset)
+            return "", 0
+        return path.read_text(errors="replace"), int((self.meta.get("clocks") or {}).get("trace_to_realtime_ns") or 0)
+
+    @cached_property
+    def kernel(self) -> list[KernelEvent]:
+        return parse_kernel(*self._kernel_text)
 
     @cached_property
     def kernel_sends(self) -> list[Syscall]:
-        path = self.root / "kernel.txt"
-        if not (self.root.is_dir() and path.is_file()):
-            return []
-        offset = int((self.meta.get("clocks") or {}).get("trace_to_realtime_ns") or 0)
-        return parse_kernel_sends(path.read_text(errors="replace"), offset)
+        return parse_kernel_sends(*self._kernel_text)
 
     @cached_property
     def app(self) -> list[dict]:
