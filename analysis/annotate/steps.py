@@ -109,8 +109,11 @@ def _items(table: pd.DataFrame, where: Where, roles: dict[str, np.ndarray]) -> p
         return _objects(_column(table, name, roles).iloc[rows]) if name else np.full(len(rows), None, dtype=object)
 
     frame = _column(table, where.frame, roles).iloc[rows].to_numpy(np.int64, na_value=-1) if where.frame else -1
+    source = where.source.value
+    if where.source_column:
+        source = table[where.source_column].iloc[rows].fillna(source).to_numpy(object)
     return pd.DataFrame({
-        "row": rows, "label": where.label.value, "rank": _RANK[where.label.value], "source": where.source.value,
+        "row": rows, "label": where.label.value, "rank": _RANK[where.label.value], "source": source,
         "ts_ns": ts.to_numpy(np.int64, na_value=0)[rows], "actor": actor[rows], "frame": frame,
         "errno": optional(where.errno), "length": optional(where.length), "detail": _filled(table, where.detail, rows),
     })  # fmt: skip

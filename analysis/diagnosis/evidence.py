@@ -43,9 +43,9 @@ class Label(StrEnum):
     RST_REASON = "rst_reason"  # kernel: tcp_send_reset of the first RST
     STATE_AT_RST = "state_at_rst"  # kernel: the receiver's socket going to CLOSE
     SK_ERROR = "sk_error"  # kernel: the error reported on the receiver's socket
-    SYSCALL_ERROR = "syscall_error"  # strace: the first call failing with a connection error
-    WRITE_ERROR = "write_error"  # strace: the first failing write
-    WRITE_AFTER_FIN = "write_after_fin"  # strace: the writer's first successful write after the FIN
+    SYSCALL_ERROR = "syscall_error"  # calls_source: the first call failing with a connection error
+    WRITE_ERROR = "write_error"  # calls_source: the first failing write
+    WRITE_AFTER_FIN = "write_after_fin"  # calls_source: the writer's first successful write after the FIN
     READ_EOF = "read_eof"  # strace: a read returning 0
     APP_ERROR = "app_error"  # the application's first error
     APP_ABORT = "app_abort"  # the writer's application noticing the peer had gone
@@ -85,6 +85,7 @@ class Where:
     length: str | None = None
     detail: str | None = None
     kind_column: str | None = None  # when the kind varies from row to row
+    source_column: str | None = None  # when the source varies from row to row (a Source value; null: ``source``)
 
 
 EVIDENCE: tuple[Where, ...] = (
@@ -102,11 +103,12 @@ EVIDENCE: tuple[Where, ...] = (
     Where(Label.SK_ERROR, Source.KERNEL, EventKind.SK_ERROR, "sk_error_ts_ns", "receiver", errno="sk_error_errno",
           detail="{sk_error_detail}"),
     Where(Label.SYSCALL_ERROR, Source.SYSCALL, EventKind.WRITE_ERROR, "syscall_error_ts_ns", "syscall_error_by",
-          errno="syscall_error_errno", detail="{syscall_error_call}", kind_column="syscall_error_kind"),
+          errno="syscall_error_errno", detail="{syscall_error_call}", kind_column="syscall_error_kind",
+          source_column="calls_source"),
     Where(Label.WRITE_ERROR, Source.SYSCALL, EventKind.WRITE_ERROR, "write_error_ts_ns", "write_error_by",
-          errno="write_error_errno", detail="{write_error_call}"),
+          errno="write_error_errno", detail="{write_error_call}", source_column="calls_source"),
     Where(Label.WRITE_AFTER_FIN, Source.SYSCALL, EventKind.WRITE, "write_after_fin_ts_ns", "writer",
-          length="write_after_fin_len", detail="{write_after_fin_call}"),
+          length="write_after_fin_len", detail="{write_after_fin_call}", source_column="calls_source"),
     Where(Label.READ_EOF, Source.SYSCALL, EventKind.READ_EOF, "read_eof_ts_ns", "read_eof_by"),
     Where(Label.APP_ERROR, Source.APP, EventKind.WRITE_ERROR, "app_error_ts_ns", "app_error_by",
           errno="app_error_errno", detail="{app_error_text}"),
@@ -132,7 +134,8 @@ def items_of(row: dict) -> dict[Label, Evidence]:
         frame = _value(row, where.frame.format(**roles)) if where.frame else None
         length = _value(row, where.length) if where.length else None
         found[where.label] = Evidence(
-            label=where.label, source=where.source.value, ts_ns=int(ts), t_rel=(int(ts) - int(row["first_ts_ns"])) / 1e9,
+            label=where.label, source=_value(row, where.source_column) or where.source.value, ts_ns=int(ts),
+            t_rel=(int(ts) - int(row["first_ts_ns"])) / 1e9,
             actor=actor, kind=str(_value(row, where.kind_column) or where.kind) if where.kind_column else str(where.kind),
             frame=None if frame is None else int(frame), errno=_value(row, where.errno) if where.errno else None,
             length=None if length is None else int(length),
@@ -201,6 +204,11 @@ class _Rows:
         self.errno = rows["errno"].astype("string").to_numpy(object, na_value=None)
         self.length = rows["len"].to_numpy("float64", na_value=np.nan)
         self.text = {name: string_arrow(rows[name].astype("string")) for name in ("kind", "errno", "detail")}
+        # the kernel's sock_send_length is a send's result: a write, failed when it carries an errno
+        self.send = self.of(Source.KERNEL) & (self.kind == EventKind.SEND_LENGTH.value)
+        failed = np.where(self.has_errno, EventKind.WRITE_ERROR.value, EventKind.WRITE.value)
+        self.call_kind = np.where(self.send, failed, self.kind)
+        self.text["call_kind"] = string_arrow(pd.Series(self.call_kind, dtype="string"))
         self.detail_ends_in_close = rows["detail"].astype("string").str.endswith("->CLOSE").fillna(False).to_numpy(bool)
 
     def of(self, source: Source) -> np.ndarray:
@@ -274,22 +282,28 @@ _FAILED = np.array([EventKind.WRITE_ERROR.value, EventKind.READ_ERROR.value], dt
 
 
 def _syscalls(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
+    """The calls' evidence: strace's calls; for a connection strace did not see, the kernel's sock_send_length
+    results (sends only: no reads). ``calls_source`` says which (a Source value)."""
     syscall = rows.of(Source.SYSCALL)
-    errno = rows.errno
-    failing = syscall & np.isin(rows.kind, _FAILED) & rows.has_errno & ~np.isin(errno, list(TRANSIENT))
+    straced = rows.any(syscall, n)
+    sends = rows.send & ~straced[rows.conn]
+    calls, kind, errno = syscall | sends, rows.call_kind, rows.errno
+    failing = calls & np.isin(kind, _FAILED) & rows.has_errno & ~np.isin(errno, list(TRANSIENT))
     first_error = rows.take_first(failing, n)
-    write_error = rows.take_first(failing & (rows.kind == EventKind.WRITE_ERROR.value), n)
+    write_error = rows.take_first(failing & (kind == EventKind.WRITE_ERROR.value), n)
     fin_ts = ctx.first_fin_ts[rows.conn]
     after_fin = (fin_ts >= 0) & (rows.ts > fin_ts)
-    write_after_fin = rows.take_first(syscall & (rows.kind == EventKind.WRITE.value) & after_fin
+    write_after_fin = rows.take_first(calls & (kind == EventKind.WRITE.value) & after_fin
                                       & (rows.actor == ctx.writer[rows.conn]), n)
     eof = rows.take_first(syscall & (rows.kind == EventKind.READ_EOF.value), n)
     traced = [rows.any(syscall & (rows.actor == side), n) for side in (sides.CLIENT, sides.SERVER)]
+    source = np.select([straced, rows.any(sends, n)], [0, 1], -1)
     return {
         "syscall_seen_by": strings_from_codes(np.select([traced[0] & traced[1], traced[0], traced[1]], [2, 0, 1], -1),
                                               ("client", "server", "both")),
+        "calls_source": strings_from_codes(source, (Source.SYSCALL.value, Source.KERNEL.value)),
         "syscall_error_ts_ns": rows.ts_at(first_error),
-        "syscall_error_kind": rows.text_at("kind", first_error),
+        "syscall_error_kind": rows.text_at("call_kind", first_error),
         "syscall_error_errno": rows.text_at("errno", first_error),
         "syscall_error_call": rows.text_at("detail", first_error),
         "syscall_error_by": rows.side_at(first_error),
@@ -302,7 +316,7 @@ def _syscalls(rows: _Rows, ctx: Context, n: int) -> dict[str, object]:
         "write_after_fin_call": rows.text_at("detail", write_after_fin),
         "read_eof_ts_ns": rows.ts_at(eof),
         "read_eof_by": rows.side_at(eof),
-        "_seen_syscall": rows.any(syscall, n),
+        "_seen_syscall": straced,
         "_syscall_epipe": rows.any(failing & (errno == "EPIPE"), n),
         "_syscall_econnreset": rows.any(failing & (errno == "ECONNRESET"), n),
     }

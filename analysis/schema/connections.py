@@ -183,22 +183,27 @@ DIAGNOSIS_COLUMNS: tuple[Column, ...] = (
     Column("sk_error_errno", "string", True, "", "The error the kernel reported on the receiver's socket."),
     Column("sk_error_detail", "string", True, "", "That report as traced (inet_sk_error_report)."),
     *_evidence("sk_error", "it was reported"),
-    # syscall evidence (strace)
+    # the calls' evidence: strace's; without strace of the connection, the kernel's sock_send_length (sends only)
     Column("syscall_seen_by", "string", True, "",
            "client | server | both: whose calls on this connection the syscall trace shows (a bundle's strace "
            "traces the server); null: none."),
+    Column("calls_source", "string", True, "",
+           "syscall | kernel: where the syscall_error, write_error and write_after_fin evidence comes from: strace "
+           "when it traced calls on this connection, else the kernel's sock_send_length results (tracefs, `record "
+           "--syscalls kernel`: sends only, a failed send is a write_error); null: neither."),
     *_evidence("syscall_error", "the first failing syscall (connection error) was entered",
-               Column("syscall_error_kind", "string", True, "", "write_error | read_error."),
+               Column("syscall_error_kind", "string", True, "", "write_error | read_error (a failed send: write_error)."),
                Column("syscall_error_errno", "string", True, "", "Its errno (EPIPE, ECONNRESET, ...)."),
-               Column("syscall_error_call", "string", True, "", "The call as strace printed it."),
+               Column("syscall_error_call", "string", True, "",
+                      "The call as strace printed it (or the kernel's sock_send_length, see calls_source)."),
                Column("syscall_error_by", "string", True, "", "client | server: the side that made it.")),
     *_evidence("write_error", "the first failing write was entered",
                Column("write_error_errno", "string", True, "", "Its errno."),
-               Column("write_error_call", "string", True, "", "The call as strace printed it."),
+               Column("write_error_call", "string", True, "", "The call as strace printed it (or the kernel's send)."),
                Column("write_error_by", "string", True, "", "client | server.")),
     *_evidence("write_after_fin", "the writer's first successful write after the closer's FIN was entered",
                Column("write_after_fin_len", "Int64", True, "bytes", "What it returned."),
-               Column("write_after_fin_call", "string", True, "", "The call as strace printed it.")),
+               Column("write_after_fin_call", "string", True, "", "The call as strace printed it (or the kernel's send).")),
     *_evidence("read_eof", "a read first returned 0 (the peer's FIN reached the application)",
                Column("read_eof_by", "string", True, "", "client | server.")),
     # application evidence (app.jsonl, --applog, --jsonl)

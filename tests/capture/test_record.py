@@ -239,6 +239,10 @@ def test_kernel_syscalls_give_the_failing_sends_errno_without_strace_as_strace_d
     assert (sends["len"].dropna() > 0).any(), "and the write before it, which succeeded"
     text = (tmp_path / "kernel" / "kernel.txt").read_text()
     assert not re.search(r"\b(?:0x)?ffff[0-9a-f]{12}\b", text), "no kernel address reaches the bundle"
+    row = kernel.connections.set_index("flow").loc[kernel_flow]
+    assert row["verdict"] == "WRITE_AFTER_PEER_FIN_RST_EPIPE", "the kernel's failed send is the failing call"
+    assert (row["calls_source"], row["syscall_error_errno"]) == ("kernel", "EPIPE")
+    assert row["syscall_error_ts_ns"] == failed["ts_ns"].iloc[0]
 
     traced, traced_flow, _, traced_by = record_one_abort(tmp_path, go_program, "strace", "strace")
     assert traced_by != 0

@@ -202,6 +202,9 @@ def _unknown_kernel(g: dict, ctx: Ctx) -> list[str]:
 CHECKS: dict[str, Check] = {
     "syscall.failed": Check(rf"The (?P<side>.+?)'s (?P<next>next )?(?P<call>\w+\(\)) failed with (?P<errno>E[A-Z0-9]+)"
                             rf"(?: (?P<delay>{DURATION}) (?P<dir>later|earlier))? \(at (?P<t>{TIME}), strace\)", _failing),
+    "syscall.send_failed": Check(rf"The kernel's sock_send_length reported (?P<errno>E[A-Z0-9]+) for the (?P<side>.+?)'s "
+                                 rf"(?P<next>next )?send(?: (?P<delay>{DURATION}) (?P<dir>later|earlier))? \(at "
+                                 rf"(?P<t>{TIME}), tracefs\)", lambda g, ctx: _failing({**g, "call": "sock_send_length()"}, ctx)),
     "syscall.role": Check(r": (?P<role>[^;:]+)", _role),
     "syscall.then": Check(rf"; its (?P<call>\w+\(\)) at (?P<t>{TIME}) then failed with (?P<errno>E[A-Z0-9]+)", _then),
     "layer.after_handler": Check(rf": (?P<library>.+?) finishing the response after the handler had returned \(the "

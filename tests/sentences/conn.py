@@ -116,11 +116,15 @@ class Conn:
 
     @cached_property
     def syscalls(self) -> list[tuple[str, Syscall]]:
-        """(side, call) of the traced calls on this connection (within its packets' time span, plus a second)."""
+        """(side, call) of the traced calls on this connection (within its packets' time span, plus a second);
+        without strace of it, the kernel's sock_send_length results of its sockets."""
         last = self.packets[-1].ts_ns + 2_000_000_000
-        return [(side, c) for c in self.bundle.syscalls
-                if (side := self.side_of_local(c.local)) and {c.local, c.remote} == {self.client, self.server}
-                and self.t0 <= c.ts_ns <= last]
+
+        def mine(calls: list[Syscall]) -> list[tuple[str, Syscall]]:
+            return [(side, c) for c in calls
+                    if (side := self.side_of_local(c.local)) and {c.local, c.remote} == {self.client, self.server}
+                    and self.t0 <= c.ts_ns <= last]
+        return mine(self.bundle.syscalls) or mine(self.bundle.kernel_sends)
 
     def calls(self, side: str) -> list[Syscall]:
         return [c for s, c in self.syscalls if s == side]

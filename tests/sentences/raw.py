@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno as errnos
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ TSHARK_FIELDS = ("frame.number", "frame.time_epoch", "ip.src", "ipv6.src", "ip.d
                  "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.window_size_value")
 #: errnos that mean "try again", not a failure of the connection
 TRANSIENT = {"EAGAIN", "EWOULDBLOCK", "EINTR", "EINPROGRESS"}
-WRITE_CALLS = {"write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "pwrite64"}
+WRITE_CALLS = {"write", "writev", "send", "sendto", "sendmsg", "sendmmsg", "pwrite64", "sock_send_length"}
 READ_CALLS = {"read", "readv", "recv", "recvfrom", "recvmsg", "recvmmsg", "pread64"}
 
 
@@ -127,6 +128,25 @@ def parse_kernel(text: str, offset_ns: int) -> list[KernelEvent]:
     return events
 
 
+#: `record --syscalls kernel` names each socket whose sends tracefs reports: ``# abortscope: socket TOKEN local= remote=``
+_SOCKET_NAME = re.compile(r"^# abortscope: socket (\S+) local=(\S+) remote=(\S+)$", re.M)
+_SEND = re.compile(r"^\s*.+?-(\d+)\s+.*?\s(\d+\.\d+):\s+sock_send_length:\s+sk address = (\S+),.*?length = (-?\d+), "
+                   r"error = (-?\d+)")
+
+
+def parse_kernel_sends(text: str, offset_ns: int) -> list[Syscall]:
+    """The kernel's sock_send_length results of the sockets the trace names, as calls named ``sock_send_length``
+    (the errno from ``error``, the endpoints from the socket's name line)."""
+    named = {token: (endpoint(local), endpoint(remote)) for token, local, remote in _SOCKET_NAME.findall(text)}
+    sends = []
+    for pid, ts, token, length, error in (m.groups() for m in map(_SEND.match, text.splitlines()) if m):
+        if token in named:
+            code = abs(int(error))
+            sends.append(Syscall(int(pid), seconds_to_ns(ts) + offset_ns, "sock_send_length", *named[token], "",
+                                 int(length) if not code else -1, errnos.errorcode.get(code) if code else None))
+    return sends
+
+
 def parse_tshark(pcap: Path) -> list[Packet]:
     cmd = ["tshark", "-n", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
            *(x for name in TSHARK_FIELDS for x in ("-e", name))]
@@ -169,12 +189,20 @@ class Bundle:
         return parse_strace(path.read_text(errors="replace")) if self.root.is_dir() and path.is_file() else []
 
     @cached_property
-    def kernel(self) -> list[KernelEvent]:
+    def _kernel_text(self) -> tuple[str, int]:
+        """kernel.txt and its clock offset ("" when the bundle has none)."""
         path = self.root / "kernel.txt"
         if not (self.root.is_dir() and path.is_file()):
-            return []
-        offset = int((self.meta.get("clocks") or {}).get("trace_to_realtime_ns") or 0)
-        return parse_kernel(path.read_text(errors="replace"), offset)
+            return "", 0
+        return path.read_text(errors="replace"), int((self.meta.get("clocks") or {}).get("trace_to_realtime_ns") or 0)
+
+    @cached_property
+    def kernel(self) -> list[KernelEvent]:
+        return parse_kernel(*self._kernel_text)
+
+    @cached_property
+    def kernel_sends(self) -> list[Syscall]:
+        return parse_kernel_sends(*self._kernel_text)
 
     @cached_property
     def app(self) -> list[dict]:

@@ -7,6 +7,7 @@ from analysis.diagnosis.evidence import Label
 from analysis.diagnosis.explain.words import PROXIES, Phrases, Sentence, call_name, duration, sentence
 from analysis.diagnosis.findings import Findings, optional
 from analysis.diagnosis.links import PROXIED_BY, UPSTREAM_OF
+from analysis.schema import Source
 
 TEMPLATES: dict[str, str] = {
     "chain.front": "The proxy{impl} forwarded this request over {other} (opened at frame {opened}) and closed that "
@@ -31,6 +32,8 @@ def _upstream_story(upstream: dict, items) -> list:
     if answer is None:
         return []
     failed = items.get(Label.WRITE_ERROR)
+    if failed is not None and failed.source != Source.SYSCALL.value:
+        failed = None  # the clause quotes strace
     return [phrase("chain.upstream_reset", frame=int(answer)),
             phrase("chain.upstream_errno", next="next " if Label.WRITE_AFTER_FIN in items else "", call=call_name(failed),
                    errno=failed.errno) if failed else None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analysis.diagnosis.evidence import Label
 from analysis.diagnosis.explain.words import Phrases, Sentence, before, call_name, duration, frame, library, sentence, time_rel
 from analysis.diagnosis.findings import Findings
+from analysis.schema import Source
 
 TEMPLATES: dict[str, str] = {
     "late.sent": "The {writer} wrote {n} bytes at {t} ({frame}), {delay} after that FIN",
@@ -41,6 +42,8 @@ def tell(f: Findings) -> Sentence | None:
         return None
     call = it.get(Label.WRITE_AFTER_FIN)
     write = call or data
+    if call is not None and call.source != Source.SYSCALL.value:
+        call = None  # the kernel's send result: no call strace printed to quote
     library_wrote = by_library(f, write)
     returned = phrase("late.returned", call=call_name(call), n=call.length) if call is not None and call.length else None
     unaware = None

@@ -9,6 +9,7 @@ from analysis.diagnosis.evidence import Label
 from analysis.diagnosis.explain.close import kernel_reason
 from analysis.diagnosis.explain.words import Phrases, Sentence, duration, frame, sentence
 from analysis.diagnosis.findings import Findings, optional
+from analysis.schema import Source
 
 TEMPLATES: dict[str, str] = {
     "rst.answer": "The {closer}'s kernel answered with RST after {delay} ({frame}{why})",
@@ -69,15 +70,21 @@ def _seen(f: Findings, receiver: str) -> dict[str, str]:
     for label, where in ((Label.SK_ERROR, ""), (Label.SYSCALL_ERROR, " (strace)"), (Label.WRITE_ERROR, " (strace)"),
                          (Label.APP_ERROR, f" (the {f.name(receiver)}'s application log)")):
         ev = f.items.get(label)
-        if ev is not None and ev.errno and (label is Label.SK_ERROR or ev.actor == receiver):
+        if ev is not None and ev.errno and (label is Label.SK_ERROR or ev.actor == receiver) and _quotable(ev, where):
             seen.setdefault(ev.errno, where)
     return seen
+
+
+def _quotable(ev, where: str) -> bool:
+    """Said to be seen ``where``: a call's errno is strace's only when strace traced it (not the kernel's send)."""
+    return where != " (strace)" or ev.source == Source.SYSCALL.value
 
 
 def _traced_errnos(f: Findings, receiver: str) -> set[str]:
     """The errnos strace saw the receiver's calls fail with."""
     return {ev.errno for label in (Label.SYSCALL_ERROR, Label.WRITE_ERROR)
-            if (ev := f.items.get(label)) is not None and ev.errno and ev.actor == receiver}
+            if (ev := f.items.get(label)) is not None and ev.errno and ev.actor == receiver
+            and ev.source == Source.SYSCALL.value}
 
 
 def _traced(f: Findings, side: str) -> bool:

@@ -26,7 +26,8 @@ def tell(f: Findings) -> Sentence | None:
     side = _exposed(f)
     traced = optional(f.row.get("syscall_seen_by"))
     calls = None
-    if side is not None and traced not in (side, "both") and not f.signals["refused"]:
+    kernel_sends = optional(f.row.get("calls_source")) == "kernel"  # the kernel reported the sends' results
+    if side is not None and traced not in (side, "both") and not f.signals["refused"] and not kernel_sends:
         calls = phrase("unknown.syscalls", side=f.name(side))
     kernel = None
     if f.signals["any_rst"] and optional(f.row.get("reset_state_source")) == "packets":
