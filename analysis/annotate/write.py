@@ -22,6 +22,7 @@ from analysis.annotate.provenance import PENDING, Digest, section_comments, sour
 from analysis.bundle import BundlePaths
 from analysis.errors import AbortscopeError
 from analysis.inputs import Keep, Read
+from analysis.memory import release_freed_memory
 from analysis.pcapng.copy import Annotations, Progress, copy_annotated
 
 #: The copy's window (analysis.pcap.records): two are held at a time while one is written, mapped from the file.
@@ -107,12 +108,14 @@ def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: b
                 *(f"skipped {n} records with unsupported link type {name} (copied, not analyzed)"
                   for name, n in timeline.report.skipped_linktypes.items())]
     del timeline
+    release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
     kept = None
     if extract:
         kept = np.zeros(records + 1, dtype=bool)
         kept[packets["frame"].to_numpy(np.int64)] = True
     comments = frame_comments(table, packets, others, extract)
     del packets, others
+    release_freed_memory()  # what making the comments took
     selection = _selection(verdicts, keep.flow, keep.port, len(table), int(kept.sum()), records) if extract else None
     bundle = path if path.is_dir() else None
     named = [source(role, file, bundle, PENDING if role == "capture" and digest else None) for role, file in files]
