@@ -31,15 +31,17 @@ from analysis.events._infer import INFERRED_NOTE, by_address
 from analysis.events._lines import count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
+from analysis.events.strace import SYSCALL_KINDS
 from analysis.schema import EventKind, Source, conform
 
 #: one row per event line; ``line`` is its 0-based line number in the text
 EVENT_COLUMNS = ("line", "ts_ns", "ts_res_ns", "kind", "errno", "op", "local", "remote", "address", "group", "detail")
-#: the failing call named by the line -> kind
-KIND_OF_OP = {op: EventKind.WRITE_ERROR.value for op in ("write", "writev", "send", "sendto", "sendmsg", "sendfile",
-                                                         "sendall", "SSL_write", "flush")}
-KIND_OF_OP.update({op: EventKind.READ_ERROR.value for op in ("read", "readv", "recv", "recvfrom", "recvmsg",
-                                                             "SSL_read", "readinto", "recv_into", "readline")})
+#: calls a log may name that are not syscalls (Python's socket and file methods, OpenSSL's) -> kind
+LIBRARY_CALLS = {**{op: EventKind.WRITE_ERROR.value for op in ("sendall", "SSL_write", "flush")},
+                 **{op: EventKind.READ_ERROR.value for op in ("SSL_read", "readinto", "recv_into", "readline")}}
+#: the failing call named by the line -> kind: a read or write syscall as the strace table has it, or a library call
+KIND_OF_OP = {**{name: kind.error.value for name, kind in SYSCALL_KINDS.items()
+                 if kind.error in (EventKind.WRITE_ERROR, EventKind.READ_ERROR)}, **LIBRARY_CALLS}
 #: no call named: the errno says which side of the socket most likely failed
 KIND_OF_ERRNO = {"EPIPE": EventKind.WRITE_ERROR.value, "ECONNRESET": EventKind.READ_ERROR.value,
                  "ECONNABORTED": EventKind.READ_ERROR.value, "ETIMEDOUT": EventKind.READ_ERROR.value}

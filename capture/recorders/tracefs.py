@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.events.kernel import TRACEPOINTS, Tracepoint
+from analysis.schema import EventKind
 from capture.interrupts import deferred
 from capture.recorders.base import Recorder, RecorderError, ports_of
 from capture.recorders.socket_map import SocketMap
@@ -203,7 +204,8 @@ class TracefsRecorder(Recorder):
         sockets = self.instances[SOCKETS]
         write(sockets / "options" / "fields", "1")
         write(sockets / "options" / "hash-ptr", "0")
-        state = sockets / "events" / "sock" / "inet_sock_set_state"
+        name, tracepoint = next((n, t) for n, t in TRACEPOINTS.items() if t.kind is EventKind.STATE)  # the state changes
+        state = sockets / "events" / tracepoint.system / name
         write(state / "filter", PORT_FILTER.format(port=self.ports[0]))
         write(state / "enable", "1")
         self.status["socket_addresses"] = "sock_send_length tied by socket address (tracefs instance -sockets)"
