@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pandas as pd
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from analysis.diagnosis import explain_rows
@@ -41,11 +40,10 @@ def print_report(out: Console, report, details: int, chosen: bool) -> None:
     events = timeline.connection_events(shown["conn"].to_numpy())
     for d in explain_rows(shown, timeline):
         out.print()
-        out.print(f"[bold cyan]{d.flow}[/]  [bold]{d.verdict.value}[/]  [dim]{d.conn_state} {d.history}"
-                  f"{' (roles guessed)' if d.role_guessed else ''}[/]")
-        out.print(f"  {escape(d.summary)}")
-        for sentence in d.sentences:
-            out.print(f"  • {escape(sentence)}")
+        head, *sentences = d.text().splitlines()  # the library's words and layout, as the goldens pin them
+        out.print(head, style="bold", markup=False, highlight=False, soft_wrap=True)
+        for line in sentences:
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
         out.print()
         _print_rows(out, events[(events["flow"] == d.flow).to_numpy(bool)], set(d.frames))
 
