@@ -4,28 +4,48 @@ A session records into a private staging directory (capture.out_dir) and, in
 ``finish`` (which always runs and never raises), settles what it left, writes
 meta.json, runs the after-run hook (the analyzer) unless it was interrupted,
 hands the new directories to the invoking user and publishes the bundle.
-Subclasses set ``meta``, ``bundle``, ``out``, ``stage``, ``after_run``,
-``on_phase`` and ``recorders``, and define ``_settle``; ``_after_analysis``
+Subclasses set ``meta``, ``invoking``, ``after_run``, ``on_phase``,
+``recorders`` and ``_children_before`` (``procs.children()`` at the start),
+call ``_open_out`` in their preflight (it sets ``out``, ``stage`` and
+``bundle``), and define ``_settle`` (``_recorders_status`` first, ``_reap``
+last); ``_after_analysis``
 (nothing by default) makes what else the run says from the Timeline the
 hook loaded (``analyzed``; None when the hook did not run or failed).
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
+from analysis.bundle import BundlePaths
 from analysis.errors import BundleError
-from capture.bundle_writer import ANALYSIS_FILES, publish_or_keep, write_meta
-from capture.interrupts import Received
+from capture import procs
+from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_or_keep, write_meta
+from capture.interrupts import Received, deferred
+from capture.out_dir import make_staging
 from capture.phases import Phase
 from capture.recorders.base import Recorder, RecorderError
+from capture.recorders.tracefs import TracefsRecorder
 
 
 class BundleSession:
     publish_problem: str | None = None
     kept_in = None
     analyzed = None  #: the Timeline the after-run hook loaded (analysis.bundle_outputs.AfterRun)
+
+    def _open_out(self, out_dir: Path, force: bool, prefix: str) -> None:
+        """``--out`` checked and held open together with the private stage it is published from, or neither."""
+        with deferred():
+            stage = make_staging(prefix)
+            try:
+                self.out = open_bundle_dir(Path(out_dir), self.invoking, force)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            self.stage, self.bundle = stage, BundlePaths(stage)
 
     def _phase(self, name: Phase) -> None:
         self.meta["phase"] = name
@@ -76,6 +96,22 @@ class BundleSession:
 
     def _settle(self) -> None:
         raise NotImplementedError
+
+    def _recorders_status(self) -> None:
+        """meta["recorders"] and meta["clocks"] from the recorders entered (for ``_settle``)."""
+        for recorder in self.recorders:
+            self.meta["recorders"][recorder.name] = recorder.status
+            if isinstance(recorder, TracefsRecorder) and recorder.clocks:
+                self.meta["clocks"] = recorder.clocks
+
+    def _reap(self) -> None:
+        """Kill the children of ours nothing stopped (``_children_before``: those there before the session), and
+        say which processes the session started are still alive (for ``_settle``, last)."""
+        strays = sorted(procs.children() - self._children_before)
+        for pid in strays:
+            procs.kill_stray(pid)
+        self.meta["stray_children_killed"] = strays
+        self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if procs.is_running(pid)]
 
     def _after_analysis(self) -> None:
         """What the session says from the analysis (``analyzed``), before meta.json is written the last time."""

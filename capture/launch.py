@@ -24,9 +24,6 @@ HANDLER_DONE_EVENTS = {"response", "abort"}
 #: after the handler is done, time for net/http's final flush (N=8060: the EPIPE comes then)
 AFTER_HANDLER_S = 0.15
 
-is_alive = procs.is_running
-
-
 def servers_with(option: str) -> list[str]:
     """The servers that honour a ServerSpec option (content_length, ctx_aware, flush, write_size, sndbuf)."""
     return list(OPTION_OF[option].servers)

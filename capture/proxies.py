@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from capture.out_dir import make_staging
 from capture.procs import Child, ProcessError, format_addr, free_port, spawn, wait_listening
 from capture.servers.errors import ServerError
 from capture.servers.gobuild import ensure_go_server
@@ -81,7 +81,7 @@ def _nginx_binary() -> str:
 
 @contextlib.contextmanager
 def _nginx_argv(spec: ProxySpec, port: int, user: User) -> Iterator[list[str]]:
-    prefix = Path(tempfile.mkdtemp(prefix="abortscope-nginx-"))
+    prefix = make_staging("abortscope-nginx-")  # root writes the config there: never under a $TMPDIR the user controls
     try:
         config = prefix / "nginx.conf"
         config.write_text(_nginx_config(spec.host, port, spec.upstream_port, prefix))

@@ -31,7 +31,6 @@ here; the hook's outcome goes to meta["analysis"].
 
 from __future__ import annotations
 
-import shutil
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -40,13 +39,12 @@ from typing import Callable
 
 from analysis.bundle_outputs import AfterRun
 from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
-from analysis.errors import AbortscopeError, BundleError
+from analysis.errors import AbortscopeError
 from analysis.inputs import Read
 from capture import launch, procs
 from capture.bundle_session import BundleSession
-from capture.bundle_writer import open_bundle_dir
-from capture.interrupts import deferred, signals_as_interrupts
-from capture.out_dir import OutDir, make_staging
+from capture.interrupts import signals_as_interrupts
+from capture.out_dir import OutDir
 from capture.phases import Phase
 from capture.privileges import require_root, require_tools
 from capture.recorders.base import Recorder
@@ -191,14 +189,8 @@ class _Run(BundleSession):
             self.meta["warnings"].append(
                 f"--capture-iface {params.capture_iface} cannot see this run's packets: they stay on loopback "
                 f"({params.host}); capture on {' or '.join(LOOPBACK_IFACES)}")  # fmt: skip
-        with deferred():  # --out held open together with the stage it is published from, or neither
-            stage = make_staging()
-            try:
-                self.out = open_bundle_dir(Path(params.out_dir), self.invoking, force)
-            except BaseException:
-                shutil.rmtree(stage, ignore_errors=True)
-                raise
-            self.stage, self.bundle, self.kept_in = stage, BundlePaths(stage), self.out.path
+        self._open_out(params.out_dir, force, "abortscope-run-")
+        self.kept_in = self.out.path
 
     def execute(self) -> None:
         params = self.params
@@ -264,18 +256,11 @@ class _Run(BundleSession):
 
     def _settle(self) -> None:
         """What the run left: recorder status, processes still alive (there should be none), versions."""
-        for recorder in self.recorders:
-            self.meta["recorders"][recorder.name] = recorder.status
-            if isinstance(recorder, TracefsRecorder) and recorder.clocks:
-                self.meta["clocks"] = recorder.clocks
+        self._recorders_status()
         for name in ("capture", "kernel", "strace"):
             self.meta["recorders"].setdefault(name, {"ran": False, "why": self._why_not(name)})
-        self.meta["versions"] = self._versions.result(timeout_s=20)
-        strays = sorted(procs.children() - self._children_before)
-        for pid in strays:
-            procs.kill_stray(pid)
-        self.meta["stray_children_killed"] = strays
-        self.meta["pids_alive_after_run"] = [pid for pid in self.meta["pids"].values() if launch.is_alive(pid)]
+        self.meta["versions"] = self._versions.result(timeout_s=20)  # before _reap: `go version` may still run
+        self._reap()
 
     def _after_analysis(self) -> None:
         """The summary: a view of the Timeline the analysis loaded, else of a load of its own (saying why)."""

@@ -15,7 +15,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +115,9 @@ def staged_for(user: User, files: Sequence[Path]) -> Iterator[list[Path]]:
     if user.is_current and len({f.parent for f in files}) == 1:
         yield files
         return
-    stage = Path(tempfile.mkdtemp(prefix="abortscope-stage-"))
+    from capture.out_dir import make_staging  # here: capture.out_dir imports this module
+
+    stage = make_staging("abortscope-stage-")  # root copies into it: never under a $TMPDIR the user controls
     try:
         stage.chmod(0o755)
         copies = []

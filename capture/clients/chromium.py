@@ -32,6 +32,7 @@ from pathlib import Path
 
 from capture.clients.spec import ClientError
 from capture.interrupts import deferred
+from capture.out_dir import make_staging
 from capture.procs import Child, ProcessError, child_env, spawn
 from capture.users import User, chown_to
 
@@ -139,8 +140,10 @@ class Chromium:
         self.page_url = page_url
         self.user = user
         self.startup_timeout_s = startup_timeout_s
-        self.profile = Path(tempfile.mkdtemp(prefix="abortscope-chromium-"))
-        self.log = self.profile / "chromium.log"
+        self.profile = make_staging("abortscope-chromium-")
+        # its stdout and stderr: a file with no name, so root never opens a path inside the profile, which the
+        # user owns (a chromium.log there could be swapped for a link to any file while the browser starts)
+        self.log = tempfile.TemporaryFile()
         self.child: Child | None = None
         self.argv: list[str] = []
         self.devtools = DevToolsPipe()
@@ -153,15 +156,14 @@ class Chromium:
         env = child_env(self.user, extra={"HOME": str(dirs["home"]), "XDG_CONFIG_HOME": str(dirs["config"]),
                                           "XDG_CACHE_HOME": str(dirs["cache"])})  # fmt: skip
         self.argv = [find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={dirs['profile']}", self.page_url]
-        with open(self.log, "wb") as log:
-            try:
-                with deferred():  # started and stored together: stop() always finds it
-                    self.child = spawn(self.devtools.wrap(self.argv), user=self.user, stdout=log, stderr=log, env=env,
-                                       pass_fds=self.devtools.child_ends)  # fmt: skip
-            except ProcessError as exc:
-                raise BrowserError(str(exc)) from exc
-            finally:
-                self.devtools.started()
+        try:
+            with deferred():  # started and stored together: stop() always finds it
+                self.child = spawn(self.devtools.wrap(self.argv), user=self.user, stdout=self.log, stderr=self.log,
+                                   env=env, pass_fds=self.devtools.child_ends)  # fmt: skip
+        except ProcessError as exc:
+            raise BrowserError(str(exc)) from exc
+        finally:
+            self.devtools.started()
         return self.child
 
     def alive(self) -> bool:
@@ -169,8 +171,9 @@ class Chromium:
 
     def log_tail(self, lines: int = 3) -> str:
         try:
-            text = self.log.read_text(errors="replace").strip().splitlines()
-        except OSError:
+            fd = self.log.fileno()  # pread: the browser writes through the same file offset
+            text = os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace").strip().splitlines()
+        except (OSError, ValueError):  # ValueError: closed by stop()
             return ""
         return " | ".join(text[-lines:])
 
@@ -212,6 +215,7 @@ class Chromium:
             except (ProcessLookupError, PermissionError):
                 pass
         self.devtools.close()
+        self.log.close()
         shutil.rmtree(self.profile, ignore_errors=True)
         return code
 

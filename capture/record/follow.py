@@ -48,7 +48,10 @@ class Copier:
     def _copy(self) -> None:
         with open(self.out_path, "wb") as out:
             while True:
-                chunk = os.read(self._pipe.fileno(), 65536)
+                try:
+                    chunk = os.read(self._pipe.fileno(), 65536)
+                except (OSError, ValueError):  # finish() closed the pipe: a child of the command still held it open
+                    break
                 if not chunk:
                     break
                 now = time.time_ns()

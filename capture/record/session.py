@@ -21,7 +21,6 @@ SIGINT, tracefs and tcpdump never touch it.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from contextlib import ExitStack
@@ -32,12 +31,11 @@ from typing import Callable
 from analysis import bundle as names
 from analysis.bundle import BundlePaths
 from analysis.bundle_outputs import AfterRun
-from analysis.errors import AbortscopeError, BundleError
+from analysis.errors import AbortscopeError
 from capture import procs
 from capture.bundle_session import BundleSession
-from capture.bundle_writer import open_bundle_dir
 from capture.interrupts import Received, deferred, signals_as_interrupts
-from capture.out_dir import OutDir, make_staging
+from capture.out_dir import OutDir
 from capture.phases import RecordPhase
 from capture.privileges import require_root, require_tools
 from capture.record import target as targets
@@ -162,14 +160,7 @@ class _Session(BundleSession):
         if not self.params.command:  # refused before anything is written: no such pid, no single port
             pid = self.params.pid if self.params.pid is not None else targets.owner_of_port(self.params.port)
             self._found(targets.find(pid, self.params.port))
-        with deferred():
-            stage = make_staging("abortscope-record-")
-            try:
-                self.out = open_bundle_dir(Path(self.params.out_dir), self.invoking, force)
-            except BaseException:
-                shutil.rmtree(stage, ignore_errors=True)
-                raise
-            self.stage, self.bundle = stage, BundlePaths(stage)
+        self._open_out(self.params.out_dir, force, "abortscope-record-")
 
     def _found(self, target: targets.Target) -> None:
         self.target = target
@@ -268,21 +259,13 @@ class _Session(BundleSession):
         return late
 
     def _settle(self) -> None:
-        for recorder in self.recorders:
-            self.meta["recorders"][recorder.name] = recorder.status
-            if isinstance(recorder, TracefsRecorder) and recorder.clocks:
-                self.meta["clocks"] = recorder.clocks
+        self._recorders_status()
         wanted = {"capture": True, "kernel": self.params.kernel or self.params.syscalls == "kernel",
                   "strace": self.params.syscalls == "strace"}
         for name, on in wanted.items():
             why = f"stopped before it started (phase {self.meta['phase']})" if on else "not asked for"
             self.meta["recorders"].setdefault(name, {"ran": False, "why": why})
-        strays = sorted(procs.children() - self._children_before)
-        for pid in strays:
-            procs.kill_stray(pid)
-        self.meta["stray_children_killed"] = strays
-        ours = {role: pid for role, pid in self.meta["pids"].items()}
-        self.meta["pids_alive_after_run"] = [pid for pid in ours.values() if procs.is_running(pid)]
+        self._reap()
         if not self.params.command and self.target is not None:
             self.meta["record"]["target_running_after"] = procs.is_running(self.target.pid)
 

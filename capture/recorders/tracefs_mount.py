@@ -22,12 +22,13 @@ import ctypes
 import ctypes.util
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from analysis.errors import BundleError
 from capture.interrupts import deferred
+from capture.out_dir import make_staging
 from capture.procs import is_running
 
 SYSTEM_TRACEFS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
@@ -60,7 +61,10 @@ def _open_dir(path: Path) -> int:
 
 def _private_mount() -> int:
     """A descriptor of a tracefs mount that is already detached; OSError when we may not mount."""
-    point = Path(tempfile.mkdtemp(prefix="abortscope-tracefs-"))
+    try:
+        point = make_staging("abortscope-tracefs-")  # mount() follows the path: never under a $TMPDIR the user controls
+    except BundleError as exc:  # no root-owned temp dir: as any other reason not to mount (the caller falls back)
+        raise OSError(str(exc)) from exc
     try:
         with deferred():  # mounted and detached, or nothing: never a mount left behind by a Ctrl-C
             mount_tracefs(point)

@@ -21,6 +21,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from importlib import resources
@@ -53,7 +54,8 @@ def cache_root() -> Path:
     for path in candidates:
         try:
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if path.stat().st_uid == os.geteuid() and os.access(path, os.W_OK | os.X_OK):
+            st = path.lstat()  # not stat(): a link planted at a fixed name in /tmp must not pass for our directory
+            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and os.access(path, os.W_OK | os.X_OK):
                 return path
         except OSError:
             continue
