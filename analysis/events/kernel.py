@@ -34,7 +34,7 @@ from analysis.errors import EventParseError
 from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     flows, syscalls = ctx.flows, ctx.earlier.get("strace")
     head = _event_lines(text, ctx.lines)
     if head.empty:
-        return _empty()
+        return empty()
     trace_to_realtime_ns = ctx.trace_to_realtime_ns if ctx.trace_to_realtime_ns is not None \
         else clock.trace_offset_from_meta(ctx.meta)
     if trace_to_realtime_ns is None:
@@ -171,10 +171,6 @@ def _int_or_na(values: pd.Series) -> pd.arrays.IntegerArray:
     number = pd.to_numeric(values, errors="coerce")
     number = number.where(number.abs() < 2**62)
     return number.astype("Int64").array
-
-
-def _empty() -> pd.DataFrame:
-    return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
 
 
 def _is_tcp(head: pd.DataFrame) -> pd.Series:
