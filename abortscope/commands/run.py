@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
+from abortscope.commands.server_options import FORCE, HOST, SERVER_OPTIONS, check_host, with_server_options
 from abortscope.console import err, fail, out, warn
 from analysis.bundle import is_bundle
 from analysis.bundle_outputs import write_outputs
@@ -91,8 +91,7 @@ def run(
     force: bool = FORCE,
 ) -> None:
     """Reproduce the broken-pipe scenario and record packets, syscalls, kernel events and app events."""
-    if host not in LOOPBACK_HOSTS:
-        raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
+    check_host(host)
     # the harness loads only for this command: `abortscope analyze` never pays for it
     from capture.scenario import ScenarioParams
 

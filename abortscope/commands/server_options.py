@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 
+from abortscope.console import fail
 from capture.server_options import OPTIONS, Option, ServerOptions
 
 HOST = typer.Option("127.0.0.1", help="Loopback address: 127.0.0.1 or ::1.")
@@ -28,6 +29,12 @@ CLI_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.cli)
 #: CLI flag -> the ServerOptions field it sets
 SERVER_FLAGS = {o.flag: o.name for o in CLI_OPTIONS}
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+
+
+def check_host(host: str) -> None:
+    """--host, refused (exit code 2) unless it is a loopback address."""
+    if host not in LOOPBACK_HOSTS:
+        raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
 
 
 def _parameter(option: Option) -> inspect.Parameter:

@@ -9,12 +9,12 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abortscope.commands.server_options import FORCE, HOST, LOOPBACK_HOSTS, SERVER_OPTIONS, with_server_options
+from abortscope.commands.run import EXIT_INTERRUPTED
+from abortscope.commands.server_options import FORCE, HOST, SERVER_OPTIONS, check_host, with_server_options
 from abortscope.console import err, fail, out
 from analysis.errors import AbortscopeError
 from capture.server_options import ServerOptions
 
-EXIT_INTERRUPTED = 130
 SINGLE_MAX = 16384
 MATRIX_MAX = 32768
 
@@ -49,8 +49,7 @@ def sweep(
     from capture.sweep.probe import ProbeSpec
     from capture.users import invoking_user
 
-    if host not in LOOPBACK_HOSTS:
-        raise fail(f"--host must be 127.0.0.1 or ::1 (loopback only), not {host!r}", code=2)
+    check_host(host)
     base = ProbeSpec(server=server, client=client, host=host, abort_after_s=abort_after, handler_delay_s=handler_delay,
                      kernel=kernel, **vars(options))
     try:

@@ -51,29 +51,32 @@ def by_address(ts_ns: np.ndarray, res_ns: pd.Series, address: pd.Series, group: 
     out = np.full(len(ts_ns), "", dtype=object)
     if flows is None or not len(flows):
         return out
-    hosts = address.map(lambda a: _host(normalise_endpoint(f"{a}:0"))).to_numpy()
+    hosts = address.map(lambda a: _host(normalise_endpoint(f"{a}:0"))).to_numpy(object)
     res = pd.to_numeric(res_ns, errors="coerce").fillna(0).to_numpy(np.int64)
     groups = group.where(group.notna(), pd.Series([f"line{i}" for i in range(len(group))], index=group.index)).to_numpy()
-    table = pd.DataFrame({"flow": flows["flow"].astype(str).to_numpy(), "host": flows["client"].astype(str).map(_host),
-                          "first": flows["first_ts_ns"].to_numpy(np.int64), "last": flows["last_ts_ns"].to_numpy(np.int64),
-                          "history": flows["history"].astype(str) if "history" in flows else ""})
-    taken: set[str] = set()
+    flow = flows["flow"].astype(str).to_numpy(object)
+    flow_code = pd.factorize(flow)[0]
+    # the hosts as numbers (the lines' and the connections' alike): one integer comparison per connection and line
+    codes = pd.factorize(np.concatenate([hosts, flows["client"].astype(str).map(_host).to_numpy(object)]))[0]
+    hosts, host = codes[:len(hosts)], codes[len(hosts):]
+    first, last = flows["first_ts_ns"].to_numpy(np.int64), flows["last_ts_ns"].to_numpy(np.int64)
+    history = flows["history"].astype(str).to_numpy(object) if "history" in flows else np.full(len(flows), "", object)
+    taken = np.zeros(len(flows), dtype=bool)
+    kinds = kind.to_numpy(object)
     order = np.argsort(ts_ns, kind="stable")
     chosen: dict[object, str] = {}
-    for i in order:  # one pass per log line: nginx logs a few lines per failed connection
+    for i in order:  # one pass per log line (numpy over the connections): nginx logs a few lines per failed one
         if groups[i] in chosen:
             out[i] = chosen[groups[i]]
             continue
         t, end = int(ts_ns[i]), int(ts_ns[i]) + int(res[i]) + SLACK_NS
-        c = table[(table["host"] == hosts[i]) & (table["first"] <= end) & (table["last"] >= t - MAX_SILENCE_NS)
-                  & ~table["flow"].isin(taken)]
-        if c.empty:
+        c = np.flatnonzero((host == hosts[i]) & (first <= end) & (last >= t - MAX_SILENCE_NS) & ~taken)
+        if not len(c):
             continue
-        letters = FITS.get(kind.iloc[i], ())
-        fits = c["history"].map(lambda h: any(x in h for x in letters)) if letters else pd.Series(True, index=c.index)
-        distance = np.maximum(0, np.maximum(c["first"] - t, t - c["last"]))
-        best = c.assign(fits=fits, distance=distance).sort_values(["fits", "distance", "first"],
-                                                                  ascending=[False, True, False]).iloc[0]
-        chosen[groups[i]] = out[i] = best["flow"]
-        taken.add(best["flow"])
+        letters = FITS.get(kinds[i], ())
+        fits = np.array([any(x in h for x in letters) for h in history[c]], bool) if letters else np.ones(len(c), bool)
+        distance = np.maximum(0, np.maximum(first[c] - t, t - last[c]))
+        best = c[np.lexsort((-first[c], distance, ~fits))[0]]  # fitting, nearest, later; ties: the table's order
+        chosen[groups[i]] = out[i] = flow[best]
+        taken |= flow_code == flow_code[best]  # by its id, as the table names it
     return out

@@ -32,7 +32,7 @@ from analysis.events._lines import count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
 from analysis.events.strace import SYSCALL_KINDS
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 #: one row per event line; ``line`` is its 0-based line number in the text
 EVENT_COLUMNS = ("line", "ts_ns", "ts_res_ns", "kind", "errno", "op", "local", "remote", "address", "group", "detail")
@@ -132,7 +132,7 @@ def rows(events: pd.DataFrame, ctx: ParseContext, damaged_lines: np.ndarray | No
     if damaged_lines is not None and len(damaged_lines):
         count_bad(ctx.lines, np.ones(len(damaged_lines), bool), np.asarray(damaged_lines, dtype=np.int64))
     if events.empty:
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     events = events.reset_index(drop=True)
     ts_ns, precise = _placed(events, ctx.arrival_ns)
     events["ts_res_ns"] = events["ts_res_ns"].where(~precise, 0)

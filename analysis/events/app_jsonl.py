@@ -22,7 +22,7 @@ from analysis.events._columns import int_or_na
 from analysis.events._lines import count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 _KINDS = {k.value for k in EventKind}
 
@@ -103,7 +103,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     ts_ns = np.array([_ns(o.get("ts_ns")) for o in objects], dtype=np.int64)
     count_bad(lines, damaged_lines(text, at, ts_ns != clock.NO_TIME))
     if not objects:
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     raw = pd.DataFrame(objects)
     for col in KEYS:
         if col not in raw:

@@ -23,7 +23,7 @@ from analysis import clock, errnos
 from analysis.events._lines import count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 _LINE = r"^(?P<date>\d{4}/\d{2}/\d{2}) (?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?) (?P<msg>.*)$"
 _OP_ERROR = (
@@ -42,7 +42,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     text_lines = pd.Series(text.splitlines(), dtype="string")
     head = text_lines.str.extract(_LINE).dropna(subset=["date"])
     if head.empty:
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     ts_ns = clock.local_wall_to_ns(head["date"] + " " + head["time"], tz)
     op = head["msg"].str.extract(_OP_ERROR)
     is_op = op["op"].notna()

@@ -24,7 +24,7 @@ from analysis.events._lines import count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
 from analysis.events.app_jsonl import as_text, damaged_lines, read_objects
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 TIME_FIELDS = ("ts_ns", "ts", "time", "timestamp", "@timestamp", "t")
 _KINDS = {k.value for k in EventKind}
@@ -36,7 +36,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     flows, ts_field, lines = ctx.flows, ctx.options.get("ts_field"), ctx.lines
     objects, at = read_objects(text, "JSON lines")
     if not objects:
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     raw = pd.DataFrame(objects)
     field = ts_field or next((f for f in TIME_FIELDS if f in raw), None)
     if field is None or field not in raw:

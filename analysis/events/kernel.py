@@ -31,10 +31,11 @@ import pandas as pd
 
 from analysis import clock, errnos
 from analysis.errors import EventParseError
+from analysis.events._columns import int_or_na
 from analysis.events._lines import LineReport, count_bad
 from analysis.events._tie import tie
 from analysis.events.context import ParseContext
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     flows, syscalls = ctx.flows, ctx.earlier.get("strace")
     head = _event_lines(text, ctx.lines)
     if head.empty:
-        return _empty()
+        return empty()
     trace_to_realtime_ns = ctx.trace_to_realtime_ns if ctx.trace_to_realtime_ns is not None \
         else clock.trace_offset_from_meta(ctx.meta)
     if trace_to_realtime_ns is None:
@@ -123,7 +124,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
         "ts_ns": ts_ns,
         "kind": spec.map(lambda tp: tp.kind.value).to_numpy(),
         "errno": errno_raw.to_numpy(),
-        "len": _int_or_na(head["length"]),
+        "len": int_or_na(head["length"]),
         "detail": _details(head, spec).to_numpy(),
         "pid": head["pid"].astype("int64").to_numpy(),
         "socket": head["sk address"].to_numpy(object),
@@ -164,17 +165,6 @@ def _event_lines(text: str, lines: LineReport | None) -> pd.DataFrame:
     count_bad(lines, damaged)
     head = head[~cut]
     return head[_is_tcp(head)]
-
-
-def _int_or_na(values: pd.Series) -> pd.arrays.IntegerArray:
-    """Integers as Int64, <NA> for anything else (garbage, or numbers past int64)."""
-    number = pd.to_numeric(values, errors="coerce")
-    number = number.where(number.abs() < 2**62)
-    return number.astype("Int64").array
-
-
-def _empty() -> pd.DataFrame:
-    return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
 
 
 def _is_tcp(head: pd.DataFrame) -> pd.Series:

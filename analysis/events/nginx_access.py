@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from analysis import clock
 from analysis.events._loglines import matching_lines, timed_rows
 from analysis.events.context import ParseContext
 from analysis.schema import EventKind
@@ -23,7 +24,6 @@ from analysis.schema import EventKind
 LINE = re.compile(r'^(?P<client>[0-9a-fA-F:.]+) \S+ \S+ \[(?P<ts>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
                   r"(?P<bytes>\d+|-)")
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
-SECOND_NS = 1_000_000_000
 CLIENT_CLOSED = "499"
 
 
@@ -35,7 +35,7 @@ def parse(text: str, ctx: ParseContext):
         if match.group("status") != CLIENT_CLOSED:
             continue
         records.append({
-            "line": number, "ts_text": match.group("ts"), "ts_res_ns": SECOND_NS, "kind": EventKind.ABORT.value,
+            "line": number, "ts_text": match.group("ts"), "ts_res_ns": clock.NS_PER_S, "kind": EventKind.ABORT.value,
             "address": match.group("client"),
             "detail": f'nginx 499 (client closed request) "{match.group("request")}", {match.group("bytes")} bytes sent',
         })

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from analysis import clock
 from analysis.events._loglines import KIND_OF_OP, errno_in, matching_lines, timed_rows
 from analysis.events.context import ParseContext
 from analysis.schema import EventKind
@@ -29,7 +30,6 @@ from analysis.schema import EventKind
 LINE = re.compile(r"^(?P<ts>\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): "
                   r"(?:\*(?P<conn>\d+) )?(?P<msg>.*)$")
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S"
-SECOND_NS = 1_000_000_000
 FAILED_CALL = re.compile(r"\b(?P<op>\w+)\(\) failed \(\d+: [^)]*\)")
 CLIENT = re.compile(r", client: (?P<client>[0-9a-fA-F:.]+)")
 ABOUT_UPSTREAM = re.compile(r"\bupstream\b.*\b(?:failed|timed out|prematurely|reset)|(?:from|to) upstream")
@@ -53,7 +53,7 @@ def parse(text: str, ctx: ParseContext):
         upstream = kind is None and bool(ABOUT_UPSTREAM.search(msg.split(", client:")[0]))
         not_the_clients = upstream or not on_socket
         records.append({
-            "line": number, "ts_text": match.group("ts"), "ts_res_ns": SECOND_NS,
+            "line": number, "ts_text": match.group("ts"), "ts_res_ns": clock.NS_PER_S,
             "kind": EventKind.LOG.value if not_the_clients else kind,
             "errno": None if not_the_clients else errno_in(msg),
             "op": None if not_the_clients or call is None else call.group("op"),

@@ -23,7 +23,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis import clock
+from analysis import clock, errnos
 from analysis.errors import EventParseError
 from analysis.events._loglines import errno_in, events_frame, rows, wall_to_ns
 from analysis.events.context import ParseContext
@@ -71,8 +71,8 @@ def _errno(text: str | None) -> str | None:
     if not text:
         return None
     text = text.strip()
-    if text.isdigit():
-        return errno_in(f"({text}: x)")
+    if text.isdecimal():
+        return errnos.name_of(int(text))
     return errno_in(text) or (text if text.startswith("E") and text.isupper() else None)
 
 

@@ -40,7 +40,7 @@ from analysis.errors import EventParseError
 from analysis.events._lines import count_bad
 from analysis.events.context import ParseContext
 from analysis.events._tie import tie
-from analysis.schema import EventKind, Source, conform
+from analysis.schema import EventKind, Source, conform, empty
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
         if damaged.any():
             raise EventParseError(f"none of the {int(damaged.sum())} non-empty lines is a strace line with a -ttt "
                                   "timestamp (expected `strace -f -ttt -T -yy` output)")
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     head["pid"] = head["pid_a"].fillna(head["pid_b"]).fillna("0").astype("int64")
     head["line"] = text_lines[head.index]
     rest = head["rest"]
@@ -125,7 +125,7 @@ def parse(text: str, ctx: ParseContext) -> pd.DataFrame:
     signals = _signals(head, rest)
     frames = [f for f in (calls, signals) if not f.empty]
     if not frames:
-        return conform(pd.DataFrame({"ts_ns": [], "source": [], "kind": []}))
+        return empty()
     rows = pd.concat(frames).sort_values("order", kind="stable").reset_index(drop=True)
     for column in ("errno", "len", "fd", "signal"):
         if column not in rows:
