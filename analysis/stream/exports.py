@@ -30,8 +30,9 @@ from analysis.tcp import build_flows
 from analysis.tcp.fold import ConnectionFold, Step
 from analysis.timeline import Timeline
 
-#: the text report keeps every packet of a capture up to this many (about 30 MB): the rows of the connections it
-#: explains are then at hand; a bigger capture is read again, up to the last packet of those connections
+#: the text report keeps the first packets of a capture, this many at most (about 30 MB): the rows of the
+#: connections it explains are then at hand when they are among them (the most telling come first, then the
+#: earliest), as they are for a small capture; else it is read again, up to the last packet of those connections
 KEEP_PACKETS = 1 << 18
 
 
@@ -202,16 +203,18 @@ def stream_report(inputs: Inputs, details: int, verdicts: list[str] | None, opti
     flow = options.pop("flow", None)
     tally, seen = Tally(details, verdicts, flow), _Seen(flow)
     kept = KeptPackets(budget=KEEP_PACKETS)
-    result, source = read_passes(inputs, [ConnectionRows(tally.take, tally.start), kept, seen], options)
+    counted = ConnectionRows(tally.take, tally.start, ordered=False)  # the tally ranks the rows itself
+    result, source = read_passes(inputs, [counted, kept, seen], options)
     seen.check(inputs)
     everything = verdicts is not None or tally.total <= details
     shown = tally.shown(everything)
     conns = shown["conn"].to_numpy(np.int64) if len(shown) else np.zeros(0, np.int64)
-    packets = kept.table(result.categories()) if kept.complete else None
+    last_frame = int(shown["last_frame"].max()) if len(shown) else -1
+    packets = kept.table(result.categories()) if kept.covers(last_frame) else None
     if packets is None and len(conns):  # read again, up to the last packet of the connections shown
         again = KeptPackets(conns)
         read_passes(inputs, [again], {**options, "read": None, "progress": None}, hints=result.hints,
-                    stop_after_frame=int(shown["last_frame"].max()))
+                    stop_after_frame=last_frame)
         packets = again.table(result.categories())
     empty_packets, empty_flows = build_flows(no_packets().assign(file=np.zeros(0, np.int32)))
     packets = empty_packets if packets is None else packets[packets["conn"].isin(conns)].reset_index(drop=True)

@@ -47,8 +47,9 @@ class Flows(Output):
 
 class KeptPackets(Output):
     """The annotated packets (analysis.tcp.build_flows' first table), in frame order: every one, or those of the
-    connections ``conns``. Past ``budget`` rows, none is kept (:attr:`complete` False) and the caller reads
-    again what it needs."""
+    connections ``conns``. Past ``budget`` rows, the batches that fit are kept and no later one
+    (:attr:`complete` False): the kept rows are every packet up to frame :attr:`through_frame`, and the caller
+    reads again what it needs beyond."""
 
     def __init__(self, conns: np.ndarray | None = None, budget: int | None = None):
         self.conns = None if conns is None else np.unique(np.asarray(conns, dtype=np.int64))
@@ -56,9 +57,10 @@ class KeptPackets(Output):
         self.parts: list[pd.DataFrame] = []
         self.rows = 0
         self.complete = True
+        self.through_frame = -1  # every packet up to this frame is kept (the last of the kept batches)
 
     def start(self, attempt: int) -> None:
-        self.parts, self.rows, self.complete = [], 0, True
+        self.parts, self.rows, self.complete, self.through_frame = [], 0, True, -1
 
     def batch(self, step: Step, fold: ConnectionFold) -> None:
         if not self.complete:
@@ -66,17 +68,22 @@ class KeptPackets(Output):
         packets = step.packets
         if self.conns is not None:
             packets = packets[np.isin(packets["conn"].to_numpy(), self.conns)]
-        self.rows += len(packets)
-        if self.budget is not None and self.rows > self.budget:
-            self.parts, self.complete = [], False
+        if self.budget is not None and self.rows + len(packets) > self.budget:
+            self.complete = False
             return
+        self.rows += len(packets)
+        self.through_frame = int(step.packets["frame"].iloc[-1])
         if len(packets):
             self.parts.append(packets)
 
+    def covers(self, last_frame: int) -> bool:
+        """Every packet up to ``last_frame`` is kept."""
+        return self.complete or last_frame <= self.through_frame
+
     def table(self, categories: dict[str, pd.Index]) -> pd.DataFrame | None:
-        """The kept rows as one frame (None when not complete); ``categories``: the categories the src, dst and
+        """The kept rows as one frame (None when none is kept); ``categories``: the categories the src, dst and
         vlan columns of every batch get (their codes index these; batches carry those known so far)."""
-        if not self.complete or not self.parts:
+        if not self.parts:
             return None
         parts = [_recoded(p, categories) for p in self.parts]
         self.parts = []
@@ -95,14 +102,15 @@ def _recoded(packets: pd.DataFrame, categories: dict[str, pd.Index]) -> pd.DataF
 
 class ConnectionRows(Output):
     """The connection table of the ended connections, ``chunk`` connections at a time (fewer at the end), each
-    chunk by connection number, handed to ``take``. The states are kept until a chunk is full and made rows
-    then, once. Packets only: the table's evidence from other sources needs every connection first
-    (analysis.api does that the whole-table way)."""
+    chunk by connection number (``ordered``; else in the order they ended, for a consumer that only counts and
+    ranks), handed to ``take``. The states are kept until a chunk is full and made rows then, once. Packets
+    only: the table's evidence from other sources needs every connection first (analysis.api does that the
+    whole-table way)."""
 
     def __init__(self, take: Callable[[pd.DataFrame], None], restart: Callable[[], None] | None = None,
-                 chunk: int = 1 << 15):
+                 chunk: int = 1 << 15, ordered: bool = True):
         self.take, self.restart = take, restart  # restart: a pass begins again, forget what was taken
-        self.chunk = chunk
+        self.chunk, self.ordered = chunk, ordered
         self.parts: list[pd.DataFrame] = []
         self.pending = 0
 
@@ -126,7 +134,11 @@ class ConnectionRows(Output):
     def _hand_over(self) -> None:
         from analysis.diagnosis import connection_table
 
-        states = States.joined(self.parts)
+        # each copy of the states is some 30 MB of fresh memory a chunk: one part is used as it is, and parts
+        # already in order are not reordered
+        states = self.parts[0] if len(self.parts) == 1 else States.joined(self.parts)
         self.parts, self.pending = [], 0
-        flows = self.fold.flows(states.take(np.argsort(states["conn"], kind="stable")))
-        self.take(connection_table(flows, empty()))
+        conn = states["conn"]
+        if self.ordered and len(conn) > 1 and not (conn[1:] > conn[:-1]).all():
+            states = states.take(np.argsort(conn, kind="stable"))
+        self.take(connection_table(self.fold.flows(states), empty()))
