@@ -186,6 +186,17 @@ def report(path: Paths, details: int, verdicts: list[str] | None = None, read: R
     return Report(summary, tally, tally.shown(everything), everything, timeline)
 
 
+def connection_table(inputs: Inputs, read: Read = Read(), *, progress=None,
+                     ahead: BatchRead | None = None) -> tuple[pd.DataFrame, Summary]:
+    """The connection table of every connection of ``inputs`` (resolved, packets only), and what was read;
+    streamed (analysis.stream.exports.stream_connection_table): memory for the connections, not the packets."""
+    from analysis.stream.exports import stream_connection_table
+
+    if not inputs.packets_only:
+        raise ValueError("the streamed connection table is for packets only: load() the inputs with event logs")
+    return stream_connection_table(inputs, _options(read, Keep(), progress, ahead))
+
+
 def _known(ahead: BatchRead | None):
     """The capture set a read already started (the command line's) reads, so as not to look for it twice."""
     return None if ahead is None else ahead.captures
@@ -199,5 +210,5 @@ def read_passes(inputs: Inputs, outputs: list, options: dict, **more) -> tuple[P
     return run(source, outputs, inputs.captures.names, **more), source
 
 
-__all__ = ["Keep", "Read", "Report", "Summary", "export_table", "export_timeline", "load", "load_inputs", "read_passes",
+__all__ = ["Keep", "Read", "Report", "Summary", "connection_table", "export_table", "export_timeline", "load", "load_inputs", "read_passes",
            "report"]

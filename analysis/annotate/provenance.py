@@ -54,6 +54,20 @@ class Digest:
         self._stop.set()
 
 
+def capture_of(path: Path) -> Path:
+    """The capture file ``path`` names: itself, or a run bundle's."""
+    from analysis.bundle import BundlePaths
+
+    path = Path(path)
+    return BundlePaths(path).capture if path.is_dir() else path
+
+
+def digest_of_capture(path: Path) -> Digest | None:
+    """The sha256 of the capture ``path`` names, started now (None when there is no such file)."""
+    capture = capture_of(path)
+    return Digest(capture) if capture.is_file() else None
+
+
 def sha256_of(path: Path, stop: threading.Event | None = None) -> str:
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK)

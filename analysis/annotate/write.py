@@ -16,13 +16,14 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from analysis.annotate.comments import frame_comments
-from analysis.annotate.provenance import PENDING, Digest, section_comments, source
-from analysis.bundle import BundlePaths
+from analysis.annotate.provenance import PENDING, Digest, capture_of, digest_of_capture, section_comments, source
 from analysis.errors import AbortscopeError
-from analysis.inputs import Keep, Read
+from analysis.inputs import Keep, Read, resolve
 from analysis.memory import release_freed_memory
+from analysis.pcap.table import ReadReport
 from analysis.pcapng.copy import Annotations, Progress, copy_annotated
 
 #: The copy's window (analysis.pcap.records): two are held at a time while one is written, mapped from the file.
@@ -54,9 +55,9 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
     analysis).
     """
     path, output = Path(path), Path(output)
-    capture = BundlePaths(path).capture if path.is_dir() else path
-    if digest is None and capture.is_file():
-        digest = Digest(capture)
+    capture = capture_of(path)
+    if digest is None:
+        digest = digest_of_capture(path)
     try:
         annotations, facts, section = _plan(path, capture, verdicts, read, keep, events, digest, progress, ahead)
         with _created(output, capture) as fd:
@@ -84,30 +85,17 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
 
 def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: bool, digest: Digest | None, progress,
           ahead) -> tuple[Annotations, dict, Callable[[], tuple[str, ...]]]:
-    """The comments and the frames to keep, from the analysis; the packet table is let go of before the
-    comments are made (they need three of its columns, and only for the events). The annotations' section
+    """The comments and the frames to keep, from the analysis (:func:`_analysis`). The annotations' section
     comments stand in for the capture's digest; the function returned gives the final ones (waiting for it)."""
-    from analysis.api import load
-
-    timeline = load(path, read, keep, progress=progress, ahead=ahead)
-    if not len(timeline.flows) and not len(timeline.other_events):
-        raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
-    table = timeline.connections
-    if verdicts is not None:
-        table = table[table["verdict"].isin(verdicts)]
     extract = verdicts is not None or keep != Keep()
-    packets = timeline.packets[["conn", "frame", "ts_ns"]]
-    if extract:
-        packets = packets[packets["conn"].isin(table["conn"])]
-    others = timeline.other_events if events else None
-    if others is not None and extract:
-        others = others[others["conn"].isin(table["conn"]).fillna(False).to_numpy(bool)]
-    records, sources = timeline.report.records, timeline.sources
-    files = [("capture", capture), *_event_files(path, timeline, read)]
-    warnings = [*timeline.report.warnings, *timeline.warnings,
+    found = _analysis(path, verdicts, read, keep, events, extract, progress, ahead)
+    table, packets, others, records, sources = found.table, found.packets, found.others, found.report.records, \
+        found.sources
+    files = [("capture", capture), *_event_files(path, found.sources, read)]
+    warnings = [*found.report.warnings, *found.warnings,
                 *(f"skipped {n} records with unsupported link type {name} (copied, not analyzed)"
-                  for name, n in timeline.report.skipped_linktypes.items())]
-    del timeline
+                  for name, n in found.report.skipped_linktypes.items())]
+    del found
     release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
     kept = None
     if extract:
@@ -130,10 +118,51 @@ def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: b
         section
 
 
-def _event_files(path: Path, timeline, read: Read) -> list[tuple[str, Path]]:
+@dataclass(frozen=True)
+class _Analysis:
+    """What the comments are made from."""
+
+    table: pd.DataFrame  # the connection table (an extract's connections only)
+    packets: pd.DataFrame  # conn, frame, ts_ns: every packet of those connections (empty when no event needs them)
+    others: pd.DataFrame | None  # the events to comment, None: none
+    report: ReadReport
+    sources: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _analysis(path: Path, verdicts, read: Read, keep: Keep, events: bool, extract: bool, progress,
+              ahead) -> _Analysis:
+    """The connection table, and the packets and events the comments need. A whole capture with no event log
+    needs the connection table only: it is streamed (memory for the connections, not the packets); an extract
+    needs its packets' frames and event logs need the packets' times (analysis.api.load)."""
+    from analysis.api import connection_table, load_inputs
+
+    inputs = resolve(path, read, known=None if ahead is None else ahead.captures)
+    if inputs.packets_only and not extract:
+        table, summary = connection_table(inputs, read, progress=progress, ahead=ahead)
+        if not len(table):
+            raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
+        no_packets = pd.DataFrame({name: np.zeros(0, np.int64) for name in ("conn", "frame", "ts_ns")})
+        return _Analysis(table, no_packets, None, summary.report, ("packets",), summary.warnings)
+    timeline = load_inputs(inputs, read, keep, progress, ahead)
+    if not len(timeline.flows) and not len(timeline.other_events):
+        raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
+    table = timeline.connections
+    if verdicts is not None:
+        table = table[table["verdict"].isin(verdicts)]
+    packets = timeline.packets[["conn", "frame", "ts_ns"]]
+    if extract:
+        packets = packets[packets["conn"].isin(table["conn"])]
+    others = timeline.other_events if events else None
+    if others is not None and extract:
+        others = others[others["conn"].isin(table["conn"]).fillna(False).to_numpy(bool)]
+    return _Analysis(table, packets, others, timeline.report, timeline.sources, timeline.warnings)
+
+
+def _event_files(path: Path, sources: tuple[str, ...], read: Read) -> list[tuple[str, Path]]:
     """The files of the event sources the analysis loaded: named in ``read``, or the bundle's."""
     files = read.files(path if path.is_dir() else None)
-    return [(name, file) for name in timeline.sources[1:] for file in files.get(name, ()) if file.is_file()]
+    return [(name, file) for name in sources[1:] for file in files.get(name, ()) if file.is_file()]
 
 
 def _selection(verdicts, flow, port, connections: int, frames: int, frames_total: int) -> str:

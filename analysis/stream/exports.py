@@ -153,6 +153,15 @@ def stream_connections(inputs: Inputs, format: str, output, verdicts: list[str] 
     return Summary(source.report, inputs.warnings, result.connections, result.packets, table.rows)
 
 
+def stream_connection_table(inputs: Inputs, options: dict) -> tuple[pd.DataFrame, Summary]:
+    """Every connection's row of the connection table, by connection number, and what was read: the table is
+    the only thing kept (a chunk of ended connections at a time), never a table of every packet."""
+    chunks: list[pd.DataFrame] = []
+    result, source = read_passes(inputs, [ConnectionRows(chunks.append, chunks.clear)], options)
+    table = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0] if chunks else _connection_template()
+    return table, Summary(source.report, inputs.warnings, result.connections, result.packets, len(table))
+
+
 def _connection_template() -> pd.DataFrame:
     """An empty connection table (the parquet schema's pandas types)."""
     from analysis.diagnosis import connection_table

@@ -100,6 +100,10 @@ def _recoded(packets: pd.DataFrame, categories: dict[str, pd.Index]) -> pd.DataF
     return out
 
 
+#: ConnectionRows makes rows of this many ended connections at a time (fewer at the end)
+TABLE_CHUNK = 1 << 15
+
+
 class ConnectionRows(Output):
     """The connection table of the ended connections, ``chunk`` connections at a time (fewer at the end), each
     chunk by connection number (``ordered``; else in the order they ended, for a consumer that only counts and
@@ -108,9 +112,9 @@ class ConnectionRows(Output):
     whole-table way)."""
 
     def __init__(self, take: Callable[[pd.DataFrame], None], restart: Callable[[], None] | None = None,
-                 chunk: int = 1 << 15, ordered: bool = True):
+                 chunk: int | None = None, ordered: bool = True):
         self.take, self.restart = take, restart  # restart: a pass begins again, forget what was taken
-        self.chunk, self.ordered = chunk, ordered
+        self.chunk, self.ordered = chunk or TABLE_CHUNK, ordered
         self.parts: list[pd.DataFrame] = []
         self.pending = 0
 
