@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from analysis.schema import empty
 from analysis.stream.passes import Ended, Output
+from analysis.tcp.finish import Names, flows_table
 from analysis.tcp.fold import ConnectionFold, Step
 from analysis.tcp.state import States
 
@@ -107,20 +109,23 @@ TABLE_CHUNK = 1 << 15
 class ConnectionRows(Output):
     """The connection table of the ended connections, ``chunk`` connections at a time (fewer at the end), each
     chunk by connection number (``ordered``; else in the order they ended, for a consumer that only counts and
-    ranks), handed to ``take``. The states are kept until a chunk is full and made rows then, once. Packets
-    only: the table's evidence from other sources needs every connection first (analysis.api does that the
-    whole-table way)."""
+    ranks), handed to ``take``. The states are kept until a chunk is full and made rows then, once: on a
+    thread of their own (``threaded``), one chunk after the other, while the pass folds the next batches
+    (``take`` is called there). Packets only: the table's evidence from other sources needs every connection
+    first (analysis.api does that the whole-table way)."""
 
     def __init__(self, take: Callable[[pd.DataFrame], None], restart: Callable[[], None] | None = None,
-                 chunk: int | None = None, ordered: bool = True):
+                 chunk: int | None = None, ordered: bool = True, threaded: bool = True):
         self.take, self.restart = take, restart  # restart: a pass begins again, forget what was taken
         self.chunk, self.ordered = chunk or TABLE_CHUNK, ordered
-        self.parts: list[pd.DataFrame] = []
+        self.parts: list[States] = []
         self.pending = 0
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="connection-rows") if threaded else None
+        self._job: Future | None = None
 
     def start(self, attempt: int) -> None:
-        self.parts: list[States] = []
-        self.pending, self.fold = 0, None
+        self._wait()
+        self.parts, self.pending, self.fold = [], 0, None
         if self.restart is not None:
             self.restart()
 
@@ -134,15 +139,35 @@ class ConnectionRows(Output):
     def end(self) -> None:
         if self.parts:
             self._hand_over()
+        self._wait()
+        if self._worker is not None:
+            self._worker.shutdown()
 
     def _hand_over(self) -> None:
+        """The pending states to rows, on the worker when there is one (after the chunk before: in order). The
+        ids are named as they stand now (the fold goes on numbering addresses meanwhile)."""
+        parts, names = self.parts, self.fold.names()
+        self.parts, self.pending = [], 0
+        self._wait()
+        if self._worker is None:
+            self._rows(parts, names)
+        else:
+            self._job = self._worker.submit(self._rows, parts, names)
+
+    def _wait(self) -> None:
+        """The chunk under way done (its failure raised here, in the pass's thread)."""
+        job, self._job = self._job, None
+        if job is not None:
+            job.result()
+
+    def _rows(self, parts: list[States], names: Names) -> None:
         from analysis.diagnosis import connection_table
 
         # each copy of the states is some 30 MB of fresh memory a chunk: one part is used as it is, and parts
         # already in order are not reordered
-        states = self.parts[0] if len(self.parts) == 1 else States.joined(self.parts)
-        self.parts, self.pending = [], 0
+        states = parts[0] if len(parts) == 1 else States.joined(parts)
+        del parts
         conn = states["conn"]
         if self.ordered and len(conn) > 1 and not (conn[1:] > conn[:-1]).all():
             states = states.take(np.argsort(conn, kind="stable"))
-        self.take(connection_table(self.fold.flows(states), empty()))
+        self.take(connection_table(flows_table(states, names), empty()))
