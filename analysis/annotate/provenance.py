@@ -13,7 +13,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK = 1 << 20
+#: read and hashed this much at a time. The thread takes the GIL back after each read and each hash, and
+#: waits for it while the analysis runs Python on the other threads: with 1 MB pieces the digest of the
+#: 1.8 GB benchmark file was still under way when the copy ended (annotate to /dev/null 2.33 s); with 8 MB,
+#: 2.11 s (medians of 4, alternating)
+CHUNK = 8 << 20
 #: Stands in for a digest still under way: as long as a sha256 in hex.
 PENDING = "0" * 64
 
