@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.annotate.comments import frame_comments
+from analysis.annotate.comments import FrameComments, frame_comments, joined
 from analysis.annotate.provenance import PENDING, Digest, capture_of, digest_of_capture, section_comments, source
 from analysis.errors import AbortscopeError
 from analysis.inputs import Keep, Read, resolve
@@ -89,22 +89,20 @@ def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: b
     comments stand in for the capture's digest; the function returned gives the final ones (waiting for it)."""
     extract = verdicts is not None or keep != Keep()
     found = _analysis(path, verdicts, read, keep, events, extract, progress, ahead)
-    table, packets, others, records, sources = found.table, found.packets, found.others, found.report.records, \
-        found.sources
+    records, comments = found.report.records, found.comments
     files = [("capture", capture), *_event_files(path, found.sources, read)]
     warnings = [*found.report.warnings, *found.warnings,
                 *(f"skipped {n} records with unsupported link type {name} (copied, not analyzed)"
                   for name, n in found.report.skipped_linktypes.items())]
-    del found
-    release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
     kept = None
-    if extract:
+    if found.frames is not None:
         kept = np.zeros(records + 1, dtype=bool)
-        kept[packets["frame"].to_numpy(np.int64)] = True
-    comments = frame_comments(table, packets, others, extract)
-    del packets, others
-    release_freed_memory()  # what making the comments took
-    selection = _selection(verdicts, keep.flow, keep.port, len(table), int(kept.sum()), records) if extract else None
+        kept[found.frames] = True
+    facts = {"connections": found.connections, "frames": records, "sources": found.sources, "warnings": warnings}
+    del found
+    release_freed_memory()  # what making the comments took, back to the system before the copy
+    selection = _selection(verdicts, keep.flow, keep.port, facts["connections"], int(kept.sum()), records) \
+        if extract else None
     bundle = path if path.is_dir() else None
     named = [source(role, file, bundle, PENDING if role == "capture" and digest else None) for role, file in files]
 
@@ -114,36 +112,43 @@ def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: b
 
     annotations = Annotations(comments.frames, comments.bounds, comments.texts, kept,
                               section_comments(_application(), named, selection), _application())
-    return annotations, {"connections": len(table), "frames": records, "sources": sources, "warnings": warnings}, \
-        section
+    return annotations, facts, section
 
 
 @dataclass(frozen=True)
 class _Analysis:
-    """What the comments are made from."""
+    """The comments, and what the analysis read."""
 
-    table: pd.DataFrame  # the connection table (an extract's connections only)
-    packets: pd.DataFrame  # conn, frame, ts_ns: every packet of those connections (empty when no event needs them)
-    others: pd.DataFrame | None  # the events to comment, None: none
+    comments: FrameComments
+    connections: int  # the connections commented (an extract's only)
+    frames: np.ndarray | None  # an extract's: the frames of its connections (the ones copied); None: every one
     report: ReadReport
     sources: tuple[str, ...]
     warnings: tuple[str, ...]
 
 
+#: what the comments of a capture without event logs need of its packets: none of them
+_NO_PACKETS = {name: np.zeros(0, np.int64) for name in ("conn", "frame", "ts_ns")}
+
+
 def _analysis(path: Path, verdicts, read: Read, keep: Keep, events: bool, extract: bool, progress,
               ahead) -> _Analysis:
-    """The connection table, and the packets and events the comments need. A whole capture with no event log
-    needs the connection table only: it is streamed (memory for the connections, not the packets); an extract
-    needs its packets' frames and event logs need the packets' times (analysis.api.load)."""
-    from analysis.api import connection_table, load_inputs
+    """The comments from the analysis. A whole capture with no event log needs its connection table only: the
+    comments are made a chunk of connections at a time as the pass goes (memory for the connections, never a
+    table of every packet). An extract needs its packets' frames and event logs need the packets' times: the
+    whole timeline is loaded (analysis.api.load), and let go of before the comments are made (they need three
+    of its columns, and only for the events)."""
+    from analysis.api import each_connection_chunk, load_inputs
 
     inputs = resolve(path, read, known=None if ahead is None else ahead.captures)
     if inputs.packets_only and not extract:
-        table, summary = connection_table(inputs, read, progress=progress, ahead=ahead)
-        if not len(table):
+        parts: list[FrameComments] = []
+        no_packets = pd.DataFrame(_NO_PACKETS)
+        summary = each_connection_chunk(inputs, lambda table: parts.append(frame_comments(table, no_packets, None)),
+                                        parts.clear, read, progress=progress, ahead=ahead)
+        if not summary.connections:
             raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
-        no_packets = pd.DataFrame({name: np.zeros(0, np.int64) for name in ("conn", "frame", "ts_ns")})
-        return _Analysis(table, no_packets, None, summary.report, ("packets",), summary.warnings)
+        return _Analysis(joined(parts), summary.connections, None, summary.report, ("packets",), summary.warnings)
     timeline = load_inputs(inputs, read, keep, progress, ahead)
     if not len(timeline.flows) and not len(timeline.other_events):
         raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
@@ -156,7 +161,11 @@ def _analysis(path: Path, verdicts, read: Read, keep: Keep, events: bool, extrac
     others = timeline.other_events if events else None
     if others is not None and extract:
         others = others[others["conn"].isin(table["conn"]).fillna(False).to_numpy(bool)]
-    return _Analysis(table, packets, others, timeline.report, timeline.sources, timeline.warnings)
+    report, sources, warnings = timeline.report, timeline.sources, timeline.warnings
+    del timeline
+    release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
+    frames = packets["frame"].to_numpy(np.int64) if extract else None
+    return _Analysis(frame_comments(table, packets, others, extract), len(table), frames, report, sources, warnings)
 
 
 def _event_files(path: Path, sources: tuple[str, ...], read: Read) -> list[tuple[str, Path]]:

@@ -12,6 +12,8 @@ packets: the second pass stops after the last packet it needs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -37,8 +39,8 @@ KEEP_PACKETS = 1 << 18
 
 
 #: the connection table's chunks, for a consumer that holds them again (the export's writer thread encodes
-#: each; annotate keeps them all): half the others', so that the pass peaks lower (the 1M-packet benchmark
-#: file's export: 324 MB at most, 399 MB with whole chunks, as fast)
+#: each): half the others', so that the pass peaks lower (the 1M-packet benchmark file's export: 324 MB at
+#: most, 399 MB with whole chunks, as fast)
 KEPT_CHUNK = TABLE_CHUNK // 2
 
 
@@ -159,13 +161,13 @@ def stream_connections(inputs: Inputs, format: str, output, verdicts: list[str] 
     return Summary(source.report, inputs.warnings, result.connections, result.packets, table.rows)
 
 
-def stream_connection_table(inputs: Inputs, options: dict) -> tuple[pd.DataFrame, Summary]:
-    """Every connection's row of the connection table, by connection number, and what was read: the table is
-    the only thing kept (a chunk of ended connections at a time), never a table of every packet."""
-    chunks: list[pd.DataFrame] = []
-    result, source = read_passes(inputs, [ConnectionRows(chunks.append, chunks.clear, chunk=KEPT_CHUNK)], options)
-    table = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0] if chunks else _connection_template()
-    return table, Summary(source.report, inputs.warnings, result.connections, result.packets, len(table))
+def stream_connection_chunks(inputs: Inputs, take: Callable[[pd.DataFrame], None], restart: Callable[[], None],
+                             options: dict) -> Summary:
+    """Each chunk of the connection table (ended connections, by connection number) handed to ``take``, on the
+    pass's thread for them (analysis.stream.outputs.ConnectionRows); ``restart``: forget them, the pass runs
+    again. Only what ``take`` keeps is kept, never a table of every packet."""
+    result, source = read_passes(inputs, [ConnectionRows(take, restart)], options)
+    return Summary(source.report, inputs.warnings, result.connections, result.packets, 0)
 
 
 def _connection_template() -> pd.DataFrame:

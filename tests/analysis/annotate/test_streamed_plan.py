@@ -1,10 +1,10 @@
-"""A capture with no event log is annotated from the streamed connection table (no table of every packet):
-the comments are those the whole timeline gives, for a table made of many chunks too."""
+"""A capture with no event log is annotated from the streamed connection table (no table of every packet),
+its comments made a chunk of connections at a time: they are those the whole timeline gives, for a table
+made of many chunks too."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import analysis
@@ -26,10 +26,9 @@ def test_the_streamed_plan_gives_the_whole_timelines_comments(capture, monkeypat
     monkeypatch.setattr(outputs, "TABLE_CHUNK", 2)  # the table is concatenated from many chunks
     monkeypatch.setattr(passes, "CHUNK_CONNECTIONS", 2)  # (those open at the end, too)
     streamed = write._analysis(capture, None, Read(), Keep(), True, False, None, None)
-    assert streamed.packets.empty and streamed.others is None  # nothing per packet was kept
     timeline = analysis.load(capture)
-    pd.testing.assert_frame_equal(streamed.table, timeline.connections)
-    got = frame_comments(streamed.table, streamed.packets, streamed.others)
+    assert streamed.frames is None and streamed.connections == len(timeline.flows)
+    got = streamed.comments
     expected = frame_comments(timeline.connections, timeline.packets[["conn", "frame", "ts_ns"]],
                               timeline.other_events)
     np.testing.assert_array_equal(got.frames, expected.frames)
