@@ -8,6 +8,7 @@ the same file; the event files are small and hashed when they are known.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ class Digest:
         threading.Thread(target=self._run, name="sha256", daemon=True).start()
 
     def _run(self) -> None:
+        _yield_to_the_others()
         try:
             self._future.set_result(sha256_of(self.path, self._stop))
         except BaseException as exc:  # handed to result()'s caller
@@ -56,6 +58,16 @@ class Digest:
 
     def cancel(self) -> None:
         self._stop.set()
+
+
+def _yield_to_the_others() -> None:
+    """This thread at a lower priority (Linux: a thread is scheduled on its own): the digest is wanted at the
+    end of the copy, the analysis now; on two cores it otherwise takes a core from the pass that the comments
+    wait for (annotate of the 1M-packet benchmark file: 2.47 s -> 2.40 s, medians of 4)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same digest, at the usual priority
+        pass
 
 
 def capture_of(path: Path) -> Path:

@@ -166,7 +166,7 @@ def stream_connection_chunks(inputs: Inputs, take: Callable[[pd.DataFrame], None
     """Each chunk of the connection table (ended connections, by connection number) handed to ``take``, on the
     pass's thread for them (analysis.stream.outputs.ConnectionRows); ``restart``: forget them, the pass runs
     again. Only what ``take`` keeps is kept, never a table of every packet."""
-    result, source = read_passes(inputs, [ConnectionRows(take, restart)], options)
+    result, source = read_passes(inputs, [ConnectionRows(take, restart, chunk=KEPT_CHUNK)], options)
     return Summary(source.report, inputs.warnings, result.connections, result.packets, 0)
 
 
