@@ -32,10 +32,11 @@ from analysis.tcp import build_flows
 from analysis.tcp.fold import ConnectionFold, Step
 from analysis.timeline import Timeline
 
-#: the text report keeps the first packets of a capture, this many at most (about 30 MB): the rows of the
-#: connections it explains are then at hand when they are among them (the most telling come first, then the
-#: earliest), as they are for a small capture; else it is read again, up to the last packet of those connections
-KEEP_PACKETS = 1 << 18
+#: the text report keeps the first packets of a capture, this many at most (a batch: about 15 MB, held all
+#: through the pass): the rows of the connections it explains are then at hand when they are among them (the
+#: most telling come first, then the earliest), as they are for a small capture; else it is read again, up to
+#: the last packet of those connections
+KEEP_PACKETS = 1 << 17
 
 
 #: the connection table's chunks, for a consumer that holds them again (the export's writer thread encodes
