@@ -2,12 +2,13 @@
 
     stream_timeline           the timeline, written in time order as the batches are folded
     stream_connections        the connection table, a chunk of ended connections at a time
+    stream_connection_chunks  the same chunks handed to a caller (annotate makes its comments from them)
     stream_rows_of_verdicts   the timeline rows of the connections with some verdicts (a second pass)
     stream_report             the text report's numbers, rows to explain, and those rows' packets
 
 Each is one pass of analysis.stream.passes (two for the rows of chosen
-connections, and for the text report of a capture too big to keep its
-packets: the second pass stops after the last packet it needs).
+connections, and for a text report whose connections end after the first
+packets it keeps: the second pass stops after the last packet it needs).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ KEEP_PACKETS = 1 << 17
 
 
 #: the connection table's chunks, for a consumer that holds them again (the export's writer thread encodes
-#: each): half the others', so that the pass peaks lower (the 1M-packet benchmark file's export: 324 MB at
-#: most, 399 MB with whole chunks, as fast)
+#: each, annotate makes each one's comments): half the others', so that the pass peaks lower (the 1M-packet
+#: benchmark file's export: 324 MB at most, 399 MB with whole chunks, as fast; annotate 327 MB, 410 MB)
 KEPT_CHUNK = TABLE_CHUNK // 2
 
 
