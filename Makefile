@@ -8,7 +8,10 @@ DEMO_OUT ?= runs/seed
 
 .PHONY: install system-deps demo test samples sweep golden bench bench-capture bench-scaling bench-streaming clean
 
+# the project's modules compiled to bytecode, as pip does on install (an editable install does not): a
+# command then starts without compiling them, even where PYTHONDONTWRITEBYTECODE is set
 install: system-deps $(VENV)/.installed
+	$(BIN)/python -m compileall -q analysis abortscope capture
 
 system-deps:
 	@tools/install-system-deps.sh

@@ -186,6 +186,18 @@ def report(path: Paths, details: int, verdicts: list[str] | None = None, read: R
     return Report(summary, tally, tally.shown(everything), everything, timeline)
 
 
+def each_connection_chunk(inputs: Inputs, take, restart, read: Read = Read(), *, progress=None,
+                          ahead: BatchRead | None = None) -> Summary:
+    """Every connection of ``inputs`` (resolved, packets only) as rows of the connection table, a chunk at a
+    time handed to ``take`` (analysis.stream.exports.stream_connection_chunks): memory for what ``take``
+    keeps, never a table of every packet. What was read."""
+    from analysis.stream.exports import stream_connection_chunks
+
+    if not inputs.packets_only:
+        raise ValueError("the connection table is streamed for packets only: load() the inputs with event logs")
+    return stream_connection_chunks(inputs, take, restart, _options(read, Keep(), progress, ahead))
+
+
 def _known(ahead: BatchRead | None):
     """The capture set a read already started (the command line's) reads, so as not to look for it twice."""
     return None if ahead is None else ahead.captures
@@ -199,5 +211,5 @@ def read_passes(inputs: Inputs, outputs: list, options: dict, **more) -> tuple[P
     return run(source, outputs, inputs.captures.names, **more), source
 
 
-__all__ = ["Keep", "Read", "Report", "Summary", "export_table", "export_timeline", "load", "load_inputs", "read_passes",
-           "report"]
+__all__ = ["Keep", "Read", "Report", "Summary", "each_connection_chunk", "export_table", "export_timeline", "load",
+           "load_inputs", "read_passes", "report"]

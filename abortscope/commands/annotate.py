@@ -11,6 +11,7 @@ from abortscope.commands import common
 from abortscope.commands.common import (Engine, captures_of, collector_paused, complete_verdicts, parse_verdicts,
                                        progress_bars, read_ahead)
 from abortscope.console import fail, out, warn
+from analysis.annotate.provenance import digest_of_capture
 from analysis.errors import AbortscopeError
 
 BIG_FILE_BYTES = common.BIG_FILE_BYTES
@@ -43,8 +44,11 @@ def annotate(
         raise fail(f"{output}: no directory {output.parent}")
     chosen = parse_verdicts(verdict)
     logs = {"app": app, "strace": strace, "kernel": kernel, "applog": applog}  # analysis.events.SOURCES names
+    digest = None
     try:
         captures = captures_of([path])
+        # the capture's sha256 (for the section header) is read beside the imports, while a core is free
+        digest = digest_of_capture(path)
         with progress_bars(captures, "reading", "writing", big_file_bytes=BIG_FILE_BYTES) as (reading, writing), \
                 read_ahead(captures, Engine.fast, reading) as ahead:
             with collector_paused():  # pandas and the analysis import while the read-ahead reads
@@ -52,9 +56,12 @@ def annotate(
                 from analysis.annotate import annotate as write_annotated
             done = write_annotated(path, output, verdicts=chosen, read=Read(logs=logs, tz=tz),
                                    keep=Keep(flow=flow, port=port), events=not no_events, progress=reading,
-                                   write_progress=writing, ahead=ahead)
+                                   write_progress=writing, ahead=ahead, digest=digest)
     except AbortscopeError as exc:
         raise fail(str(exc))
+    finally:
+        if digest is not None:
+            digest.cancel()
     for message in done.warnings:
         warn(message)
     if chosen is not None and done.connections == 0:

@@ -81,6 +81,20 @@ def frame_comments(table: pd.DataFrame, packets: pd.DataFrame, events: pd.DataFr
     return FrameComments(unique, np.append(first, len(texts)).astype(np.int64), texts)
 
 
+def joined(parts: list[FrameComments]) -> FrameComments:
+    """The comments of parts made for different connections with no event between them, as one: each frame's
+    comments come from the part of the connection it belongs to, in that part's order."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return FrameComments(np.zeros(0, np.int64), np.zeros(1, np.int64), pa.array([], pa.large_string()))
+    frame_of_text = np.concatenate([np.repeat(p.frames, np.diff(p.bounds)) for p in parts])
+    order = np.argsort(frame_of_text, kind="stable")
+    texts, frames = pa.concat_arrays([p.texts for p in parts]).take(pa.array(order)), frame_of_text[order]
+    unique, first = np.unique(frames, return_index=True)
+    return FrameComments(unique, np.append(first, len(texts)).astype(np.int64), texts)
+
+
 def _arrow(texts) -> pa.Array:
     return texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
 

@@ -14,8 +14,8 @@ sent after the FIN and how long after it, the RST's delay and the kernel's reaso
 from __future__ import annotations
 
 import string
+from collections import namedtuple
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,8 @@ FACTS: dict[str, Callable] = {
                                                     _reason(s)])),
     "first_rst": _reason,
 }
-_FACT_COLUMNS = ("length", "first_fin_ts_ns", "closer", "rst_answer_delay_ns", "rst_reason")
+#: what a fact is made from: the step's time, and these of the step or its connection's row
+_FactRow = namedtuple("_FactRow", ("ts_ns", "length", "first_fin_ts_ns", "closer", "rst_answer_delay_ns", "rst_reason"))
 
 
 def chain_steps(table: pd.DataFrame) -> pd.DataFrame:
@@ -59,18 +60,19 @@ def chain_steps(table: pd.DataFrame) -> pd.DataFrame:
     steps["at"] = steps.groupby(["row", "ts_ns", "frame", "actor"], sort=False, dropna=False).ngroup()
     steps = steps.sort_values(["at", "rank"], kind="stable").drop_duplicates("at").reset_index(drop=True)
     steps["number"] = steps.groupby("row").cumcount()
-    steps["words"] = _words(zip(*(_objects(steps[c]).tolist() for c in ("label", "actor", "errno"))))
+    steps["words"] = _words(steps)
     steps["conn"] = table["conn"].to_numpy(np.int64)[steps["row"].to_numpy()]
     steps["facts"] = _facts(steps, table)
     return steps[list(STEP_COLUMNS)]
 
 
-def _words(keys) -> list[str]:
-    """The ladder's words for each (label, actor, errno); the few distinct ones formatted once each."""
-    made: dict[tuple, str] = {}
-    return [made.get(key) or made.setdefault(key, EVIDENCE_WORDS[key[0]].format(actor=key[1] or "a side",
-                                                                              errno=key[2] or "error"))
-            for key in keys]
+def _words(steps: pd.DataFrame) -> np.ndarray:
+    """The ladder's words for each step's (label, actor, errno): the few distinct ones formatted once each."""
+    kinds = steps.groupby(["label", "actor", "errno"], sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(kinds, return_index=True)  # a row of each kind, in kind order
+    label, actor, errno = (_objects(steps[c])[first].tolist() for c in ("label", "actor", "errno"))
+    made = [EVIDENCE_WORDS[lb].format(actor=a or "a side", errno=e or "error") for lb, a, e in zip(label, actor, errno)]
+    return np.array(made, dtype=object)[kinds]
 
 
 def _roles(table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -137,11 +139,9 @@ def _facts(steps: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
     """Per step, what :data:`FACTS` says for its label (None for the others)."""
     out = np.full(len(steps), None, dtype=object)
     rows = steps["row"].to_numpy()
-    names = ("ts_ns", *_FACT_COLUMNS)
     for label, fact in FACTS.items():
         at = np.flatnonzero((steps["label"] == label).to_numpy(bool))
         columns = [_objects(steps[name])[at] if name in steps.columns else _objects(table[name].iloc[rows[at]])
-                   for name in names]
-        for i, values in zip(at.tolist(), zip(*columns)):
-            out[i] = fact(SimpleNamespace(**dict(zip(names, values))))
+                   for name in _FactRow._fields]
+        out[at] = [fact(_FactRow(*values)) for values in zip(*columns)]
     return out

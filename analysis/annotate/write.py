@@ -16,13 +16,14 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from analysis.annotate.comments import frame_comments
-from analysis.annotate.provenance import PENDING, Digest, section_comments, source
-from analysis.bundle import BundlePaths
+from analysis.annotate.comments import FrameComments, frame_comments, joined
+from analysis.annotate.provenance import PENDING, Digest, capture_of, digest_of_capture, section_comments, source
 from analysis.errors import AbortscopeError
-from analysis.inputs import Keep, Read
+from analysis.inputs import Keep, Read, resolve
 from analysis.memory import release_freed_memory
+from analysis.pcap.table import ReadReport
 from analysis.pcapng.copy import Annotations, Progress, copy_annotated
 
 #: The copy's window (analysis.pcap.records): two are held at a time while one is written, mapped from the file.
@@ -54,9 +55,9 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
     analysis).
     """
     path, output = Path(path), Path(output)
-    capture = BundlePaths(path).capture if path.is_dir() else path
-    if digest is None and capture.is_file():
-        digest = Digest(capture)
+    capture = capture_of(path)
+    if digest is None:
+        digest = digest_of_capture(path)
     try:
         annotations, facts, section = _plan(path, capture, verdicts, read, keep, events, digest, progress, ahead)
         with _created(output, capture) as fd:
@@ -84,39 +85,24 @@ def annotate(path: str | Path, output: str | Path, verdicts: list[str] | None = 
 
 def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: bool, digest: Digest | None, progress,
           ahead) -> tuple[Annotations, dict, Callable[[], tuple[str, ...]]]:
-    """The comments and the frames to keep, from the analysis; the packet table is let go of before the
-    comments are made (they need three of its columns, and only for the events). The annotations' section
+    """The comments and the frames to keep, from the analysis (:func:`_analysis`). The annotations' section
     comments stand in for the capture's digest; the function returned gives the final ones (waiting for it)."""
-    from analysis.api import load
-
-    timeline = load(path, read, keep, progress=progress, ahead=ahead)
-    if not len(timeline.flows) and not len(timeline.other_events):
-        raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
-    table = timeline.connections
-    if verdicts is not None:
-        table = table[table["verdict"].isin(verdicts)]
     extract = verdicts is not None or keep != Keep()
-    packets = timeline.packets[["conn", "frame", "ts_ns"]]
-    if extract:
-        packets = packets[packets["conn"].isin(table["conn"])]
-    others = timeline.other_events if events else None
-    if others is not None and extract:
-        others = others[others["conn"].isin(table["conn"]).fillna(False).to_numpy(bool)]
-    records, sources = timeline.report.records, timeline.sources
-    files = [("capture", capture), *_event_files(path, timeline, read)]
-    warnings = [*timeline.report.warnings, *timeline.warnings,
+    found = _analysis(path, verdicts, read, keep, events, extract, progress, ahead)
+    records, comments = found.report.records, found.comments
+    files = [("capture", capture), *_event_files(path, found.sources, read)]
+    warnings = [*found.report.warnings, *found.warnings,
                 *(f"skipped {n} records with unsupported link type {name} (copied, not analyzed)"
-                  for name, n in timeline.report.skipped_linktypes.items())]
-    del timeline
-    release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
+                  for name, n in found.report.skipped_linktypes.items())]
     kept = None
-    if extract:
+    if found.frames is not None:
         kept = np.zeros(records + 1, dtype=bool)
-        kept[packets["frame"].to_numpy(np.int64)] = True
-    comments = frame_comments(table, packets, others, extract)
-    del packets, others
-    release_freed_memory()  # what making the comments took
-    selection = _selection(verdicts, keep.flow, keep.port, len(table), int(kept.sum()), records) if extract else None
+        kept[found.frames] = True
+    facts = {"connections": found.connections, "frames": records, "sources": found.sources, "warnings": warnings}
+    del found
+    release_freed_memory()  # what making the comments took, back to the system before the copy
+    selection = _selection(verdicts, keep.flow, keep.port, facts["connections"], int(kept.sum()), records) \
+        if extract else None
     bundle = path if path.is_dir() else None
     named = [source(role, file, bundle, PENDING if role == "capture" and digest else None) for role, file in files]
 
@@ -126,14 +112,66 @@ def _plan(path: Path, capture: Path, verdicts, read: Read, keep: Keep, events: b
 
     annotations = Annotations(comments.frames, comments.bounds, comments.texts, kept,
                               section_comments(_application(), named, selection), _application())
-    return annotations, {"connections": len(table), "frames": records, "sources": sources, "warnings": warnings}, \
-        section
+    return annotations, facts, section
 
 
-def _event_files(path: Path, timeline, read: Read) -> list[tuple[str, Path]]:
+@dataclass(frozen=True)
+class _Analysis:
+    """The comments, and what the analysis read."""
+
+    comments: FrameComments
+    connections: int  # the connections commented (an extract's only)
+    frames: np.ndarray | None  # an extract's: the frames of its connections (the ones copied); None: every one
+    report: ReadReport
+    sources: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+#: what the comments of a capture without event logs need of its packets: none of them
+_NO_PACKETS = {name: np.zeros(0, np.int64) for name in ("conn", "frame", "ts_ns")}
+
+
+def _analysis(path: Path, verdicts, read: Read, keep: Keep, events: bool, extract: bool, progress,
+              ahead) -> _Analysis:
+    """The comments from the analysis. A whole capture with no event log needs its connection table only: the
+    comments are made a chunk of connections at a time as the pass goes (memory for the connections, never a
+    table of every packet). An extract needs its packets' frames and event logs need the packets' times: the
+    whole timeline is loaded (analysis.api.load), and let go of before the comments are made (they need three
+    of its columns, and only for the events)."""
+    from analysis.api import each_connection_chunk, load_inputs
+
+    inputs = resolve(path, read, known=None if ahead is None else ahead.captures)
+    if inputs.packets_only and not extract:
+        parts: list[FrameComments] = []
+        no_packets = pd.DataFrame(_NO_PACKETS)
+        summary = each_connection_chunk(inputs, lambda table: parts.append(frame_comments(table, no_packets, None)),
+                                        parts.clear, read, progress=progress, ahead=ahead)
+        if not summary.connections:
+            raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
+        return _Analysis(joined(parts), summary.connections, None, summary.report, ("packets",), summary.warnings)
+    timeline = load_inputs(inputs, read, keep, progress, ahead)
+    if not len(timeline.flows) and not len(timeline.other_events):
+        raise AbortscopeError(f"nothing to annotate in {path}: no TCP packet and no event")
+    table = timeline.connections
+    if verdicts is not None:
+        table = table[table["verdict"].isin(verdicts)]
+    packets = timeline.packets[["conn", "frame", "ts_ns"]]
+    if extract:
+        packets = packets[packets["conn"].isin(table["conn"])]
+    others = timeline.other_events if events else None
+    if others is not None and extract:
+        others = others[others["conn"].isin(table["conn"]).fillna(False).to_numpy(bool)]
+    report, sources, warnings = timeline.report, timeline.sources, timeline.warnings
+    del timeline
+    release_freed_memory()  # the analysis' columns, back to the system before the comments and the copy
+    frames = packets["frame"].to_numpy(np.int64) if extract else None
+    return _Analysis(frame_comments(table, packets, others, extract), len(table), frames, report, sources, warnings)
+
+
+def _event_files(path: Path, sources: tuple[str, ...], read: Read) -> list[tuple[str, Path]]:
     """The files of the event sources the analysis loaded: named in ``read``, or the bundle's."""
     files = read.files(path if path.is_dir() else None)
-    return [(name, file) for name in timeline.sources[1:] for file in files.get(name, ()) if file.is_file()]
+    return [(name, file) for name in sources[1:] for file in files.get(name, ()) if file.is_file()]
 
 
 def _selection(verdicts, flow, port, connections: int, frames: int, frames_total: int) -> str:

@@ -76,7 +76,7 @@ def _write(input_path: Path, capture_id: str, dataset: Path, timeline: bool) -> 
         return _write_loaded(inputs, folders, timeline)
     # one thread: the workers, a core each, are the parallelism; a task's own threads would only contend
     table = _ConnectionFile(TableWriter("parquet", folders[CONNECTIONS] / PART, "connections",
-                                        _connection_template(), threaded=False), None, None)
+                                        _connection_template(), threaded=False), None, None, threaded=False)
     outputs = [table]
     rows = None
     if timeline:

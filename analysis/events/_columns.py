@@ -41,8 +41,10 @@ def codes_in(values, names: Sequence[str]) -> np.ndarray:
 
 
 def string_arrow(series: pd.Series) -> pa.Array:
-    """The Arrow array behind a ``string`` Series (no per-element copy when it is Arrow-backed already)."""
-    return pa.array(series.array, type=pa.large_string(), from_pandas=True)
+    """The Arrow array behind a ``string`` Series (no per-element copy when it is Arrow-backed already; one
+    array when it is several chunks, as a concatenated table's columns are)."""
+    values = pa.array(series.array, type=pa.large_string(), from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def int_or_na(values) -> pd.arrays.IntegerArray:

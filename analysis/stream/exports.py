@@ -2,15 +2,18 @@
 
     stream_timeline           the timeline, written in time order as the batches are folded
     stream_connections        the connection table, a chunk of ended connections at a time
+    stream_connection_chunks  the same chunks handed to a caller (annotate makes its comments from them)
     stream_rows_of_verdicts   the timeline rows of the connections with some verdicts (a second pass)
     stream_report             the text report's numbers, rows to explain, and those rows' packets
 
 Each is one pass of analysis.stream.passes (two for the rows of chosen
-connections, and for the text report of a capture too big to keep its
-packets: the second pass stops after the last packet it needs).
+connections, and for a text report whose connections end after the first
+packets it keeps: the second pass stops after the last packet it needs).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -22,7 +25,7 @@ from analysis.export import TableWriter
 from analysis.inputs import Inputs
 from analysis.pcap.columns import empty_packets as no_packets
 from analysis.schema import FLOW_COLUMN_NAMES, empty
-from analysis.stream.outputs import ConnectionRows, KeptPackets
+from analysis.stream.outputs import TABLE_CHUNK, ConnectionRows, KeptPackets
 from analysis.stream.passes import Output
 from analysis.stream.timeline import TimelineRows
 from analysis.tally import Tally
@@ -30,9 +33,17 @@ from analysis.tcp import build_flows
 from analysis.tcp.fold import ConnectionFold, Step
 from analysis.timeline import Timeline
 
-#: the text report keeps every packet of a capture up to this many (about 30 MB): the rows of the connections it
-#: explains are then at hand; a bigger capture is read again, up to the last packet of those connections
-KEEP_PACKETS = 1 << 18
+#: the text report keeps the first packets of a capture, this many at most (a batch: about 15 MB, held all
+#: through the pass): the rows of the connections it explains are then at hand when they are among them (the
+#: most telling come first, then the earliest), as they are for a small capture; else it is read again, up to
+#: the last packet of those connections
+KEEP_PACKETS = 1 << 17
+
+
+#: the connection table's chunks, for a consumer that holds them again (the export's writer thread encodes
+#: each, annotate makes each one's comments): half the others', so that the pass peaks lower (the 1M-packet
+#: benchmark file's export: 324 MB at most, 399 MB with whole chunks, as fast; annotate 327 MB, 410 MB)
+KEPT_CHUNK = TABLE_CHUNK // 2
 
 
 class _TimelineFile:
@@ -121,9 +132,9 @@ def stream_timeline(inputs: Inputs, format: str, output, options: dict) -> Summa
 class _ConnectionFile(Output):
     """The connection table's chunks into a TableWriter, keeping the verdicts and the flow asked for."""
 
-    def __init__(self, writer: TableWriter, verdicts: list[str] | None, flow: str | None):
+    def __init__(self, writer: TableWriter, verdicts: list[str] | None, flow: str | None, threaded: bool = True):
         self.writer, self.verdicts, self.flow = writer, verdicts, flow
-        self.table = ConnectionRows(self._write)
+        self.table = ConnectionRows(self._write, chunk=KEPT_CHUNK, threaded=threaded)
 
     def start(self, attempt: int) -> None:
         self.writer.start()
@@ -150,6 +161,15 @@ def stream_connections(inputs: Inputs, format: str, output, verdicts: list[str] 
     table = _ConnectionFile(writer, verdicts, flow)
     result, source = _written(inputs, table, writer, flow, options)
     return Summary(source.report, inputs.warnings, result.connections, result.packets, table.rows)
+
+
+def stream_connection_chunks(inputs: Inputs, take: Callable[[pd.DataFrame], None], restart: Callable[[], None],
+                             options: dict) -> Summary:
+    """Each chunk of the connection table (ended connections, by connection number) handed to ``take``, on the
+    pass's thread for them (analysis.stream.outputs.ConnectionRows); ``restart``: forget them, the pass runs
+    again. Only what ``take`` keeps is kept, never a table of every packet."""
+    result, source = read_passes(inputs, [ConnectionRows(take, restart, chunk=KEPT_CHUNK)], options)
+    return Summary(source.report, inputs.warnings, result.connections, result.packets, 0)
 
 
 def _connection_template() -> pd.DataFrame:
@@ -202,16 +222,18 @@ def stream_report(inputs: Inputs, details: int, verdicts: list[str] | None, opti
     flow = options.pop("flow", None)
     tally, seen = Tally(details, verdicts, flow), _Seen(flow)
     kept = KeptPackets(budget=KEEP_PACKETS)
-    result, source = read_passes(inputs, [ConnectionRows(tally.take, tally.start), kept, seen], options)
+    counted = ConnectionRows(tally.take, tally.start, ordered=False)  # the tally ranks the rows itself
+    result, source = read_passes(inputs, [counted, kept, seen], options)
     seen.check(inputs)
     everything = verdicts is not None or tally.total <= details
     shown = tally.shown(everything)
     conns = shown["conn"].to_numpy(np.int64) if len(shown) else np.zeros(0, np.int64)
-    packets = kept.table(result.categories()) if kept.complete else None
+    last_frame = int(shown["last_frame"].max()) if len(shown) else -1
+    packets = kept.table(result.categories()) if kept.covers(last_frame) else None
     if packets is None and len(conns):  # read again, up to the last packet of the connections shown
         again = KeptPackets(conns)
         read_passes(inputs, [again], {**options, "read": None, "progress": None}, hints=result.hints,
-                    stop_after_frame=int(shown["last_frame"].max()))
+                    stop_after_frame=last_frame)
         packets = again.table(result.categories())
     empty_packets, empty_flows = build_flows(no_packets().assign(file=np.zeros(0, np.int32)))
     packets = empty_packets if packets is None else packets[packets["conn"].isin(conns)].reset_index(drop=True)

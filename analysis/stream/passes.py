@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from analysis.tcp.finish import Names
@@ -102,7 +101,7 @@ def run(source: Source, outputs: list[Output], files: tuple[str, ...] = ("",), h
         packets = _fold_batches(source(attempt), fold, outputs, stop_after_frame)
         rest = fold.close()
         for start in range(0, len(rest), CHUNK_CONNECTIONS):
-            ended = Ended(rest.take(np.arange(start, min(start + CHUNK_CONNECTIONS, len(rest)))), fold)
+            ended = Ended(rest.part(start, min(start + CHUNK_CONNECTIONS, len(rest))), fold)
             for output in outputs:
                 output.ended(ended)
         learnt = fold.hazards

@@ -124,9 +124,11 @@ class ConnectionFold:
         return Step(annotated, finished, states, client)
 
     def close(self) -> States:
-        """The connections still open at the end (each key's last), by connection number."""
-        rest = self.live.get(np.arange(self.keys.keys.count))
-        rest = rest.take(np.argsort(rest["conn"]))
+        """The connections still open at the end (each key's last), by connection number. The fold is done:
+        the live table is let go here, before the caller makes rows of these (the pass's peak memory)."""
+        keys = np.argsort(self.live.states["conn"][:self.keys.keys.count])  # taken once, already in order
+        rest = self.live.get(keys)
+        self.live = LiveStates()
         self._note_hazards(rest)
         return rest
 

@@ -112,6 +112,10 @@ class States:
     def put(self, index: np.ndarray, states: States) -> None:
         self.rows[:, index] = states.rows
 
+    def part(self, start: int, stop: int) -> States:
+        """The states at positions start to stop, a view (no copy)."""
+        return self if (start, stop) == (0, len(self)) else States(self.rows[:, start:stop])
+
 
 class LiveStates:
     """The state of each key's current connection (the one a later packet of that key would join), by key id."""

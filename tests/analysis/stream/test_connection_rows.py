@@ -1,0 +1,53 @@
+"""The connection table made a chunk at a time on a thread of its own while the pass folds on: the same table
+as the whole-table way, chunk after chunk in order; a failure there is the pass's failure."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+
+import analysis
+import analysis.stream.outputs as outputs
+import analysis.stream.passes as passes
+import analysis.stream.reading as reading
+from analysis.api import read_passes
+from analysis.inputs import resolve
+from analysis.stream.outputs import ConnectionRows
+from tests.conftest import SAMPLES, corpus_files, corpus_params
+
+CAPTURES = [SAMPLES / "go-curl-8061" / "capture.pcap",
+            *corpus_params(corpus_files("zeek__nmap-vsn.pcap") + corpus_files("suricata__http-mime-truncated.pcap"))]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(reading, "BATCH_ROWS", 5)
+    monkeypatch.setattr(outputs, "TABLE_CHUNK", 2)
+    monkeypatch.setattr(passes, "CHUNK_CONNECTIONS", 3)
+
+
+@pytest.mark.parametrize("threaded", [True, False], ids=["on-a-thread", "in-the-pass"])
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda c: getattr(c, "name", str(c)))
+def test_the_chunks_make_the_whole_table_in_order(capture, threaded, small_chunks):
+    chunks, where = [], set()
+
+    def take(table):
+        chunks.append(table)
+        where.add(threading.current_thread().name.split("_")[0])
+
+    read_passes(resolve(capture), [ConnectionRows(take, chunks.clear, threaded=threaded)], {})
+    whole = analysis.load(capture).connections
+    assert len(chunks) > 1 or len(whole) <= 2
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+    assert where == ({"connection-rows"} if threaded else {threading.current_thread().name})
+    assert not [t for t in threading.enumerate() if t.name.startswith("connection-rows")]  # ended with the pass
+
+
+def test_a_failure_making_the_rows_is_the_passes_failure(small_chunks):
+    def take(table):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        read_passes(resolve(SAMPLES / "go-curl-8061" / "capture.pcap"), [ConnectionRows(take)], {})
