@@ -4,11 +4,11 @@ A session records into a private staging directory (capture.out_dir) and, in
 ``finish`` (which always runs and never raises), settles what it left, writes
 meta.json, runs the after-run hook (the analyzer) unless it was interrupted,
 hands the new directories to the invoking user and publishes the bundle.
-Subclasses set ``meta``, ``invoking``, ``after_run``, ``on_phase``,
-``recorders`` and ``_children_before`` (``procs.children()`` at the start),
-call ``_open_out`` in their preflight (it sets ``out``, ``stage`` and
-``bundle``), and define ``_settle`` (``_recorders_status`` first, ``_reap``
-last); ``_after_analysis``
+Subclasses call ``BundleSession.__init__`` first (the state every session
+has: its parameters, hooks, the invoking user, its recorders, the children
+already there), set ``meta``, call ``_open_out`` in their preflight (it sets
+``out``, ``stage`` and ``bundle``), and define ``_settle``
+(``_recorders_status`` first, ``_reap`` last); ``_after_analysis``
 (nothing by default) makes what else the run says from the Timeline the
 hook loaded (``analyzed``; None when the hook did not run or failed).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -25,16 +26,26 @@ from analysis.errors import BundleError
 from capture import procs
 from capture.bundle_writer import ANALYSIS_FILES, open_bundle_dir, publish_or_keep, write_meta
 from capture.interrupts import Received, deferred
-from capture.out_dir import make_staging
+from capture.out_dir import OutDir, make_staging
 from capture.phases import Phase
 from capture.recorders.base import Recorder, RecorderError
 from capture.recorders.tracefs import TracefsRecorder
+from capture.users import invoking_user
 
 
 class BundleSession:
-    publish_problem: str | None = None
-    kept_in = None
     analyzed = None  #: the Timeline the after-run hook loaded (analysis.bundle_outputs.AfterRun)
+
+    def __init__(self, params, on_phase: Callable[[str], None], after_run) -> None:
+        self.params, self.on_phase, self.after_run = params, on_phase, after_run
+        self.invoking = invoking_user()
+        self.out: OutDir | None = None
+        self.stage: Path | None = None
+        self.bundle: BundlePaths | None = None
+        self.kept_in: Path | None = None  #: where what was recorded is (--out, or the stage if publishing failed)
+        self.publish_problem: str | None = None
+        self.recorders: list[Recorder] = []
+        self._children_before = procs.children()
 
     def _open_out(self, out_dir: Path, force: bool, prefix: str) -> None:
         """``--out`` checked and held open together with the private stage it is published from, or neither."""

@@ -38,16 +38,14 @@ from pathlib import Path
 from typing import Callable
 
 from analysis.bundle_outputs import AfterRun
-from analysis.bundle import PROXY_LOG, SERVER_LOG, BundlePaths  # the server's and the proxy's stderr
+from analysis.bundle import PROXY_LOG, SERVER_LOG  # the server's and the proxy's stderr
 from analysis.errors import AbortscopeError
 from analysis.inputs import Read
-from capture import launch, procs
+from capture import launch
 from capture.bundle_session import BundleSession
 from capture.interrupts import signals_as_interrupts
-from capture.out_dir import OutDir
 from capture.phases import Phase
 from capture.privileges import require_root, require_tools
-from capture.recorders.base import Recorder
 from capture.recorders.dumpcap import DumpcapCapture
 from capture.recorders.packets import LOOPBACK_IFACES, PacketCapture
 from capture.recorders.scapy_sniffer import ScapyCapture
@@ -56,7 +54,6 @@ from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
 from capture.server_options import ServerOptions
 from capture.run_summary import RunSummary, summarize
-from capture.users import invoking_user
 from capture.versions import VersionsInBackground
 
 CAPTURE_BACKENDS: dict[str, type[PacketCapture]] = {
@@ -147,18 +144,8 @@ class _Run(BundleSession):
     """The state of one run: its processes, recorders and meta, torn down in `finish`."""
 
     def __init__(self, params: ScenarioParams, on_phase: Callable[[Phase], None], after_run) -> None:
-        self.params = params
-        self.after_run = after_run
-        self.on_phase = on_phase
-        self.invoking = invoking_user()
-        self.out: OutDir | None = None
-        self.stage: Path | None = None
-        self.bundle: BundlePaths | None = None
-        self.kept_in: Path | None = None  #: where what was recorded is (--out, or the stage if publishing failed)
-        self.publish_problem: str | None = None
-        self.recorders: list[Recorder] = []
+        super().__init__(params, on_phase, after_run)
         self._versions = VersionsInBackground()
-        self._children_before = procs.children()
         self.summary: RunSummary | None = None
         self.port: int | None = None
         self.meta: dict = {

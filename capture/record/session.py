@@ -29,23 +29,19 @@ from pathlib import Path
 from typing import Callable
 
 from analysis import bundle as names
-from analysis.bundle import BundlePaths
 from analysis.bundle_outputs import AfterRun
 from analysis.errors import AbortscopeError
 from capture import procs
 from capture.bundle_session import BundleSession
 from capture.interrupts import Received, deferred, signals_as_interrupts
-from capture.out_dir import OutDir
 from capture.phases import RecordPhase
 from capture.privileges import require_root, require_tools
 from capture.record import target as targets
 from capture.record.follow import Copier, FollowError, LogFollower
 from capture.record.stop import REASONS, StopWhen
-from capture.recorders.base import Recorder
 from capture.recorders.strace import StraceRecorder
 from capture.recorders.tcpdump import TcpdumpCapture
 from capture.recorders.tracefs import TracefsRecorder
-from capture.users import invoking_user
 
 SYSCALL_RECORDERS = ("strace", "kernel", "none")
 POLL_S = 0.05
@@ -126,18 +122,9 @@ class _Session(BundleSession):
     """The state of one recording (capture.bundle_session ends it)."""
 
     def __init__(self, params: RecordParams, on_phase, after_run) -> None:
-        self.params = params
-        self.on_phase = on_phase
-        self.after_run = after_run
-        self.invoking = invoking_user()
-        self.out: OutDir | None = None
-        self.stage: Path | None = None
-        self.bundle: BundlePaths | None = None
-        self.recorders: list[Recorder] = []
+        super().__init__(params, on_phase, after_run)
         self.followers: list[LogFollower] = []
         self.target: targets.Target | None = None
-        self.publish_problem: str | None = None
-        self._children_before = procs.children()
         self._signals_seen = 0
         self.meta: dict = {
             "record": {"mode": "command" if params.command else "pid" if params.pid is not None else "port",
