@@ -76,12 +76,16 @@ def errno_in(text: str) -> str | None:
 
 
 ZONED = r"(?:Z|[+-]\d{2}:?\d{2})$"
+DECIMAL_COMMA = r"(?<=:\d{2}),(?=\d)"  # 12:00:00,123
 
 
 def wall_to_ns(texts: pd.Series, fmt: str | None, tz: str | None) -> np.ndarray:
-    """Time texts in ``fmt`` (strptime; None: ISO 8601) -> epoch ns; texts that carry no zone (no ``Z``/``+hh:mm``
-    at their end) are in ``tz`` (UTC when None); NO_TIME where a text is no time."""
-    texts = pd.Series(texts, dtype=object).astype(str).str.replace(",", ".", regex=False).reset_index(drop=True)
+    """Time texts in ``fmt`` (strptime; None: ISO 8601, a decimal comma after the seconds allowed, as Python's
+    logging and Java write it) -> epoch ns; texts that carry no zone (no ``Z``/``+hh:mm`` at their end) are in
+    ``tz`` (UTC when None); NO_TIME where a text is no time. A text ``fmt`` describes is read as it is."""
+    texts = pd.Series(texts, dtype=object).astype(str).reset_index(drop=True)
+    if fmt is None:
+        texts = texts.str.replace(DECIMAL_COMMA, ".", regex=True)
     out = np.full(len(texts), clock.NO_TIME, dtype=np.int64)
     zoned = texts.str.contains(ZONED, regex=True).to_numpy(bool)
     for mask, utc in ((zoned, True), (~zoned, False)):

@@ -164,6 +164,14 @@ def test_a_users_pattern_with_named_groups():
     assert report.bad == 1, "the time that is none; the unmatched line is no event, not damage"
 
 
+def test_a_users_time_format_is_read_as_the_log_writes_it():
+    """A comma in the format's own text (``Dec 04, 2026``) is not taken for a decimal comma."""
+    log = "Dec 04, 2026 23:50:01 127.0.0.1:59004 EPIPE the client left\n"
+    rows, report = parse("pattern", log, pattern=r"^(?P<ts>\w+ \d+, \d+ \S+) (?P<remote>\S+) (?P<errno>\S+) "
+                                                 r"(?P<message>.*)$", ts_format="%b %d, %Y %H:%M:%S")
+    assert rows["ts_ns"].tolist() == [T0 + 1_000_000_000] and report.bad == 0
+
+
 def test_a_pattern_that_is_missing_or_broken_is_a_clear_error():
     with pytest.raises(EventParseError, match="--applog-pattern"):
         SOURCES["pattern"].parse("x", ParseContext())
