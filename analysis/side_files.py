@@ -103,19 +103,46 @@ def read_followed_logs(side: SideRows, logs: Sequence[bundle.FollowedLog], flows
             side.warnings.append(f"{log.path}: {'no such log format ' + repr(name) if name else 'its format was not recognised'}; "
                                  "left out of the timeline (record it with --applog-format)")
             continue
-        zone = clock.checked_zone(tz or log.tz or "UTC")
-        if not (tz or log.tz) and SOURCES[name].wall_clock:
-            side.warnings.append(f"{log.path}: its times carry no zone and the recording named none; read as UTC")
+        zone = _followed_zone(log, tz, SOURCES[name].wall_clock, side.warnings)
         context = ParseContext(flows=flows, meta=meta, tz=zone, lines=LineReport(), options=log.options,
-                               arrival_ns=_arrival(log.arrival))
+                               arrival_ns=_arrival(log.arrival, side.warnings))
         _read_text(SOURCES[name], log.path, text, context, side)
 
 
-def _arrival(path: Path) -> list[int] | None:
-    """The arrival times beside a followed log (None when there are none, or they are damaged)."""
+def _followed_zone(log: bundle.FollowedLog, tz: str | None, wall_clock: bool, warnings: list[str]) -> str:
+    """The zone of a followed log's times: ``tz`` (--tz), else the one the recording named, else UTC; a zone
+    the bundle names that is none, or none at all for a log of wall-clock times, is said, with what to do."""
+    if tz is not None:
+        return clock.checked_zone(tz)
+    if log.tz is not None:
+        try:
+            return clock.checked_zone(log.tz)
+        except ClockError:
+            warnings.append(f"{log.path}: the recording's zone {log.tz!r} is no time zone; read as UTC (give --tz "
+                            "ZONE, e.g. --tz Europe/Paris, if it is not)")
+            return "UTC"
+    if wall_clock:
+        warnings.append(f"{log.path}: its times carry no zone and the recording named none; read as UTC (give --tz "
+                        "ZONE, e.g. --tz Europe/Paris, if it is not)")
+    return "UTC"
+
+
+def _arrival(path: Path, warnings: list[str]) -> list[int] | None:
+    """The arrival times beside a followed log (None when there are none, or they are damaged: said, since the
+    lines without a time of their own are then left out)."""
     try:
-        return [int(line) for line in path.read_text().split()]
-    except (OSError, ValueError):
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warnings.append(f"{path}: cannot be read ({exc.strerror or exc}); lines without a time of their own are "
+                        "left out")
+        return None
+    try:
+        return [int(line) for line in text.split()]
+    except ValueError:
+        warnings.append(f"{path}: damaged (not one time in ns per line); lines without a time of their own are "
+                        "left out")
         return None
 
 

@@ -173,3 +173,35 @@ def test_a_bundles_server_log_is_read_in_utc_and_any_other_log_says_which_zone_i
     assert 0 <= logged(in_bundle)[0] - int(write_error["ts_ns"].iloc[0]) < 10**6
     with pytest.raises(ClockError, match="no such time zone"):
         load(bundle, Read(logs={"applog": elsewhere}, tz="Mars/Olympus_Mons"))
+
+
+# A bundle's followed logs (`abortscope record --applog`) whose zone or arrival times are damaged are still
+# read: what is wrong is said, with what to do, and the analysis goes on.
+
+FOLLOWED_PYTHON_LOG = """\
+2026-12-04 23:50:01,200 ERROR write failed
+Traceback (most recent call last):
+BrokenPipeError: [Errno 32] Broken pipe
+"""
+
+
+def _followed_bundle(tmp_path, entry: dict, arrival: str):
+    root = tmp_path / "bundle"
+    root.mkdir()
+    shutil.copy(SAMPLES / "go-curl-8061" / "capture.pcap", root / "capture.pcap")
+    (root / "applog1.log").write_text(FOLLOWED_PYTHON_LOG)
+    (root / "applog1.log.arrival").write_text(arrival)
+    (root / "meta.json").write_text(json.dumps({"applogs": [{"file": "applog1.log", **entry}]}))
+    return root
+
+
+def test_a_zone_the_recording_named_that_is_none_is_said_and_read_as_utc(tmp_path):
+    timeline = load(_followed_bundle(tmp_path, {"format": "python", "tz": "Mars/Olympus_Mons"}, "1\n2\n3\n"))
+    said = [w for w in timeline.warnings if "Mars/Olympus_Mons" in w]
+    assert said and "read as UTC" in said[0] and "--tz ZONE" in said[0]
+    assert len(timeline.flows) == 1  # the capture is analyzed all the same
+
+
+def test_damaged_arrival_times_are_said(tmp_path):
+    timeline = load(_followed_bundle(tmp_path, {"format": "python", "tz": "UTC"}, "1\nnot a time\n"))
+    assert any("applog1.log.arrival: damaged" in w for w in timeline.warnings)
