@@ -134,10 +134,10 @@ class _ConnectionFile(Output):
 
     def __init__(self, writer: TableWriter, verdicts: list[str] | None, flow: str | None, threaded: bool = True):
         self.writer, self.verdicts, self.flow = writer, verdicts, flow
-        self.table = ConnectionRows(self._write, chunk=KEPT_CHUNK, threaded=threaded)
+        # the file starts (over) once the rows of a pass before are all taken: ConnectionRows calls it then
+        self.table = ConnectionRows(self._write, writer.start, chunk=KEPT_CHUNK, threaded=threaded)
 
     def start(self, attempt: int) -> None:
-        self.writer.start()
         self.table.start(attempt)
 
     def ended(self, ended) -> None:
@@ -184,11 +184,14 @@ class _Chosen(Output):
 
     def __init__(self, verdicts: list[str] | None, flow: str | None):
         self.verdicts, self.flow = verdicts, flow
-        self.table = ConnectionRows(self._take)
+        self.table = ConnectionRows(self._take, self._forget)
 
     def start(self, attempt: int) -> None:
-        self.conns: list[np.ndarray] = []
         self.table.start(attempt)
+
+    def _forget(self) -> None:
+        """A pass begins (again): the rows of the one before are all taken by now (ConnectionRows.start)."""
+        self.conns: list[np.ndarray] = []
 
     def ended(self, ended) -> None:
         self.table.ended(ended)

@@ -116,7 +116,7 @@ class ConnectionRows(Output):
 
     def __init__(self, take: Callable[[pd.DataFrame], None], restart: Callable[[], None] | None = None,
                  chunk: int | None = None, ordered: bool = True, threaded: bool = True):
-        self.take, self.restart = take, restart  # restart: a pass begins again, forget what was taken
+        self.take, self.restart = take, restart  # restart: a pass begins (again), once the chunks before are taken
         self.chunk, self.ordered = chunk or TABLE_CHUNK, ordered
         self.parts: list[States] = []
         self.pending = 0

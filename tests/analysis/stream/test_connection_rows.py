@@ -4,17 +4,21 @@ as the whole-table way, chunk after chunk in order; a failure there is the pass'
 from __future__ import annotations
 
 import threading
+import time
 
 import pandas as pd
 import pytest
 
 import analysis
+import analysis.stream.exports as exports
 import analysis.stream.outputs as outputs
 import analysis.stream.passes as passes
 import analysis.stream.reading as reading
 from analysis.api import read_passes
+from analysis.export import TableWriter
 from analysis.inputs import resolve
 from analysis.stream.outputs import ConnectionRows
+from analysis.stream.passes import Output
 from tests.conftest import SAMPLES, corpus_files, corpus_params
 
 CAPTURES = [SAMPLES / "go-curl-8061" / "capture.pcap",
@@ -51,3 +55,40 @@ def test_a_failure_making_the_rows_is_the_passes_failure(small_chunks):
 
     with pytest.raises(RuntimeError, match="disk full"):
         read_passes(resolve(SAMPLES / "go-curl-8061" / "capture.pcap"), [ConnectionRows(take)], {})
+
+
+class _InexactOnce(Output):
+    """An output that cannot be exact in the first pass: the pass runs again."""
+
+    def __init__(self):
+        self.passes = 0
+
+    def start(self, attempt: int) -> None:
+        self.passes += 1
+
+    def again(self) -> bool:
+        return self.passes == 1
+
+
+def test_a_pass_run_again_writes_each_connection_once(small_chunks, tmp_path, monkeypatch):
+    """The first pass's last chunk is still being made when the pass runs again: the file and the chosen
+    connections start over only once it is taken, so nothing of the first pass is left in them."""
+    rows = outputs.ConnectionRows._rows
+
+    def slow(self, parts, names):
+        time.sleep(0.05)  # the worker still at it when the next pass starts
+        rows(self, parts, names)
+
+    monkeypatch.setattr(outputs.ConnectionRows, "_rows", slow)
+    monkeypatch.setattr(outputs, "TABLE_CHUNK", 1)  # every connection a chunk of its own: handed over as it ends
+    monkeypatch.setattr(exports, "KEPT_CHUNK", 1)
+    capture = SAMPLES / "nginx-proxy-chain" / "capture.pcap"
+    whole = analysis.load(capture).connections
+    written = tmp_path / "connections.csv"
+    exported = exports._ConnectionFile(TableWriter("csv", written, "connections", exports._connection_template()),
+                                       None, None)
+    chosen, inexact = exports._Chosen(None, None), _InexactOnce()
+    read_passes(resolve(capture), [exported, chosen, inexact], {})
+    assert inexact.passes == 2
+    assert pd.read_csv(written)["conn"].tolist() == whole["conn"].tolist()
+    assert sorted(chosen.chosen.tolist()) == whole["conn"].tolist()
