@@ -26,7 +26,6 @@ DEBIAN_PACKAGE_OF: dict[str, str] = {
     "chromium": "chromium",
     "nginx": "nginx",
     "mount": "mount",
-    "nginx": "nginx",
     "tail": "coreutils",
 }
 

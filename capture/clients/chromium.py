@@ -150,8 +150,9 @@ class Chromium:
 
     def start(self) -> Child:
         dirs = {name: self.profile / name for name in ("home", "config", "cache", "profile")}
-        for path in (self.profile, *dirs.values()):
-            path.mkdir(mode=0o700, exist_ok=True)
+        for path in dirs.values():  # made while the profile is still root's: no name in it is the user's yet
+            path.mkdir(mode=0o700)
+        for path in (*dirs.values(), self.profile):  # then given away, the profile last
             chown_to(path, self.user)
         env = child_env(self.user, extra={"HOME": str(dirs["home"]), "XDG_CONFIG_HOME": str(dirs["config"]),
                                           "XDG_CACHE_HOME": str(dirs["cache"])})  # fmt: skip
