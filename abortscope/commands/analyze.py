@@ -77,9 +77,7 @@ def analyze(
                 warn_if_slow_reader()
             with collector_paused():  # pandas and the analysis import while the read-ahead reads
                 from analysis import api
-                from analysis.clock import checked_zone
-            if tz is not None:
-                checked_zone(tz)  # a bad --tz: one line now, not after reading a big capture
+            _refuse_bad_values(tz, applog, applog_format)
             options = dict(read=api.Read(logs=logs, engine=engine.value, tz=tz), keep=api.Keep(flow=flow, port=port),
                            ahead=ahead, progress=progress)
             report, summary, rows = _read(api, named, format, table, chosen, details, target, options)
@@ -114,6 +112,18 @@ def _refuse_early(flow: str | None, port: int | None, format: Format, output: Pa
         raise fail("--format parquet needs -o FILE")
     if output is not None and not output.parent.is_dir():  # say so now, not after reading a big capture
         raise fail(f"{output}: no directory {output.parent}")
+
+
+def _refuse_bad_values(tz: str | None, applog: Path | None, applog_format: str) -> None:
+    """A --tz that is no zone, an --applog-format that is no format: one line now, not after reading a big
+    capture (pattern is record's: it has the --applog-pattern this command has not)."""
+    from analysis.clock import checked_zone
+    from analysis.events import check_log_format
+
+    if tz is not None:
+        checked_zone(tz)
+    if applog is not None:
+        check_log_format(applog_format, but=("pattern",))
 
 
 #: The text report written to a file (-o): plain text, lines this wide before they are cut.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis import bundle
+from analysis.errors import AbortscopeError
 from analysis.events import app_jsonl, applog, javalog, jsonl, kernel, nginx_access, nginx_error, nodelog, pattern, pylog, strace
 from analysis.events.context import ParseContext
 from analysis.schema import Source
@@ -56,4 +57,17 @@ SOURCES: dict[str, EventSource] = {s.name: s for s in (
                 wall_clock=True),
 )}
 
-__all__ = ["PACKETS", "SOURCES", "EventSource", "ParseContext"]
+#: what an application's log can be read as (--applog-format): the sources with no bundle file of their own
+LOG_FORMATS = tuple(name for name, source in SOURCES.items() if source.bundle_file is None)
+
+
+def check_log_format(name: str, but: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> str:
+    """``name`` when it is one of LOG_FORMATS (not in ``but``, those the caller cannot take) or of ``also`` (the
+    caller's own words); else an AbortscopeError naming the choices, in one line."""
+    known = [*also, *(n for n in LOG_FORMATS if n not in but)]
+    if name not in known:
+        raise AbortscopeError(f"--applog-format {name!r}: choose one of {', '.join(known)}")
+    return name
+
+
+__all__ = ["LOG_FORMATS", "PACKETS", "SOURCES", "EventSource", "ParseContext", "check_log_format"]

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from analysis.errors import AbortscopeError
-from analysis.events import SOURCES
+from analysis.events import check_log_format
 from analysis.events.pattern import compiled
 from capture.record.session import AppLog
 
@@ -56,9 +56,4 @@ def applogs_from_options(paths: list[Path], formats: list[str], pattern: str | N
 
 
 def _format(name: str) -> str | None:
-    if name == AUTO:
-        return None
-    if name not in SOURCES or SOURCES[name].bundle_file:
-        known = [n for n, s in SOURCES.items() if not s.bundle_file]
-        raise AbortscopeError(f"--applog-format {name!r}: choose auto or one of {', '.join(known)}")
-    return name
+    return None if check_log_format(name, also=(AUTO,)) == AUTO else name

@@ -132,6 +132,15 @@ def test_a_tz_that_names_no_zone_is_one_line(bundle):
     assert_one_line_error(result, "--tz 'Mars/Olympus_Mons': no such time zone")
 
 
+@pytest.mark.parametrize("name", ["ngnix", "pattern", "strace"])
+def test_an_applog_format_analyze_cannot_read_is_one_line_before_the_capture_is_read(bundle, name, monkeypatch):
+    from analysis import api
+
+    monkeypatch.setattr(api, "report", lambda *a, **k: pytest.fail("the capture was read first"))
+    result = cli("analyze", bundle, "--applog", bundle / "server.log", "--applog-format", name)
+    assert_one_line_error(result, f"--applog-format {name!r}: choose one of applog, jsonl, nginx")
+
+
 def test_the_text_report_goes_to_the_file_given_with_o(bundle, tmp_path):
     report = tmp_path / "report.txt"
     result = cli("analyze", bundle, "-o", report)
