@@ -92,7 +92,6 @@ class RecordParams:
 class RecordResult:
     out_dir: Path
     meta: dict
-    error: BaseException | None = None
 
 
 class RecordInterrupted(AbortscopeError):
@@ -184,7 +183,7 @@ class _Session(BundleSession):
                     time.sleep(POLL_S)
             except KeyboardInterrupt:  # Ctrl-C is how a recording ends
                 why = "signal"  # received.names keeps it: a second Ctrl-C during the drain is only noted
-            self._stopped(why, capture)
+            self._stopped(why)
             self._signals_seen = len(received.names)  # the Ctrl-C that ended the recording is no interruption
             self._phase(RecordPhase.DRAIN)
 
@@ -229,7 +228,7 @@ class _Session(BundleSession):
         self.meta["applogs"].append({"file": file_name, "format": log.format, "options": dict(log.options),
                                      "tz": log.tz, **status})
 
-    def _stopped(self, why: str, capture: TcpdumpCapture) -> None:
+    def _stopped(self, why: str) -> None:
         self.meta["record"]["stopped_by"] = why
         self.meta["record"]["stopped_because"] = REASONS[why]
         self.meta["record"]["recorded_s"] = round((time.time_ns() - self.meta["phase_started_ns"]["recording"]) / 1e9, 3)
